@@ -1,0 +1,1 @@
+"""The ``gp`` command: thin Typer shells over the capability services."""

@@ -1,0 +1,294 @@
+"""``gp data``: versioned datasets with data contracts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from goldenpath.cli import render
+from goldenpath.cli.context import workspace
+from goldenpath.cli.progress import StepProgress
+from goldenpath.data import Mode
+
+app = typer.Typer(
+    help="Versioned datasets, validated against data contracts.", no_args_is_help=True
+)
+
+JSON = typer.Option(False, "--json", help="Print as JSON.")
+
+
+def _format_option() -> Any:
+    return typer.Option(None, "--format", help="csv, parquet or jsonl (default: from the suffix).")
+
+
+@app.command()
+def ingest(
+    name: str = typer.Argument(..., help="Dataset name, e.g. transactions."),
+    file: Path = typer.Argument(..., help="A CSV, Parquet or JSON Lines file."),
+    mode: Mode = typer.Option("append", help="append (add rows) or overwrite (replace them)."),
+    contract: Path | None = typer.Option(None, help="Contract YAML to attach and enforce."),
+    allow_breaking: bool = typer.Option(
+        False, "--allow-breaking", help="Accept removed or retyped columns."
+    ),
+    fmt: str | None = _format_option(),
+    json_: bool = JSON,
+) -> None:
+    """Ingest a file as a new version of a dataset.
+
+    Example: gp data ingest transactions tx.csv --contract transactions.contract.yaml
+    """
+    result = workspace().datasets.ingest(
+        name,
+        file,
+        mode=mode,
+        contract=contract,
+        fmt=fmt,
+        allow_breaking=allow_breaking,
+        progress=None if json_ else StepProgress("ingest"),
+    )
+    if json_:
+        render.print_json(result.as_dict())
+        return
+    v = result.version
+    verb = "appended" if v.mode == "append" else "written (overwrite)"
+    render.out.print(
+        f"[green]{v.ref}[/green]: {v.batch_rows:,} rows {verb}, {v.row_count:,} rows in the version"
+    )
+    if result.schema_changes.any and v.version > 1:
+        render.out.print(f"schema: {result.schema_changes.describe()}")
+    if result.report is not None:
+        render.out.print(f"contract: {result.report.summary()}")
+    if v.quarantined_rows:
+        render.out.print(
+            f"[yellow]{v.quarantined_rows:,} rows quarantined[/yellow]; "
+            f"see them with: gp data quarantine {v.dataset}"
+        )
+
+
+@app.command()
+def validate(
+    name: str = typer.Argument(..., help="Dataset whose contract to check against."),
+    file: Path = typer.Argument(..., help="The file to check."),
+    contract: Path | None = typer.Option(None, help="Check against this contract instead."),
+    fmt: str | None = _format_option(),
+    json_: bool = JSON,
+) -> None:
+    """Check a file against a contract without writing anything (a dry run).
+
+    Exits 6 if a rule fails. Example: gp data validate transactions new.csv
+    """
+    report = workspace().datasets.validate(name, file, contract=contract, fmt=fmt)
+    if json_:
+        render.print_json(report.as_dict())
+    else:
+        render.out.print(report.summary())
+    if not report.passed:
+        raise typer.Exit(6)
+
+
+@app.command("list")
+def list_datasets(json_: bool = JSON) -> None:
+    """List datasets with their newest version.
+
+    Example: gp data list --json
+    """
+    summaries = workspace().datasets.list()
+    if json_:
+        render.print_json([s.as_dict() for s in summaries])
+        return
+    render.table(
+        None,
+        ["name", "version", "rows", "versions", "contract", "updated"],
+        [
+            (
+                s.name,
+                s.latest_version,
+                f"{s.rows:,}",
+                s.versions,
+                "yes" if s.has_contract else "",
+                render.when(s.updated_at),
+            )
+            for s in summaries
+        ],
+    )
+
+
+@app.command()
+def show(
+    ref: str = typer.Argument(..., help="NAME (newest version) or NAME@VERSION."),
+    json_: bool = JSON,
+) -> None:
+    """Show a dataset version: rows, schema, fingerprint, source, validation.
+
+    Example: gp data show transactions@2
+    """
+    service = workspace().datasets
+    v = service.get(ref)
+    checked = service.validation(v.ref)
+    if json_:
+        render.print_json({**v.as_dict(), "validation": checked})
+        return
+    render.fields(
+        [
+            ("version", v.ref),
+            (
+                "rows",
+                f"{v.row_count:,} ({v.mode} of {v.batch_rows:,}, "
+                f"{v.quarantined_rows:,} quarantined)",
+            ),
+            ("fingerprint", v.fingerprint),
+            ("source", f"{v.source['path']} ({v.source['format']}, {v.source['bytes']:,} bytes)"),
+            ("created", f"{render.when(v.created_at)} by {v.created_by}"),
+            ("contract", v.contract_sha256[:12] if v.contract_sha256 else "none"),
+            (
+                "validation",
+                "not checked"
+                if checked is None
+                else f"{checked['outcome']}: {checked['rows_failed']:,} of "
+                f"{checked['rows_checked']:,} rows failed",
+            ),
+        ]
+    )
+    render.out.print()
+    render.table(
+        None,
+        ["column", "type", "nullable"],
+        [(c["name"], c["type"], "yes" if c["nullable"] else "no") for c in v.schema],
+    )
+
+
+@app.command()
+def history(name: str = typer.Argument(..., help="Dataset name."), json_: bool = JSON) -> None:
+    """List every version of a dataset, oldest first.
+
+    Example: gp data history transactions
+    """
+    versions = workspace().datasets.history(name)
+    if json_:
+        render.print_json([v.as_dict() for v in versions])
+        return
+    render.table(
+        None,
+        ["version", "mode", "rows", "quarantined", "schema changes", "created", "by"],
+        [
+            (
+                v.version,
+                v.mode,
+                f"{v.row_count:,}",
+                v.quarantined_rows,
+                _changes(v.schema_changes, v.version),
+                render.when(v.created_at),
+                v.created_by,
+            )
+            for v in versions
+        ],
+    )
+
+
+def _changes(changes: dict[str, Any], version: int) -> str:
+    if version == 1:
+        return "(created)"
+    parts = [f"+{c}" for c in changes.get("added", [])]
+    parts += [f"-{c}" for c in changes.get("removed", [])]
+    parts += [f"~{c['column']}" for c in changes.get("retyped", [])]
+    return " ".join(parts)
+
+
+@app.command()
+def head(
+    ref: str = typer.Argument(..., help="NAME or NAME@VERSION."),
+    rows: int = typer.Option(10, "--rows", "-n", min=1, max=10_000, help="How many rows."),
+    json_: bool = JSON,
+) -> None:
+    """Show the first rows of a dataset version.
+
+    Example: gp data head transactions@1 -n 5
+    """
+    data = workspace().datasets.head(ref, rows)
+    if json_:
+        render.print_json(data.to_pylist())
+        return
+    render.table(None, data.column_names, [list(r.values()) for r in data.to_pylist()])
+
+
+@app.command()
+def profile(
+    ref: str = typer.Argument(..., help="NAME or NAME@VERSION."), json_: bool = JSON
+) -> None:
+    """Show a version's column profile (nulls, min/max/mean/std, quantiles, top values).
+
+    Example: gp data profile transactions@2
+    """
+    stats = workspace().datasets.profile(ref)
+    if json_:
+        render.print_json(stats)
+        return
+    render.out.print(f"{stats['rows']:,} rows")
+    rows = []
+    for name, c in stats["columns"].items():
+        q = c.get("quantiles") or {}
+        top = ", ".join(f"{t['value']} ({t['count']})" for t in c.get("top_values", [])[:3])
+        rows.append(
+            (
+                name,
+                c["type"],
+                f"{c['null_fraction']:.1%}",
+                c.get("distinct"),
+                _num(c.get("min")),
+                _num(c.get("max")),
+                _num(c.get("mean")),
+                _num(c.get("std")),
+                _num(q.get("p50")),
+                top,
+            )
+        )
+    render.table(
+        None,
+        [
+            "column",
+            "type",
+            "nulls",
+            "distinct",
+            "min",
+            "max",
+            "mean",
+            "std",
+            "median",
+            "top values",
+        ],
+        rows,
+    )
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@app.command()
+def quarantine(
+    name: str = typer.Argument(..., help="Dataset name."),
+    rows: int = typer.Option(20, "--rows", "-n", min=1, help="How many rows to show."),
+    json_: bool = JSON,
+) -> None:
+    """Show rows the contract held back, with the rules each broke.
+
+    Example: gp data quarantine transactions
+    """
+    data = workspace().datasets.quarantine(name)
+    shown = data.slice(0, rows).to_pylist()
+    if json_:
+        render.print_json(shown)
+        return
+    render.out.print(f"{data.num_rows:,} quarantined rows")
+    if shown:
+        columns = [c for c in data.column_names if c != "_gp_quarantined_at"]
+        render.table(
+            None,
+            columns,
+            [[json.dumps(r[c]) if c == "_gp_rules" else r[c] for c in columns] for r in shown],
+        )

@@ -1,0 +1,65 @@
+"""``gp quickstart``: the golden path on the embedded defaults, with generated sample data."""
+
+from __future__ import annotations
+
+import time
+from importlib import resources
+from pathlib import Path
+
+import typer
+
+from goldenpath.cli import render
+from goldenpath.cli.context import state
+from goldenpath.cli.progress import StepProgress
+
+
+def quickstart(
+    workspace_dir: Path | None = typer.Option(
+        None, "--workspace", "-w", help="Workspace to use (created if missing)."
+    ),
+    rows: int = typer.Option(5_000, min=100, max=5_000_000, help="Sample rows to generate."),
+) -> None:
+    """Run the golden path end to end on generated data, then say what to try next.
+
+    Example: gp quickstart --workspace ./gp-home
+    """
+    from pyarrow import csv
+
+    from goldenpath.core.workspace import init_workspace
+    from goldenpath.templates.sample_data import transactions
+
+    started = time.perf_counter()
+    ws, _ = init_workspace(workspace_dir if workspace_dir is not None else state.workspace)
+    render.out.print(f"[bold]workspace[/bold] {ws.stack.home}")
+    folder = ws.stack.home / "quickstart"
+    folder.mkdir(exist_ok=True)
+    data_file = folder / "transactions.csv"
+    contract_file = folder / "transactions.contract.yaml"
+    csv.write_csv(transactions(rows), data_file)
+    template = resources.files("goldenpath.templates") / "quickstart/transactions.contract.yaml"
+    contract_file.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
+    render.out.print(f"generated {rows:,} card transactions: {data_file}")
+
+    result = ws.datasets.ingest(
+        "transactions",
+        data_file,
+        mode="overwrite",
+        contract=contract_file,
+        allow_breaking=True,
+        progress=StepProgress("ingest"),
+    )
+    v = result.version
+    render.out.print(
+        f"[green]{v.ref}[/green]: {v.row_count:,} rows accepted, "
+        f"{v.quarantined_rows:,} quarantined by the contract "
+        f"({time.perf_counter() - started:.1f}s)"
+    )
+    render.out.print("\n[bold]try next[/bold]")
+    for command in (
+        f"gp data show {v.ref}",
+        "gp data quarantine transactions        # the rows the contract held back, and why",
+        f"gp data profile {v.ref}",
+        f"gp data validate transactions {data_file}",
+        "gp audit list",
+    ):
+        render.out.print(f"  {command}")

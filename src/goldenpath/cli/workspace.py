@@ -1,0 +1,54 @@
+"""``gp init`` and ``gp status``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from goldenpath.cli import render
+from goldenpath.cli.context import state, workspace
+from goldenpath.core.workspace import init_workspace
+
+
+def init(
+    workspace_dir: Path | None = typer.Option(
+        None,
+        "--workspace",
+        "-w",
+        help="Directory of the workspace (default: GP_HOME or ~/.local/share/goldenpath).",
+    ),
+    json_: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Create a workspace, or open it if it exists.
+
+    Example: gp init --workspace ./gp-home
+    """
+    ws, created = init_workspace(workspace_dir if workspace_dir is not None else state.workspace)
+    status = ws.status()
+    if json_:
+        render.print_json({"created": created, **status.as_dict()})
+        return
+    verb = "created" if created else "opened existing"
+    render.out.print(f"{verb} workspace {status.home}")
+    render.fields([(k, v) for k, v in status.stack.items()])
+    render.out.print("\nnext: gp data ingest NAME FILE   (CSV, Parquet or JSON Lines)")
+
+
+def status(json_: bool = typer.Option(False, "--json", help="Print the status as JSON.")) -> None:
+    """Show the stack (what serves metadata, storage, online features, runtime) and counts.
+
+    Example: gp status --json
+    """
+    info = workspace().status()
+    if json_:
+        render.print_json(info.as_dict())
+        return
+    render.out.print(f"[bold]workspace[/bold] {info.home}\n")
+    render.table(
+        None,
+        ["setting", "value", "from"],
+        [(k, v, info.sources.get(k, "")) for k, v in info.stack.items()],
+    )
+    render.out.print()
+    render.table(None, ["object", "count"], list(info.counts.items()))

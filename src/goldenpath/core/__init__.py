@@ -1,0 +1,1 @@
+"""Workspace, configuration, errors, ids, clock, actor context and the audit trail."""

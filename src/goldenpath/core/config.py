@@ -1,0 +1,184 @@
+"""Typed configuration and the one function that resolves precedence.
+
+Precedence, highest first: explicit argument (a CLI flag or ``connect()`` keyword) > ``GP_*``
+environment variable > the project's ``gp.yaml`` (its ``stack:`` section) > the workspace's
+``config.yaml`` > defaults. :func:`resolve_stack` records where each value came from so
+``gp status`` can explain it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from goldenpath.core.errors import InvalidInput
+from goldenpath.core.yamlfile import load_yaml_model
+
+CONFIG_FILE = "config.yaml"
+PROJECT_FILE = "gp.yaml"
+STACK_KEYS = ("metadata", "storage", "online", "runtime")
+
+
+class StackSettings(BaseModel):
+    """Where things live. Every key is optional at this layer; unset keys fall through."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: str | None = None
+    storage: str | None = None
+    online: str | None = None
+    runtime: str | None = None
+
+    @field_validator("online")
+    @classmethod
+    def _online(cls, value: str | None) -> str | None:
+        if value is not None and value != "sqlite" and not value.startswith("redis://"):
+            raise ValueError("online must be 'sqlite' or a redis://host:port/db URL")
+        return value
+
+    @field_validator("runtime")
+    @classmethod
+    def _runtime(cls, value: str | None) -> str | None:
+        if value is not None and value not in ("local", "kubernetes"):
+            raise ValueError("runtime must be 'local' or 'kubernetes'")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite:", "postgresql:", "postgresql+")):
+            raise ValueError("metadata must be a sqlite:/// or postgresql:// URL")
+        return value
+
+
+class ProjectConfig(BaseModel):
+    """A project's ``gp.yaml``. Later capabilities add their sections here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    stack: StackSettings = StackSettings()
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The resolved stack: every value set, with the layer each one came from."""
+
+    home: Path
+    metadata: str
+    storage: str
+    online: str
+    runtime: str
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def default_home() -> Path:
+    """The per-user default workspace: ``$XDG_DATA_HOME/goldenpath`` or ``~/.local/share/...``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "goldenpath"
+
+
+def resolve_home(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
+    """The workspace directory and where it came from: argument > ``GP_HOME`` > default."""
+    if explicit is not None:
+        return Path(explicit).expanduser().resolve(), "--workspace"
+    env = os.environ.get("GP_HOME")
+    if env:
+        return Path(env).expanduser().resolve(), "GP_HOME"
+    return default_home().resolve(), "default"
+
+
+def _absolute_storage(value: str, home: Path) -> str:
+    if "://" in value:
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (home / path).resolve())
+
+
+def _absolute_metadata(value: str, home: Path) -> str:
+    prefix = "sqlite:///"
+    if value.startswith(prefix) and value != "sqlite:///:memory:":
+        path = Path(value[len(prefix) :]).expanduser()
+        return prefix + str(path if path.is_absolute() else (home / path).resolve())
+    return value
+
+
+def resolve_stack(
+    home: Path,
+    overrides: StackSettings | None = None,
+    *,
+    project_dir: Path | None = None,
+) -> Stack:
+    """Resolve every stack setting by precedence; raise :class:`InvalidInput` on a bad file."""
+    defaults = StackSettings(
+        metadata=f"sqlite:///{home / 'gp.db'}",
+        storage=str(home / "storage"),
+        online="sqlite",
+        runtime="local",
+    )
+    config_path = home / CONFIG_FILE
+    workspace = load_yaml_model(config_path, StackSettings) if config_path.exists() else None
+    project_path = (project_dir or Path.cwd()) / PROJECT_FILE
+    project = load_yaml_model(project_path, ProjectConfig).stack if project_path.exists() else None
+    env = (
+        StackSettings.model_validate(
+            {
+                k: os.environ[f"GP_{k.upper()}"]
+                for k in STACK_KEYS
+                if os.environ.get(f"GP_{k.upper()}")
+            }
+        )
+        if any(os.environ.get(f"GP_{k.upper()}") for k in STACK_KEYS)
+        else None
+    )
+
+    layers: list[tuple[str, StackSettings | None]] = [
+        ("argument", overrides),
+        ("environment", env),
+        (str(project_path), project),
+        (str(config_path), workspace),
+        ("default", defaults),
+    ]
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for key in STACK_KEYS:
+        for origin, layer in layers:
+            value = getattr(layer, key) if layer is not None else None
+            if value is not None:
+                values[key], sources[key] = value, origin
+                break
+    return Stack(
+        home=home,
+        metadata=_absolute_metadata(values["metadata"], home),
+        storage=_absolute_storage(values["storage"], home),
+        online=values["online"],
+        runtime=values["runtime"],
+        sources=sources,
+    )
+
+
+def write_workspace_config(home: Path, stack: StackSettings) -> Path:
+    """Write ``config.yaml`` for a new workspace (atomically: temp file, then rename)."""
+    path = home / CONFIG_FILE
+    lines = ["# goldenpath workspace: where things live. See docs/configuration.md."]
+    for key in STACK_KEYS:
+        value = getattr(stack, key)
+        if value is not None:
+            lines.append(f"{key}: {value}")
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def require_local_storage(storage: str) -> Path:
+    """The storage root as a local path; remote roots are not supported yet."""
+    if "://" in storage and not storage.startswith("file://"):
+        raise InvalidInput(
+            f"storage {storage!r} is remote; this version supports a local storage root",
+            hint="set storage to a local directory in the workspace config.yaml",
+        )
+    return Path(storage.removeprefix("file://"))

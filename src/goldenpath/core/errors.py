@@ -1,0 +1,70 @@
+"""One error hierarchy for the whole platform.
+
+Every error a user can cause is a :class:`GoldenpathError` carrying a one-line message, an
+optional hint saying what to do, and the exit code the CLI returns. Capabilities raise these at
+their edge; a ``KeyError`` or a driver's exception never reaches the user.
+"""
+
+from __future__ import annotations
+
+
+class GoldenpathError(Exception):
+    """Base class: a user-facing failure with a message, a hint and an exit code."""
+
+    exit_code = 1
+    http_status = 500
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(GoldenpathError):
+    """An argument, a file or a body is malformed: the caller must change what it sends."""
+
+    exit_code = 2
+    http_status = 422
+
+
+class InvalidName(InvalidInput):
+    """A user-supplied name or reference does not match the allowed form."""
+
+
+class ContractError(InvalidInput):
+    """A data contract file cannot be read or does not fit the data it governs."""
+
+
+class NotFound(GoldenpathError):
+    """The named object (dataset, version, workspace) does not exist."""
+
+    exit_code = 4
+    http_status = 404
+
+
+class Conflict(GoldenpathError):
+    """The request is valid but clashes with existing state (a breaking schema change, a race)."""
+
+    exit_code = 5
+    http_status = 409
+
+
+class ValidationFailed(GoldenpathError):
+    """Data broke its contract and the contract says to refuse it. Carries the report."""
+
+    exit_code = 6
+    http_status = 422
+
+    def __init__(self, message: str, *, hint: str | None = None, report: object = None) -> None:
+        super().__init__(message, hint=hint)
+        self.report = report
+
+
+class BackendUnavailable(GoldenpathError):
+    """A configured backend (PostgreSQL, Redis, S3) cannot be reached."""
+
+    exit_code = 7
+    http_status = 503

@@ -1,0 +1,86 @@
+"""Load a YAML file into a pydantic model, reporting errors with the file's line numbers.
+
+pydantic reports *where* in the document a value is wrong (``columns.amount.min``); PyYAML's
+node tree knows on which line that value sits. Composing both gives errors like
+``contract.yaml:12: columns.amount.min: Input should be a valid number``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from goldenpath.core.errors import InvalidInput
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """Follow a pydantic error location through the YAML node tree; return a 1-based line."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.value == str(part):
+                    node, line = value_node, key_node.start_mark.line + 1
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return line
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def parse_yaml_model(
+    text: str, model: type[M], *, source: str, error: type[InvalidInput] = InvalidInput
+) -> M:
+    """Parse YAML ``text`` into ``model``; raise ``error`` naming ``source`` and the line."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise error(f"{where}: not valid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise error(f"{source}:1: expected a mapping of keys to values at the top level")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        line = _line_of(node, loc)
+        path = ".".join(str(p) for p in loc) or "(top level)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise error(
+            f"{source}:{line}: {path}: {first['msg']}{more}",
+            hint="fix that line; see docs/contracts.md for the accepted keys",
+        ) from None
+
+
+def read_text(path: Path, *, error: type[InvalidInput] = InvalidInput) -> str:
+    """A small text file's contents, or ``error`` saying why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"file not found: {path}", hint="check the path") from None
+    except IsADirectoryError:
+        raise error(f"{path} is a directory, not a file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"cannot read {path}: {exc}") from None
+
+
+def load_yaml_model(path: Path, model: type[M], *, error: type[InvalidInput] = InvalidInput) -> M:
+    """Read ``path`` and parse it with :func:`parse_yaml_model`."""
+    return parse_yaml_model(read_text(path, error=error), model, source=str(path), error=error)

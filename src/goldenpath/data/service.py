@@ -1,0 +1,656 @@
+"""Datasets: versioned Delta tables validated against their contracts on the way in.
+
+This is what the CLI, the server and the SDK call (``ws.datasets``). Every state change records
+an audit event in the same database transaction that records the change.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+from sqlalchemy import Connection, RowMapping, func, select
+
+from goldenpath.core import audit, faults
+from goldenpath.core.actor import Actor
+from goldenpath.core.clock import utcnow
+from goldenpath.core.errors import Conflict, InvalidInput, NotFound, ValidationFailed
+from goldenpath.core.ids import new_id
+from goldenpath.core.names import Ref, parse_ref, validate_name
+from goldenpath.core.progress import NoProgress, Progress
+from goldenpath.data import Mode
+from goldenpath.data.contracts import ARROW_TYPES, LoadedContract, load_contract, parse_contract
+from goldenpath.data.formats import read_table
+from goldenpath.data.profiles import profile
+from goldenpath.data.schema import SchemaChanges, diff_schemas, schema_json
+from goldenpath.data.tables import DatasetFiles, SchemaMode
+from goldenpath.data.validation import ValidationReport, validate_batch
+from goldenpath.store.engine import MetadataStore
+from goldenpath.store.tables import dataset_versions, datasets, validations
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """One version of a dataset: what it holds and where it came from."""
+
+    dataset: str
+    version: int
+    id: str
+    mode: str
+    row_count: int
+    batch_rows: int
+    quarantined_rows: int
+    schema: list[dict[str, Any]]
+    schema_changes: dict[str, Any]
+    fingerprint: str
+    source: dict[str, Any]
+    contract_sha256: str | None
+    created_at: datetime
+    created_by: str
+    delta_version: int
+
+    @property
+    def ref(self) -> str:
+        return f"{self.dataset}@{self.version}"
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ref"] = self.ref
+        data["created_at"] = self.created_at.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """A dataset in a listing."""
+
+    name: str
+    versions: int
+    latest_version: int
+    rows: int
+    has_contract: bool
+    created_at: datetime
+    updated_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        data["updated_at"] = self.updated_at.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What an ingest produced."""
+
+    version: DatasetVersion
+    outcome: str  # accepted | quarantined
+    report: ValidationReport | None
+    schema_changes: SchemaChanges
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version.as_dict(),
+            "outcome": self.outcome,
+            "validation": self.report.as_dict() if self.report else None,
+            "schema_changes": self.schema_changes.as_dict(),
+        }
+
+
+def _file_source(path: Path, fmt: str) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return {
+        "path": str(path.resolve()),
+        "format": fmt,
+        "bytes": path.stat().st_size,
+        "sha256": digest.hexdigest(),
+    }
+
+
+def _fingerprint(schema: list[dict[str, Any]], rows: int, content_sum: str) -> str:
+    shape = json.dumps([[c["name"], c["type"]] for c in schema])
+    return hashlib.sha256(f"{shape}|{rows}|{content_sum}".encode()).hexdigest()
+
+
+def _conform(batch: pa.Table, stored: pa.Schema) -> pa.Table:
+    """Cast columns the stored table already has to its types (int32 -> int64, ...)."""
+    for index, field in enumerate(batch.schema):
+        if field.name in stored.names:
+            target = stored.field(field.name).type
+            if target != field.type:
+                try:
+                    batch = batch.set_column(index, field.name, batch.column(index).cast(target))
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise Conflict(
+                        f"column {field.name!r} cannot be stored as {target}: {exc}",
+                        hint="use --mode overwrite --allow-breaking to retype it",
+                    ) from None
+    return batch
+
+
+class DatasetService:
+    """Ingest, inspect and read versioned datasets."""
+
+    def __init__(self, store: MetadataStore, storage_root: Path, actor: Actor) -> None:
+        self._store = store
+        self._root = storage_root
+        self._actor = actor
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def list(self) -> builtins.list[DatasetSummary]:
+        """Every dataset with its newest version."""
+        v = dataset_versions
+        latest = (
+            select(
+                v.c.dataset_id,
+                func.max(v.c.version).label("version"),
+                func.count().label("versions"),
+            )
+            .group_by(v.c.dataset_id)
+            .subquery()
+        )
+        query = (
+            select(
+                datasets.c.name,
+                datasets.c.contract_sha256,
+                datasets.c.created_at,
+                latest.c.versions,
+                v.c.version,
+                v.c.row_count,
+                v.c.created_at.label("at"),
+            )
+            .join(latest, latest.c.dataset_id == datasets.c.id)
+            .join(v, (v.c.dataset_id == datasets.c.id) & (v.c.version == latest.c.version))
+            .order_by(datasets.c.name)
+        )
+        with self._store.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            DatasetSummary(
+                r.name,
+                r.versions,
+                r.version,
+                r.row_count,
+                r.contract_sha256 is not None,
+                r.created_at,
+                r.at,
+            )
+            for r in rows
+        ]
+
+    def get(self, ref: str) -> DatasetVersion:
+        """A version by reference: ``name`` (the newest) or ``name@N``."""
+        parsed = parse_ref(ref, kind="dataset name")
+        with self._store.connect() as conn:
+            return self._version(conn, parsed)
+
+    def history(self, name: str) -> builtins.list[DatasetVersion]:
+        """Every version of a dataset, oldest first."""
+        validate_name(name, kind="dataset name")
+        with self._store.connect() as conn:
+            dataset_id = self._dataset_id(conn, name)
+            rows = (
+                conn.execute(
+                    select(dataset_versions)
+                    .where(dataset_versions.c.dataset_id == dataset_id)
+                    .order_by(dataset_versions.c.version)
+                )
+                .mappings()
+                .all()
+            )
+        return [self._to_version(name, row) for row in rows]
+
+    def read(self, ref: str, columns: builtins.list[str] | None = None) -> pa.Table:
+        """A version's rows as an Arrow table (``name@N`` reads exactly that version)."""
+        version = self.get(ref)
+        if columns:
+            unknown = [c for c in columns if c not in {f["name"] for f in version.schema}]
+            if unknown:
+                raise InvalidInput(f"{version.ref} has no column(s) {', '.join(unknown)}")
+        return DatasetFiles(self._root, version.dataset).read(version.delta_version, columns)
+
+    def read_pandas(self, ref: str, columns: builtins.list[str] | None = None) -> pd.DataFrame:
+        """A version's rows as a pandas DataFrame."""
+        return self.read(ref, columns).to_pandas()
+
+    def head(self, ref: str, rows: int = 10) -> pa.Table:
+        """The first ``rows`` rows of a version."""
+        if rows < 1:
+            raise InvalidInput("the number of rows must be at least 1")
+        version = self.get(ref)
+        files = DatasetFiles(self._root, version.dataset)
+        return files.dataset(version.delta_version).head(rows)
+
+    def profile(self, ref: str) -> dict[str, Any]:
+        """The stored column profile of a version."""
+        parsed = parse_ref(ref, kind="dataset name")
+        with self._store.connect() as conn:
+            version = self._version(conn, parsed)
+            row = conn.execute(
+                select(dataset_versions.c.profile).where(dataset_versions.c.id == version.id)
+            ).one()
+        return dict(row.profile)
+
+    def validation(self, ref: str) -> dict[str, Any] | None:
+        """The stored validation report of the batch that produced a version, if checked."""
+        version = self.get(ref)
+        with self._store.connect() as conn:
+            row = conn.execute(
+                select(validations.c.outcome, validations.c.report).where(
+                    validations.c.version_id == version.id
+                )
+            ).first()
+        return None if row is None else {"outcome": row.outcome, **row.report}
+
+    def quarantine(self, name: str, limit: int | None = None) -> pa.Table:
+        """Rows held back by the contract, with the rules each broke and its source version."""
+        validate_name(name, kind="dataset name")
+        with self._store.connect() as conn:
+            dataset_id = self._dataset_id(conn, name)
+            recorded = dict(
+                conn.execute(
+                    select(dataset_versions.c.id, dataset_versions.c.version).where(
+                        dataset_versions.c.dataset_id == dataset_id
+                    )
+                ).all()
+            )
+        table = DatasetFiles(self._root, name).read_quarantine()
+        if table is None:
+            return pa.table(
+                {
+                    "_gp_version": pa.array([], pa.int64()),
+                    "_gp_rules": pa.array([], pa.list_(pa.string())),
+                }
+            )
+        # Rows from a writer that died before recording its version are not shown.
+        ids = table.column("_gp_version_id").to_pylist()
+        keep = pa.array([i in recorded for i in ids])
+        table = table.filter(keep)
+        versions = pa.array(
+            [recorded[i] for i in table.column("_gp_version_id").to_pylist()], pa.int64()
+        )
+        table = table.drop_columns(["_gp_version_id"]).append_column("_gp_version", versions)
+        return table.slice(0, limit) if limit is not None else table
+
+    # -- validating and ingesting --------------------------------------------------------------
+
+    def validate(
+        self, name: str, path: Path, *, contract: Path | None = None, fmt: str | None = None
+    ) -> ValidationReport:
+        """Check a file against the dataset's contract (or ``contract``); write nothing."""
+        validate_name(name, kind="dataset name")
+        loaded = self._contract_for(name, contract)
+        if loaded is None:
+            raise InvalidInput(
+                f"dataset {name!r} has no contract to validate against",
+                hint="pass one with --contract FILE",
+            )
+        table, _ = read_table(path, fmt, column_types=self._pinned_types(loaded))
+        with self._store.connect() as conn:
+            latest = self._latest_or_none(conn, name)
+        existing = (
+            DatasetFiles(self._root, name).dataset(latest.delta_version)
+            if latest is not None
+            else None
+        )
+        return validate_batch(table, loaded.contract, now=utcnow(), existing=existing).report
+
+    def ingest(
+        self,
+        name: str,
+        path: Path,
+        *,
+        mode: Mode = "append",
+        contract: Path | None = None,
+        fmt: str | None = None,
+        allow_breaking: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestResult:
+        """Ingest a CSV, Parquet or JSON Lines file as a new version of dataset ``name``.
+
+        The batch is checked against the contract (``contract`` attaches a new one). On
+        ``reject`` any failure refuses the batch; on ``quarantine`` failing rows go to the
+        quarantine table and the rest become the version. Nothing is written on refusal.
+        """
+        validate_name(name, kind="dataset name")
+        if mode not in ("append", "overwrite"):
+            raise InvalidInput(f"unknown mode {mode!r}", hint="use append or overwrite")
+        steps = progress or NoProgress()
+        loaded = self._contract_for(name, contract)
+        with steps.step("read"):
+            table, fmt = read_table(path, fmt, column_types=self._pinned_types(loaded))
+            source = _file_source(path, fmt)
+        files = DatasetFiles(self._root, name)
+        with files.lock():
+            with self._store.connect() as conn:
+                previous = self._latest_or_none(conn, name)
+            report = None
+            valid, quarantined = table, None
+            if loaded is not None:
+                with steps.step("validate"):
+                    existing = (
+                        files.dataset(previous.delta_version)
+                        if previous is not None and mode == "append"
+                        else None
+                    )
+                    checked = validate_batch(
+                        table,
+                        loaded.contract,
+                        now=utcnow(),
+                        existing=existing,
+                        split=loaded.contract.on_violation == "quarantine",
+                    )
+                report, valid, quarantined = checked.report, checked.valid, checked.quarantined
+                self._refuse_if_broken(name, source, loaded, report)
+            changes = (
+                diff_schemas(previous.schema, valid.schema)
+                if previous is not None
+                else SchemaChanges(added=list(valid.column_names))
+            )
+            schema_mode = self._check_evolution(
+                name, previous, mode, changes, loaded, allow_breaking
+            )
+            with steps.step("write"):
+                exists = files.prepare(previous.delta_version if previous else None)
+                if exists and previous is not None and mode == "append":
+                    valid = _conform(valid, files.stored_schema(previous.delta_version))
+                delta_version = files.write(
+                    valid, mode=mode, exists=exists, schema_mode=schema_mode
+                )
+                faults.reach("ingest.after-data-commit")
+                version_id = new_id()
+                if quarantined is not None and quarantined.num_rows:
+                    files.quarantine(self._tag_quarantine(quarantined, version_id))
+            with steps.step("profile"):
+                stored = files.dataset(delta_version)
+                version_profile = profile(stored)
+            faults.reach("ingest.before-metadata-commit")
+            with steps.step("record"):
+                result = self._record(
+                    name,
+                    version_id,
+                    previous,
+                    mode,
+                    delta_version,
+                    valid,
+                    quarantined,
+                    stored.schema,
+                    changes,
+                    source,
+                    loaded,
+                    version_profile,
+                    report,
+                )
+        return result
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _contract_for(self, name: str, path: Path | None) -> LoadedContract | None:
+        if path is not None:
+            loaded = load_contract(path)
+            if loaded.contract.dataset not in (None, name):
+                raise InvalidInput(
+                    f"{path} is the contract of dataset {loaded.contract.dataset!r}, not {name!r}"
+                )
+            return loaded
+        with self._store.connect() as conn:
+            row = conn.execute(select(datasets.c.contract).where(datasets.c.name == name)).first()
+        if row is None or row.contract is None:
+            return None
+        return parse_contract(row.contract, source=f"contract of {name}")
+
+    @staticmethod
+    def _pinned_types(loaded: LoadedContract | None) -> dict[str, pa.DataType]:
+        # Only string columns are pinned at read time: text never fails to parse, and it keeps
+        # values like "01234" intact. Other types are checked (and cast) by the validator, so a
+        # bad value becomes a counted, quarantinable rule failure instead of a read error.
+        if loaded is None:
+            return {}
+        return {
+            n: ARROW_TYPES["string"]
+            for n, c in loaded.contract.columns.items()
+            if c.type == "string"
+        }
+
+    def _refuse_if_broken(
+        self, name: str, source: dict[str, Any], loaded: LoadedContract, report: ValidationReport
+    ) -> None:
+        quarantine = loaded.contract.on_violation == "quarantine"
+        if report.passed or (quarantine and not report.table_failures):
+            return
+        with self._store.begin() as conn:
+            audit.record(
+                conn,
+                self._actor,
+                "dataset.ingest_rejected",
+                "dataset",
+                name,
+                {"source": source, "validation": report.as_dict()},
+            )
+        reason = (
+            "table rules failed, which quarantine cannot fix"
+            if quarantine
+            else "the contract says on_violation: reject"
+        )
+        raise ValidationFailed(
+            f"batch refused for {name!r}: {reason}; nothing was written\n{report.summary()}",
+            hint="fix the data, or set on_violation: quarantine to keep the valid rows",
+            report=report,
+        )
+
+    def _check_evolution(
+        self,
+        name: str,
+        previous: DatasetVersion | None,
+        mode: Mode,
+        changes: SchemaChanges,
+        loaded: LoadedContract | None,
+        allow_breaking: bool,
+    ) -> SchemaMode | None:
+        if previous is None:
+            return None
+        if (
+            changes.added
+            and loaded is not None
+            and not allow_breaking
+            and loaded.contract.additive_changes == "forbid"
+        ):
+            raise Conflict(
+                f"{name!r}: the contract forbids new columns, and this batch adds "
+                f"{', '.join(changes.added)}",
+                hint="drop the columns, or change additive_changes in the contract",
+            )
+        if changes.breaking and not allow_breaking:
+            raise Conflict(
+                f"{name!r}: breaking schema change ({changes.describe()})",
+                hint="pass --allow-breaking if readers of this dataset can cope",
+            )
+        if changes.retyped and mode == "append":
+            raise Conflict(
+                f"{name!r}: an append cannot retype columns ({changes.describe()})",
+                hint="use --mode overwrite --allow-breaking",
+            )
+        if not changes.any:
+            return None
+        return "merge" if mode == "append" else "overwrite"
+
+    @staticmethod
+    def _tag_quarantine(rows: pa.Table, version_id: str) -> pa.Table:
+        count = rows.num_rows
+        rows = rows.append_column("_gp_version_id", pa.array([version_id] * count, pa.string()))
+        at = pa.array([utcnow()] * count, pa.timestamp("us", tz="UTC"))
+        return rows.append_column("_gp_quarantined_at", at)
+
+    def _record(
+        self,
+        name: str,
+        version_id: str,
+        previous: DatasetVersion | None,
+        mode: Mode,
+        delta_version: int,
+        valid: pa.Table,
+        quarantined: pa.Table | None,
+        stored: pa.Schema,
+        changes: SchemaChanges,
+        source: dict[str, Any],
+        loaded: LoadedContract | None,
+        version_profile: dict[str, Any],
+        report: ValidationReport | None,
+    ) -> IngestResult:
+        now = utcnow()
+        number = previous.version + 1 if previous is not None else 1
+        schema = schema_json(stored)
+        quarantined_rows = quarantined.num_rows if quarantined is not None else 0
+        with self._store.begin() as conn:
+            existing = conn.execute(
+                select(datasets.c.id, datasets.c.contract_sha256).where(datasets.c.name == name)
+            ).first()
+            if existing is None:
+                dataset_id = new_id()
+                conn.execute(
+                    datasets.insert().values(
+                        id=dataset_id,
+                        name=name,
+                        created_at=now,
+                        created_by=self._actor.name,
+                        contract=loaded.text if loaded else None,
+                        contract_sha256=loaded.sha256 if loaded else None,
+                    )
+                )
+                audit.record(conn, self._actor, "dataset.create", "dataset", name)
+            else:
+                dataset_id = existing.id
+                if loaded is not None and loaded.sha256 != existing.contract_sha256:
+                    conn.execute(
+                        datasets.update()
+                        .where(datasets.c.id == dataset_id)
+                        .values(contract=loaded.text, contract_sha256=loaded.sha256)
+                    )
+                    audit.record(
+                        conn,
+                        self._actor,
+                        "dataset.contract_set",
+                        "dataset",
+                        name,
+                        {"sha256": loaded.sha256},
+                    )
+            row = {
+                "id": version_id,
+                "dataset_id": dataset_id,
+                "version": number,
+                "delta_version": delta_version,
+                "mode": mode,
+                "row_count": version_profile["rows"],
+                "batch_rows": valid.num_rows,
+                "quarantined_rows": quarantined_rows,
+                "schema": schema,
+                "schema_changes": changes.as_dict(),
+                "fingerprint": _fingerprint(
+                    schema, version_profile["rows"], version_profile["content_sum"]
+                ),
+                "content_sum": version_profile["content_sum"],
+                "source": source,
+                "contract_sha256": loaded.sha256 if loaded else None,
+                "profile": version_profile,
+                "created_at": now,
+                "created_by": self._actor.name,
+            }
+            conn.execute(dataset_versions.insert().values(**row))
+            outcome = "quarantined" if quarantined_rows else "accepted"
+            if report is not None:
+                conn.execute(
+                    validations.insert().values(
+                        id=new_id(),
+                        dataset_id=dataset_id,
+                        version_id=version_id,
+                        outcome=outcome,
+                        rows_checked=report.rows_checked,
+                        rows_failed=report.rows_failed,
+                        report=report.as_dict(),
+                        created_at=now,
+                        created_by=self._actor.name,
+                    )
+                )
+            audit.record(
+                conn,
+                self._actor,
+                "dataset.ingest",
+                "dataset_version",
+                f"{name}@{number}",
+                {
+                    "mode": mode,
+                    "rows": valid.num_rows,
+                    "quarantined": quarantined_rows,
+                    "source": source["path"],
+                    "schema_changes": changes.describe(),
+                },
+            )
+        version = self._to_version(name, {**row, "profile": None})
+        return IngestResult(version, outcome, report, changes)
+
+    def _dataset_id(self, conn: Connection, name: str) -> str:
+        row = conn.execute(select(datasets.c.id).where(datasets.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"no dataset named {name!r}", hint="list datasets with: gp data list")
+        return str(row.id)
+
+    def _latest_or_none(self, conn: Connection, name: str) -> DatasetVersion | None:
+        try:
+            return self._version(conn, Ref(name))
+        except NotFound:
+            return None
+
+    def _version(self, conn: Connection, ref: Ref) -> DatasetVersion:
+        dataset_id = self._dataset_id(conn, ref.name)
+        query = select(*[c for c in dataset_versions.c if c.name != "profile"]).where(
+            dataset_versions.c.dataset_id == dataset_id
+        )
+        if ref.version is None:
+            query = query.order_by(dataset_versions.c.version.desc()).limit(1)
+        else:
+            query = query.where(dataset_versions.c.version == ref.version)
+        row = conn.execute(query).mappings().first()
+        if row is None:
+            count = conn.execute(
+                select(func.max(dataset_versions.c.version)).where(
+                    dataset_versions.c.dataset_id == dataset_id
+                )
+            ).scalar()
+            raise NotFound(
+                f"dataset {ref.name!r} has no version {ref.version}",
+                hint=f"its versions are 1..{count}; see: gp data history {ref.name}",
+            )
+        return self._to_version(ref.name, row)
+
+    @staticmethod
+    def _to_version(name: str, row: RowMapping | dict[str, Any]) -> DatasetVersion:
+        return DatasetVersion(
+            dataset=name,
+            version=row["version"],
+            id=row["id"],
+            mode=row["mode"],
+            row_count=row["row_count"],
+            batch_rows=row["batch_rows"],
+            quarantined_rows=row["quarantined_rows"],
+            schema=row["schema"],
+            schema_changes=row["schema_changes"],
+            fingerprint=row["fingerprint"],
+            source=row["source"],
+            contract_sha256=row["contract_sha256"],
+            created_at=row["created_at"],
+            created_by=row["created_by"],
+            delta_version=row["delta_version"],
+        )

@@ -1,0 +1,122 @@
+"""Dataset data on disk: one Delta Lake table per dataset, plus its quarantine table.
+
+Layout under the storage root::
+
+    datasets/<name>/table/        the dataset (Delta): every dataset version is a Delta version
+    datasets/<name>/quarantine/   rows that broke the contract (Delta, all columns as text)
+    datasets/<name>/.lock         serialises writers to one dataset
+
+Crash safety: a Delta commit is atomic (one log file appears or not), and the metadata database
+records a version only after its Delta commit. A process killed between the two leaves a Delta
+commit that no dataset version points at; readers never see it (they read pinned Delta
+versions), and the next writer restores the table to the last recorded version first.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import DeltaError, TableNotFoundError
+
+from goldenpath.core.errors import Conflict, NotFound
+
+SchemaMode = Literal["merge", "overwrite"]
+
+
+class DatasetFiles:
+    """The Delta tables of one dataset."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.name = name
+        self.dir = root / "datasets" / name
+        self.table_uri = str(self.dir / "table")
+        self.quarantine_uri = str(self.dir / "quarantine")
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the dataset's writer lock (released by the OS if the process dies)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _delta(self, version: int | None = None, *, uri: str | None = None) -> DeltaTable:
+        try:
+            return DeltaTable(uri or self.table_uri, version=version)
+        except TableNotFoundError:
+            raise NotFound(
+                f"the data of dataset {self.name!r} is missing from storage",
+                hint="the storage root may have changed; check it with: gp status",
+            ) from None
+        except DeltaError as exc:
+            raise NotFound(f"cannot open version {version} of {self.name!r}: {exc}") from None
+
+    def dataset(self, delta_version: int) -> pads.Dataset:
+        """The data at ``delta_version`` as a lazily scanned Arrow dataset."""
+        return self._delta(delta_version).to_pyarrow_dataset()
+
+    def read(self, delta_version: int, columns: list[str] | None = None) -> pa.Table:
+        """The data at ``delta_version``, fully read."""
+        return self._delta(delta_version).to_pyarrow_table(columns=columns)
+
+    def prepare(self, recorded: int | None) -> bool:
+        """Undo Delta commits that no recorded version points at; True if the table exists.
+
+        ``recorded`` is the Delta version of the newest recorded dataset version (None for a
+        new dataset). Commits after it come from a writer that died before recording them.
+        """
+        if not DeltaTable.is_deltatable(self.table_uri):
+            if (self.dir / "table").exists():
+                shutil.rmtree(self.dir / "table")  # files of a first write that never committed
+            return False
+        if recorded is None:
+            shutil.rmtree(self.dir / "table")  # a first write that was never recorded
+            return False
+        table = DeltaTable(self.table_uri)
+        if table.version() != recorded:
+            table.restore(recorded)
+        return True
+
+    def write(
+        self, data: pa.Table, *, mode: str, exists: bool, schema_mode: SchemaMode | None
+    ) -> int:
+        """Commit ``data`` as a new Delta version; return that version."""
+        try:
+            if exists and mode == "append":
+                write_deltalake(self.table_uri, data, mode="append", schema_mode=schema_mode)
+            else:
+                write_deltalake(
+                    self.table_uri,
+                    data,
+                    mode="overwrite",
+                    schema_mode=schema_mode if exists else None,
+                )
+        except (DeltaError, pa.ArrowException) as exc:
+            raise Conflict(
+                f"cannot write to dataset {self.name!r}: {str(exc).splitlines()[0]}",
+                hint="a column's type may not fit the stored one; try --mode overwrite",
+            ) from None
+        return int(DeltaTable(self.table_uri).version())
+
+    def stored_schema(self, delta_version: int) -> pa.Schema:
+        return self.dataset(delta_version).schema
+
+    def quarantine(self, rows: pa.Table) -> None:
+        """Append failing rows (all text columns) to the quarantine table."""
+        write_deltalake(self.quarantine_uri, rows, mode="append", schema_mode="merge")
+
+    def read_quarantine(self) -> pa.Table | None:
+        if not DeltaTable.is_deltatable(self.quarantine_uri):
+            return None
+        return DeltaTable(self.quarantine_uri).to_pyarrow_table()

@@ -1,0 +1,418 @@
+"""Checking a batch against its contract, vectorised in DuckDB.
+
+Every row rule becomes a SQL predicate that is true when a row *breaks* the rule (NULL counts as
+not broken; nullability is its own rule). All rules are counted in one scan of the Arrow batch
+(zero-copy into DuckDB), together with the aggregates the table rules need. Only when rows fail
+and the contract says ``quarantine`` does a second scan split the batch into valid rows (cast to
+the contract's types) and failing rows (kept as their original text, with the rules they broke).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as pads
+
+from goldenpath.core.errors import ContractError
+from goldenpath.data.contracts import SQL_TYPES, Contract, matches_type, parse_duration
+
+EXAMPLES = 5
+
+
+def quote(identifier: str) -> str:
+    """A SQL identifier, quoted so any column name is safe."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One rule's outcome: how many rows broke it (table rules: 1 or 0) and examples."""
+
+    rule: str
+    scope: str  # "row" or "table"
+    failed: int
+    message: str
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """What checking a batch found."""
+
+    rows_checked: int
+    rows_failed: int
+    results: list[RuleResult]
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return all(r.failed == 0 for r in self.results)
+
+    @property
+    def failures(self) -> list[RuleResult]:
+        return [r for r in self.results if r.failed]
+
+    @property
+    def table_failures(self) -> list[RuleResult]:
+        return [r for r in self.failures if r.scope == "table"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "rows_checked": self.rows_checked,
+            "rows_failed": self.rows_failed,
+            "rules_checked": len(self.results),
+            "seconds": round(self.seconds, 4),
+            "failures": [asdict(r) for r in self.failures],
+        }
+
+    def summary(self) -> str:
+        if self.passed:
+            return f"all {len(self.results)} rules passed on {self.rows_checked:,} rows"
+        lines = [
+            f"{len(self.failures)} of {len(self.results)} rules failed "
+            f"({self.rows_failed:,} of {self.rows_checked:,} rows):"
+        ]
+        for r in self.failures:
+            examples = f" e.g. {', '.join(r.examples)}" if r.examples else ""
+            lines.append(f"  {r.rule}: {r.message}{examples}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ValidatedBatch:
+    """A checked batch: the report, the rows to keep (typed), and the rows to quarantine."""
+
+    report: ValidationReport
+    valid: pa.Table
+    quarantined: pa.Table | None
+
+
+@dataclass(frozen=True)
+class _RowRule:
+    name: str
+    column: str
+    predicate: str  # true when a row breaks the rule
+    params: list[Any]
+    what: str  # "values below 0", for the message
+
+
+@dataclass
+class _Plan:
+    typed: dict[str, str]
+    row_rules: list[_RowRule]
+    aggregates: list[tuple[str, str]]  # (alias, sql)
+
+
+def _bound_param(value: float | str, logical: str | None) -> tuple[str, Any]:
+    if isinstance(value, str) and logical in ("timestamp", "date"):
+        return f"CAST(? AS {SQL_TYPES[logical]})", value
+    return "?", value
+
+
+def _plan(contract: Contract, schema: pa.Schema, has_existing: set[str]) -> _Plan:
+    missing = [c for c in contract.columns if c not in schema.names]
+    if missing:
+        raise ContractError(
+            f"the contract names column(s) the data does not have: {', '.join(missing)}",
+            hint=f"the data has: {', '.join(schema.names)}; fix the contract or the file",
+        )
+    fresh = contract.table.freshness
+    if fresh is not None and fresh.column not in schema.names:
+        raise ContractError(f"the freshness column {fresh.column!r} is not in the data")
+    typed: dict[str, str] = {}
+    rules: list[_RowRule] = []
+    aggregates: list[tuple[str, str]] = []
+    for index, (name, spec) in enumerate(contract.columns.items()):
+        col = quote(name)
+        arrow_type = schema.field(name).type
+        logical = spec.type
+        if logical is not None and not matches_type(logical, arrow_type):
+            typed[name] = f"TRY_CAST({col} AS {SQL_TYPES[logical]})"
+            rules.append(
+                _RowRule(
+                    f"{name}.type",
+                    name,
+                    f"({col} IS NOT NULL AND {typed[name]} IS NULL)",
+                    [],
+                    f"values that are not {logical}",
+                )
+            )
+        elif logical == "float" and pa.types.is_integer(arrow_type):
+            typed[name] = f"CAST({col} AS DOUBLE)"  # always succeeds: widening, not a failure
+        else:
+            typed[name] = col
+        value = typed[name]
+        if logical is None and pa.types.is_timestamp(arrow_type):
+            logical = "timestamp"
+        if not spec.nullable:
+            rules.append(_RowRule(f"{name}.not_null", name, f"({col} IS NULL)", [], "nulls"))
+        if spec.min is not None:
+            sql, param = _bound_param(spec.min, logical)
+            rules.append(
+                _RowRule(
+                    f"{name}.min", name, f"({value} < {sql})", [param], f"values below {spec.min}"
+                )
+            )
+        if spec.max is not None:
+            sql, param = _bound_param(spec.max, logical)
+            rules.append(
+                _RowRule(
+                    f"{name}.max", name, f"({value} > {sql})", [param], f"values above {spec.max}"
+                )
+            )
+        if spec.allowed is not None:
+            stringy = logical == "string" or (
+                logical is None
+                and (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type))
+            )
+            values = [str(v) if stringy else v for v in spec.allowed]
+            marks = ", ".join("?" for _ in values)
+            rules.append(
+                _RowRule(
+                    f"{name}.allowed",
+                    name,
+                    f"({value} NOT IN ({marks}))",
+                    values,
+                    "values not in the allowed list",
+                )
+            )
+        if spec.regex is not None:
+            rules.append(
+                _RowRule(
+                    f"{name}.regex",
+                    name,
+                    f"(NOT regexp_full_match(CAST({value} AS VARCHAR), ?))",
+                    [spec.regex],
+                    f"values not matching /{spec.regex}/",
+                )
+            )
+        if spec.unique:
+            scope = " in this batch or the existing data" if name in has_existing else ""
+            rules.append(
+                _RowRule(
+                    f"{name}.unique",
+                    name,
+                    f"({value} IN (SELECT v FROM _gp_dup_{index}))",
+                    [],
+                    f"rows sharing a value{scope}",
+                )
+            )
+        if spec.mean is not None:
+            aggregates.append((f"mean_{index}", f"avg({value})"))
+        if spec.std is not None:
+            aggregates.append((f"std_{index}", f"stddev_samp({value})"))
+        if spec.null_fraction is not None:
+            aggregates.append((f"nulls_{index}", f"count(*) FILTER (WHERE {col} IS NULL)"))
+    if fresh is not None:
+        column = typed.get(fresh.column, quote(fresh.column))
+        aggregates.append(("freshness", f"max({column})"))
+    return _Plan(typed, rules, aggregates)
+
+
+def _as_utc(value: datetime | date) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def _table_results(
+    contract: Contract, rows: int, agg: dict[str, Any], now: datetime
+) -> list[RuleResult]:
+    results: list[RuleResult] = []
+
+    def bounded(
+        rule: str, label: str, value: float | None, lo: float | None, hi: float | None
+    ) -> None:
+        broken = value is None or (lo is not None and value < lo) or (hi is not None and value > hi)
+        shown = "no values" if value is None else f"{value:.6g}"
+        expected = f"{'-inf' if lo is None else f'{lo:g}'}..{'inf' if hi is None else f'{hi:g}'}"
+        results.append(
+            RuleResult(rule, "table", int(broken), f"{label} is {shown}, expected {expected}")
+        )
+
+    for index, (name, spec) in enumerate(contract.columns.items()):
+        if spec.mean is not None:
+            bounded(
+                f"{name}.mean",
+                f"mean of {name}",
+                agg[f"mean_{index}"],
+                spec.mean.min,
+                spec.mean.max,
+            )
+        if spec.std is not None:
+            bounded(
+                f"{name}.std", f"std of {name}", agg[f"std_{index}"], spec.std.min, spec.std.max
+            )
+        if spec.null_fraction is not None:
+            fraction = agg[f"nulls_{index}"] / rows if rows else 0.0
+            bounded(
+                f"{name}.null_fraction",
+                f"null fraction of {name}",
+                fraction,
+                spec.null_fraction.min,
+                spec.null_fraction.max,
+            )
+    bounds = contract.table.rows
+    if bounds is not None:
+        lo, hi = bounds.min, bounds.max
+        broken = (lo is not None and rows < lo) or (hi is not None and rows > hi)
+        results.append(
+            RuleResult(
+                "table.rows",
+                "table",
+                int(broken),
+                f"batch has {rows:,} rows, expected "
+                f"{lo if lo is not None else 0}..{hi if hi is not None else 'inf'}",
+            )
+        )
+    fresh = contract.table.freshness
+    if fresh is not None:
+        newest = agg["freshness"]
+        limit = parse_duration(fresh.max_age)
+        if newest is None:
+            results.append(
+                RuleResult("table.freshness", "table", 1, f"{fresh.column} has no values")
+            )
+        else:
+            age = now - _as_utc(newest)
+            results.append(
+                RuleResult(
+                    "table.freshness",
+                    "table",
+                    int(age > limit),
+                    f"newest {fresh.column} is {newest} ({age.total_seconds() / 3600:.1f} h old), "
+                    f"max age {fresh.max_age}",
+                )
+            )
+    return results
+
+
+def validate_batch(
+    table: pa.Table,
+    contract: Contract,
+    *,
+    now: datetime,
+    existing: pads.Dataset | None = None,
+    split: bool = False,
+) -> ValidatedBatch:
+    """Check ``table`` against ``contract``.
+
+    ``existing`` is the dataset's current data: unique columns must not repeat its values.
+    With ``split`` (quarantine), failing rows are separated from valid ones; otherwise ``valid``
+    is the whole batch, cast to the contract's types.
+    """
+    started = time.perf_counter()
+    existing_columns = set(existing.schema.names) if existing is not None else set()
+    plan = _plan(contract, table.schema, existing_columns)
+    con = duckdb.connect()
+    try:
+        return _run(con, table, contract, plan, now, existing, split, started)
+    except duckdb.Error as exc:
+        raise ContractError(
+            f"the contract cannot be checked on this data: {str(exc).splitlines()[0]}"
+        ) from None
+    finally:
+        con.close()
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection,
+    table: pa.Table,
+    contract: Contract,
+    plan: _Plan,
+    now: datetime,
+    existing: pads.Dataset | None,
+    split: bool,
+    started: float,
+) -> ValidatedBatch:
+    con.register("batch", table)
+    if existing is not None:
+        con.register("existing", existing)
+    for index, (name, spec) in enumerate(contract.columns.items()):
+        if not spec.unique:
+            continue
+        value = plan.typed[name]
+        sql = (
+            f"CREATE TEMP TABLE _gp_dup_{index} AS SELECT {value} AS v FROM batch "
+            f"WHERE {value} IS NOT NULL GROUP BY 1 HAVING count(*) > 1"
+        )
+        if existing is not None and name in existing.schema.names:
+            sql += (
+                f" UNION SELECT {value} FROM batch WHERE {value} IN "
+                f"(SELECT {quote(name)} FROM existing)"
+            )
+        con.execute(sql)
+
+    selects = ["count(*)"]
+    params: list[Any] = []
+    for rule in plan.row_rules:
+        selects.append(f"count(*) FILTER (WHERE {rule.predicate})")
+        params.extend(rule.params)
+    selects.extend(sql for _, sql in plan.aggregates)
+    (row,) = con.sql(f"SELECT {', '.join(selects)} FROM batch", params=params).fetchall()
+    rows = int(row[0])
+    counts = [int(c) for c in row[1 : 1 + len(plan.row_rules)]]
+    aggregates = {
+        alias: row[1 + len(plan.row_rules) + i] for i, (alias, _) in enumerate(plan.aggregates)
+    }
+
+    results: list[RuleResult] = []
+    for rule, failed in zip(plan.row_rules, counts, strict=True):
+        examples: list[str] = []
+        if failed:
+            sample = con.sql(
+                f"SELECT CAST({quote(rule.column)} AS VARCHAR) FROM batch "
+                f"WHERE {rule.predicate} LIMIT 50",
+                params=rule.params,
+            ).fetchall()
+            examples = list(dict.fromkeys("null" if v is None else repr(v) for (v,) in sample))[
+                :EXAMPLES
+            ]
+        results.append(RuleResult(rule.name, "row", failed, f"{failed:,} {rule.what}", examples))
+    results.extend(_table_results(contract, rows, aggregates, now))
+
+    any_broken = " OR ".join(r.predicate for r in plan.row_rules) or "false"
+    all_params = [p for r in plan.row_rules for p in r.params]
+    rows_failed = 0
+    quarantined: pa.Table | None = None
+    typed_columns = ", ".join(
+        f"{plan.typed.get(n, quote(n))} AS {quote(n)}" for n in table.column_names
+    )
+    needs_cast = any(plan.typed[n] != quote(n) for n in plan.typed)
+
+    if any(counts) and split:
+        numbered = table.append_column("_gp_row", pa.array(np.arange(rows, dtype=np.int64)))
+        con.register("batch", numbered)
+        valid = con.sql(
+            f"SELECT {typed_columns} FROM batch WHERE NOT coalesce({any_broken}, false)",
+            params=all_params,
+        ).to_arrow_table()
+        labels = ", ".join(
+            f"CASE WHEN coalesce({r.predicate}, false) THEN '{r.name}' END" for r in plan.row_rules
+        )
+        label_params = [p for r in plan.row_rules for p in r.params]
+        raw = ", ".join(f"CAST({quote(n)} AS VARCHAR) AS {quote(n)}" for n in table.column_names)
+        quarantined = con.sql(
+            f"SELECT {raw}, list_filter([{labels}], lambda x: x IS NOT NULL) AS _gp_rules, "
+            f"_gp_row FROM batch WHERE coalesce({any_broken}, false)",
+            params=label_params + all_params,
+        ).to_arrow_table()
+        rows_failed = quarantined.num_rows
+    else:
+        if any(counts):
+            ((counted,),) = con.sql(
+                f"SELECT count(*) FILTER (WHERE {any_broken}) FROM batch", params=all_params
+            ).fetchall()
+            rows_failed = int(counted)
+        valid = (
+            con.sql(f"SELECT {typed_columns} FROM batch").to_arrow_table() if needs_cast else table
+        )
+    report = ValidationReport(rows, rows_failed, results, time.perf_counter() - started)
+    return ValidatedBatch(report, valid, quarantined)

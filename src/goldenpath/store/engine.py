@@ -1,0 +1,124 @@
+"""Opening the metadata database and bringing its schema up to date.
+
+SQLite gets WAL and enforced foreign keys; PostgreSQL URLs use psycopg 3. Migrations run
+automatically on open; when the database is already at the newest revision (the common case)
+the check is one indexed read, not an Alembic start-up (~60 ms saved on every command).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from goldenpath.core.errors import BackendUnavailable, InvalidInput
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The newest Alembic revision; tests/store/test_migrations.py checks it matches the scripts.
+HEAD_REVISION = "0001"
+
+
+def normalise_url(url: str) -> str:
+    """Map user-facing URLs to SQLAlchemy driver URLs (``postgresql://`` -> psycopg 3)."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url[len("postgres://") :]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable under WAL across process crashes
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class MetadataStore:
+    """An engine on the metadata database with its dialect's settings applied."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalise_url(url)
+        self.dialect = self.url.split(":", 1)[0].split("+", 1)[0]
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise InvalidInput(
+                f"unsupported metadata URL {url!r}",
+                hint="use sqlite:///path/gp.db or postgresql://host/db",
+            )
+        if self.dialect == "sqlite":
+            path = self.url.removeprefix("sqlite:///")
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(self.url)
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            try:
+                self.engine = create_engine(self.url, pool_pre_ping=True)
+            except ModuleNotFoundError:
+                raise InvalidInput(
+                    "PostgreSQL metadata needs the psycopg driver",
+                    hint="install it with: pip install 'goldenpath[postgres]'",
+                ) from None
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A connection inside one transaction, committed on success, rolled back on error."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise BackendUnavailable(
+                f"metadata database unavailable: {str(exc.orig).splitlines()[0]}",
+                hint="check the metadata URL with: gp status",
+            ) from None
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection for reads."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise BackendUnavailable(
+                f"metadata database unavailable: {str(exc.orig).splitlines()[0]}",
+                hint="check the metadata URL with: gp status",
+            ) from None
+
+    def current_revision(self) -> str | None:
+        """The applied Alembic revision, or ``None`` on an empty database."""
+        with self.connect() as conn:
+            try:
+                row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+            except (OperationalError, ProgrammingError):
+                conn.rollback()
+                return None
+        return None if row is None else str(row[0])
+
+    def migrate(self) -> None:
+        """Apply every pending Alembic migration."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with self.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def open_store(url: str) -> MetadataStore:
+    """Open the metadata database at ``url``, migrating it to the newest schema if needed."""
+    store = MetadataStore(url)
+    if store.current_revision() != HEAD_REVISION:
+        store.migrate()
+    return store

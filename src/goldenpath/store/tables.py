@@ -1,0 +1,117 @@
+"""SQLAlchemy Core table definitions: the metadata schema at the newest migration.
+
+Alembic migrations in ``store/migrations/versions`` create and evolve these tables; a test
+checks that migrating an empty database yields exactly this schema.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite stores it without a zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("timestamps stored in the metadata database must be timezone-aware")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+# Every state change writes one row here, in the same transaction as the change.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column(
+        "seq",
+        Integer().with_variant(BigInteger(), "postgresql"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("id", String(26), nullable=False, unique=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("object_type", String(32), nullable=False),
+    Column("object_ref", String(256), nullable=False),
+    Column("details", JSON, nullable=False),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    # The attached contract (YAML text) and its sha256; later ingests enforce it by default.
+    Column("contract", Text, nullable=True),
+    Column("contract_sha256", String(64), nullable=True),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("dataset_id", String(26), ForeignKey("datasets.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    # The Delta Lake table version holding this dataset version's data (time travel).
+    Column("delta_version", Integer, nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("row_count", BigInteger, nullable=False),
+    Column("batch_rows", BigInteger, nullable=False),
+    Column("quarantined_rows", BigInteger, nullable=False),
+    Column("schema", JSON, nullable=False),
+    Column("schema_changes", JSON, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    # Order-independent sum of row hashes (mod 2**64) and row count: lets an append extend the
+    # previous version's fingerprint without re-reading the whole table.
+    Column("content_sum", String(24), nullable=False),
+    Column("source", JSON, nullable=False),
+    Column("contract_sha256", String(64), nullable=True),
+    Column("profile", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_dataset_version"),
+)
+
+validations = Table(
+    "validations",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("dataset_id", String(26), ForeignKey("datasets.id"), nullable=False),
+    # The version the validated batch produced; NULL when the batch was rejected.
+    Column("version_id", String(26), ForeignKey("dataset_versions.id"), nullable=True),
+    Column("outcome", String(16), nullable=False),  # accepted | quarantined | rejected
+    Column("rows_checked", BigInteger, nullable=False),
+    Column("rows_failed", BigInteger, nullable=False),
+    Column("report", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(128), nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Project templates and sample data shipped with the package (nothing is downloaded)."""

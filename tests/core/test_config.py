@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from goldenpath.core.config import StackSettings, resolve_home, resolve_stack
+from goldenpath.core.errors import InvalidInput
+from tests.conftest import write
+
+
+def test_defaults_live_under_the_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    stack = resolve_stack(tmp_path / "home")
+    assert stack.metadata == f"sqlite:///{tmp_path / 'home' / 'gp.db'}"
+    assert stack.storage == str(tmp_path / "home" / "storage")
+    assert (stack.online, stack.runtime) == ("sqlite", "local")
+    assert set(stack.sources.values()) == {"default"}
+
+
+def test_precedence_argument_env_project_workspace_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    write(
+        home / "config.yaml",
+        "storage: ws-storage\nonline: redis://127.0.0.1:6379/0\n"
+        "runtime: kubernetes\nmetadata: sqlite:///ws.db\n",
+    )
+    project = tmp_path / "project"
+    project.mkdir()
+    write(
+        project / "gp.yaml",
+        "name: demo\nstack:\n  runtime: local\n  online: sqlite\n  storage: project-storage\n",
+    )
+    monkeypatch.setenv("GP_ONLINE", "redis://127.0.0.1:6379/1")
+    monkeypatch.setenv("GP_STORAGE", "/env/storage")
+    stack = resolve_stack(home, StackSettings(storage="/arg/storage"), project_dir=project)
+    assert stack.storage == "/arg/storage" and stack.sources["storage"] == "argument"
+    assert stack.online == "redis://127.0.0.1:6379/1" and stack.sources["online"] == "environment"
+    assert stack.runtime == "local" and stack.sources["runtime"].endswith("gp.yaml")
+    assert stack.metadata == f"sqlite:///{home / 'ws.db'}"
+    assert stack.sources["metadata"].endswith("config.yaml")
+
+
+def test_a_typo_in_the_workspace_config_names_the_key_and_line(tmp_path: Path) -> None:
+    write(tmp_path / "config.yaml", "storage: /x\nmetadta: sqlite:///y.db\n")
+    with pytest.raises(InvalidInput) as caught:
+        resolve_stack(tmp_path)
+    assert "config.yaml:2: metadta" in caught.value.message
+
+
+def test_bad_values_are_explained(tmp_path: Path) -> None:
+    write(tmp_path / "config.yaml", "runtime: docker\n")
+    with pytest.raises(InvalidInput, match=r"config.yaml:1: runtime: .*local.*kubernetes"):
+        resolve_stack(tmp_path)
+
+
+def test_home_comes_from_flag_then_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GP_HOME", str(tmp_path / "env"))
+    assert resolve_home(tmp_path / "flag") == ((tmp_path / "flag").resolve(), "--workspace")
+    assert resolve_home(None) == ((tmp_path / "env").resolve(), "GP_HOME")
+    monkeypatch.delenv("GP_HOME")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert resolve_home(None) == ((tmp_path / "xdg" / "goldenpath").resolve(), "default")

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from goldenpath.core.errors import InvalidName
+from goldenpath.core.names import Ref, parse_ref, validate_name
+
+
+@pytest.mark.parametrize("name", ["a", "transactions", "fraud-2024", "user_events", "a" * 63])
+def test_valid_names_are_accepted(name: str) -> None:
+    assert validate_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name", ["", "../x", "a b", "a" * 64, "a" * 300, "Upper", "1abc", "-x", "x/y", "x.y", "é"]
+)
+def test_invalid_names_are_refused_with_a_hint(name: str) -> None:
+    with pytest.raises(InvalidName) as caught:
+        validate_name(name, kind="dataset name")
+    assert "invalid dataset name" in caught.value.message
+    assert caught.value.hint
+    assert caught.value.exit_code == 2
+
+
+@given(st.text(max_size=80))
+def test_accepted_names_stay_under_the_root(name: str) -> None:
+    root = Path("/srv/storage")
+    try:
+        validate_name(name)
+    except InvalidName:
+        return
+    assert (root / name).resolve().parent == root
+
+
+def test_parse_ref() -> None:
+    assert parse_ref("tx") == Ref("tx")
+    assert parse_ref("tx@3") == Ref("tx", 3)
+    assert str(Ref("tx", 3)) == "tx@3"
+
+
+@pytest.mark.parametrize("ref", ["tx@0", "tx@x", "tx@", "tx@-1", "tx@1.5", "../tx@1"])
+def test_bad_refs_are_refused(ref: str) -> None:
+    with pytest.raises(InvalidName):
+        parse_ref(ref)
