@@ -214,3 +214,10 @@ def test_timestamp_and_allowed_number_bounds() -> None:
 def test_column_names_with_quotes_are_safe() -> None:
     table = pa.table({'we"ird; DROP': [1, -1]})
     assert check(table, "columns:\n  'we\"ird; DROP': {min: 0}\n") == {'we"ird; DROP.min': 1}
+
+
+def test_integer_columns_refuse_fractions_instead_of_rounding() -> None:
+    text = pa.table({"n": ["1", " 2 ", "1.5", "x", None]})
+    floats = pa.table({"n": [1.0, 2.5]})
+    assert check(text, "columns:\n  n: {type: int}\n") == {"n.type": 2}
+    assert check(floats, "columns:\n  n: {type: int}\n") == {"n.type": 1}

@@ -116,6 +116,17 @@ def _bound_param(value: float | str, logical: str | None) -> tuple[str, Any]:
     return "?", value
 
 
+def _cast(col: str, arrow_type: pa.DataType, logical: str) -> str:
+    """SQL casting ``col`` to the contract's type: NULL where the value does not fit."""
+    if logical == "int":
+        # DuckDB rounds when casting '1.5' or 1.5 to BIGINT; a contract must refuse it instead.
+        if pa.types.is_floating(arrow_type):
+            return f"(CASE WHEN {col} = trunc({col}) THEN TRY_CAST({col} AS BIGINT) END)"
+        return (f"(CASE WHEN regexp_full_match(trim(CAST({col} AS VARCHAR)), '[+-]?[0-9]+') "
+                f"THEN TRY_CAST(trim(CAST({col} AS VARCHAR)) AS BIGINT) END)")
+    return f"TRY_CAST({col} AS {SQL_TYPES[logical]})"
+
+
 def _plan(contract: Contract, schema: pa.Schema, has_existing: set[str]) -> _Plan:
     missing = [c for c in contract.columns if c not in schema.names]
     if missing:
@@ -134,7 +145,7 @@ def _plan(contract: Contract, schema: pa.Schema, has_existing: set[str]) -> _Pla
         arrow_type = schema.field(name).type
         logical = spec.type
         if logical is not None and not matches_type(logical, arrow_type):
-            typed[name] = f"TRY_CAST({col} AS {SQL_TYPES[logical]})"
+            typed[name] = _cast(col, arrow_type, logical)
             rules.append(
                 _RowRule(
                     f"{name}.type",
