@@ -46,7 +46,7 @@ def test_sqlite_uses_wal_and_enforces_foreign_keys(tmp_path: Path) -> None:
     store.dispose()
 
 
-def test_an_audit_event_rolls_back_with_its_change(metadata_url: str) -> None:
+def test_an_audit_event_rolls_back_with_its_change(metadata_url: str, tmp_path: Path) -> None:
     store = open_store(metadata_url)
     try:
         with pytest.raises(RuntimeError), store.begin() as conn:
@@ -56,7 +56,7 @@ def test_an_audit_event_rolls_back_with_its_change(metadata_url: str) -> None:
             assert conn.execute(select(func.count()).select_from(audit_events)).scalar() == 0
         with store.begin() as conn:
             audit.record(conn, Actor("alice"), "thing.create", "thing", "x", {"k": 1})
-        events = audit.AuditService(store).list()
+        events = audit.AuditService(store, tmp_path / "key.pem", Actor("alice")).list()
         assert [(e.actor, e.action, e.details) for e in events] == [
             ("alice", "thing.create", {"k": 1})
         ]

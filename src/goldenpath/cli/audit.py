@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import typer
 
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
+from goldenpath.core.clock import utcnow
+from goldenpath.core.errors import InvalidInput
 
 app = typer.Typer(
     help="The audit trail: who did what, to which object, when.", no_args_is_help=True
@@ -28,7 +33,7 @@ def list_events(
     """
     events = workspace().audit.list(limit=limit, action=action, object_ref=object_ref, actor=actor)
     if json_:
-        render.print_json([{**e.__dict__, "at": e.at.isoformat()} for e in events])
+        render.print_json([e.as_dict() for e in events])
         return
     render.table(
         None,
@@ -38,3 +43,83 @@ def list_events(
             for e in events
         ],
     )
+
+
+@app.command()
+def verify(json_: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """Check the hash chain and the newest signed checkpoint; exit 9 if tampering is found.
+
+    Example: gp audit verify
+    """
+    result = workspace().audit.verify()
+    if json_:
+        render.print_json(result.as_dict())
+    else:
+        state = "[green]intact[/green]" if result.ok else "[red]TAMPERED[/red]"
+        render.out.print(
+            f"audit trail {state}: {result.events:,} events, head #{result.head_seq} "
+            f"{result.head_hash[:16]}, checked in {result.seconds:.2f}s"
+        )
+        if result.checkpoint:
+            render.out.print(
+                f"checkpoint: #{result.checkpoint['seq']} signed at "
+                f"{result.checkpoint['at']} ({result.checkpoint['from']})"
+            )
+        for problem in result.problems:
+            render.out.print(f"  [red]{problem.kind}[/red]: {problem.message}")
+        for note in result.notes:
+            render.out.print(f"  note: {note}")
+    if not result.ok:
+        raise typer.Exit(9)
+
+
+@app.command()
+def checkpoint(json_: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """Sign the trail's head with the workspace's audit key, so truncation is detectable.
+
+    Example: gp audit checkpoint
+    """
+    point = workspace().audit.checkpoint()
+    if json_:
+        render.print_json(point)
+        return
+    render.out.print(
+        f"checkpoint #{point['seq']} ({point['count']:,} events) "
+        f"{point['head_hash'][:16]} signed by key {point['key_id'][:16]}"
+    )
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    if value[:-1].isdigit() and value[-1] in units:
+        return utcnow() - timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            f"invalid --since {value!r}",
+            hint="use an ISO date or time (2026-11-01) or an age (7d, 12h)",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=utcnow().tzinfo)
+
+
+@app.command()
+def export(
+    since: str | None = typer.Option(None, help="Only events from this time (ISO) or age (7d)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="File (default: stdout)."),
+) -> None:
+    """Write audit events as JSON Lines for a SIEM, oldest first.
+
+    Example: gp audit export --since 7d -o audit.jsonl
+    """
+    start = _since(since)
+    if output is None:
+        workspace().audit.export(sys.stdout, since=start)
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        count = workspace().audit.export(handle, since=start)
+    tmp.replace(output)
+    render.err.print(f"wrote {count:,} events to {output}")

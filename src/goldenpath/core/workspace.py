@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from goldenpath.core import audit
+from goldenpath.core import audit, signing
 from goldenpath.core.actor import Actor, default_actor
 from goldenpath.core.config import (
     CONFIG_FILE,
@@ -79,8 +79,8 @@ class Workspace:
 
     @cached_property
     def audit(self) -> audit.AuditService:
-        """The audit trail."""
-        return audit.AuditService(self.store)
+        """The audit trail: list, verify, checkpoint, export."""
+        return audit.AuditService(self.store, signing.key_path(self.stack.home), self.actor)
 
     def status(self) -> WorkspaceStatus:
         """The stack and how many objects the workspace holds."""

@@ -122,8 +122,10 @@ def _cast(col: str, arrow_type: pa.DataType, logical: str) -> str:
         # DuckDB rounds when casting '1.5' or 1.5 to BIGINT; a contract must refuse it instead.
         if pa.types.is_floating(arrow_type):
             return f"(CASE WHEN {col} = trunc({col}) THEN TRY_CAST({col} AS BIGINT) END)"
-        return (f"(CASE WHEN regexp_full_match(trim(CAST({col} AS VARCHAR)), '[+-]?[0-9]+') "
-                f"THEN TRY_CAST(trim(CAST({col} AS VARCHAR)) AS BIGINT) END)")
+        return (
+            f"(CASE WHEN regexp_full_match(trim(CAST({col} AS VARCHAR)), '[+-]?[0-9]+') "
+            f"THEN TRY_CAST(trim(CAST({col} AS VARCHAR)) AS BIGINT) END)"
+        )
     return f"TRY_CAST({col} AS {SQL_TYPES[logical]})"
 
 

@@ -19,7 +19,7 @@ from goldenpath.core.errors import BackendUnavailable, InvalidInput
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest Alembic revision; tests/store/test_migrations.py checks it matches the scripts.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 
 def normalise_url(url: str) -> str:
@@ -32,12 +32,21 @@ def normalise_url(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event (below) issue BEGIN itself, so writes can be IMMEDIATE.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable under WAL across process crashes
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A write transaction takes SQLite's write lock up front: two writers that both read the
+    # audit chain's head and then write would otherwise deadlock or fork the chain.
+    immediate = conn.get_execution_options().get("gp_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class MetadataStore:
@@ -57,6 +66,7 @@ class MetadataStore:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(self.url)
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
         else:
             try:
                 self.engine = create_engine(self.url, pool_pre_ping=True)
@@ -70,8 +80,10 @@ class MetadataStore:
     def begin(self) -> Iterator[Connection]:
         """A connection inside one transaction, committed on success, rolled back on error."""
         try:
-            with self.engine.begin() as conn:
-                yield conn
+            with self.engine.connect() as conn:
+                conn.execution_options(gp_write=True)
+                with conn.begin():
+                    yield conn
         except OperationalError as exc:
             raise BackendUnavailable(
                 f"metadata database unavailable: {str(exc.orig).splitlines()[0]}",

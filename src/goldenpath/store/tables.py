@@ -61,6 +61,22 @@ audit_events = Table(
     Column("object_type", String(32), nullable=False),
     Column("object_ref", String(256), nullable=False),
     Column("details", JSON, nullable=False),
+    # sha256 chain: each event's hash covers its content and the previous event's hash.
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# Signed (Ed25519) statements of the chain's head, so a cut-off tail can be detected.
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("seq", Integer().with_variant(BigInteger(), "postgresql"), nullable=False),
+    Column("count", Integer().with_variant(BigInteger(), "postgresql"), nullable=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
 )
 
 datasets = Table(

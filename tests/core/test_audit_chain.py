@@ -1,0 +1,145 @@
+"""The audit trail is append-only and tamper-evident: each kind of tampering is pinpointed."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+import goldenpath
+from goldenpath.core import audit
+from goldenpath.core.actor import Actor
+from goldenpath.core.audit_chain import chain_hash
+
+
+@pytest.fixture
+def trail(ws: goldenpath.Workspace) -> Iterator[goldenpath.Workspace]:
+    """A workspace with events #1 (init) .. #6."""
+    with ws.store.begin() as conn:
+        for n in range(5):
+            audit.record(conn, Actor("alice"), "thing.update", "thing", f"t{n}", {"n": n})
+    yield ws
+
+
+def attack(ws: goldenpath.Workspace, *statements: str) -> None:
+    """Run SQL as someone with direct database access, append-only guard removed."""
+    dialect = ws.store.dialect
+    with ws.store.begin() as conn:
+        if dialect == "postgresql":
+            conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
+        else:
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_events_no_update"))
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_events_no_delete"))
+        for statement in statements:
+            conn.execute(text(statement))
+
+
+def kinds(ws: goldenpath.Workspace) -> list[tuple[str, int | None]]:
+    return [(p.kind, p.seq) for p in ws.audit.verify().problems]
+
+
+def test_an_untouched_trail_verifies(trail: goldenpath.Workspace) -> None:
+    result = trail.audit.verify()
+    assert result.ok and result.events == 6 and result.head_seq == 6
+    assert result.notes and "no checkpoint" in result.notes[0]
+
+
+def test_the_database_refuses_updates_and_deletes(trail: goldenpath.Workspace) -> None:
+    for statement in ("UPDATE audit_events SET actor = 'mallory'", "DELETE FROM audit_events"):
+        with pytest.raises(DBAPIError, match="append-only"), trail.store.begin() as conn:
+            conn.execute(text(statement))
+    assert trail.audit.verify().ok
+
+
+def test_an_edited_event_is_pinpointed(trail: goldenpath.Workspace) -> None:
+    attack(trail, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 3")
+    assert kinds(trail) == [("edited", 3)]
+
+
+def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(trail: goldenpath.Workspace) -> None:
+    attack(trail, "UPDATE audit_events SET hash = 'f' || substr(hash, 2) WHERE seq = 3")
+    problems = kinds(trail)
+    assert ("edited", 3) in problems
+
+
+def test_a_deleted_event_is_pinpointed(trail: goldenpath.Workspace) -> None:
+    attack(trail, "DELETE FROM audit_events WHERE seq = 4")
+    result = trail.audit.verify()
+    assert [(p.kind, p.seq) for p in result.problems] == [("deleted", 5)]
+    assert "#4..#4 were deleted" in result.problems[0].message
+
+
+def test_an_inserted_event_is_pinpointed(trail: goldenpath.Workspace) -> None:
+    # A forger with database access moves the tail up and slips in an event whose own hash is
+    # valid and which links to #3. Only #4's link, still pointing at #3, gives it away.
+    with trail.store.connect() as conn:
+        prev = conn.execute(text("SELECT hash FROM audit_events WHERE seq = 3")).scalar_one()
+    at = "2026-01-01 00:00:00.000000"
+    forged = chain_hash(prev, "FORGED", at, "mallory", "grant", "x", "x", {})
+    attack(
+        trail,
+        "UPDATE audit_events SET seq = seq + 100 WHERE seq >= 4",
+        "INSERT INTO audit_events (seq, id, at, actor, action, object_type, object_ref, details,"
+        f" prev_hash, hash) VALUES (50, 'FORGED', '{at}', 'mallory', 'grant', 'x', 'x', '{{}}',"
+        f" '{prev}', '{forged}')",
+    )
+    assert kinds(trail) == [("inserted", 50)]
+
+
+def test_reordered_events_are_pinpointed(trail: goldenpath.Workspace) -> None:
+    attack(
+        trail,
+        "UPDATE audit_events SET seq = 100 WHERE seq = 3",
+        "UPDATE audit_events SET seq = 3 WHERE seq = 4",
+        "UPDATE audit_events SET seq = 4 WHERE seq = 100",
+    )
+    assert {kind for kind, _ in kinds(trail)} == {"reordered"}
+
+
+def test_tail_truncation_after_a_checkpoint_is_detected(trail: goldenpath.Workspace) -> None:
+    point = trail.audit.checkpoint()
+    assert point["seq"] == 7 and point["count"] == 7  # the checkpoint event itself is #7
+    assert trail.audit.verify().ok
+    attack(trail, "DELETE FROM audit_events WHERE seq >= 6")
+    result = trail.audit.verify()
+    assert [(p.kind, p.seq) for p in result.problems] == [("truncated", 7)]
+    assert "ends at #5" in result.problems[0].message
+
+
+def test_truncation_with_checkpoint_rows_removed_is_caught_by_the_file(
+    trail: goldenpath.Workspace,
+) -> None:
+    trail.audit.checkpoint()
+    with trail.store.begin() as conn:
+        if trail.store.dialect == "postgresql":
+            conn.execute(text("ALTER TABLE audit_checkpoints DISABLE TRIGGER USER"))
+        else:
+            conn.execute(text("DROP TRIGGER audit_checkpoints_no_delete"))
+        conn.execute(text("DELETE FROM audit_checkpoints"))
+    attack(trail, "DELETE FROM audit_events WHERE seq = 7")
+    assert kinds(trail) == [("truncated", 7)]
+
+
+def test_a_forged_checkpoint_is_refused(trail: goldenpath.Workspace, tmp_path: Path) -> None:
+    trail.audit.checkpoint()
+    head = trail.stack.home / "keys" / "audit-checkpoint.json"
+    forged = json.loads(head.read_text())
+    forged["seq"] = 3
+    head.write_text(json.dumps(forged))
+    assert ("checkpoint", 3) in kinds(trail)
+
+
+def test_export_writes_json_lines_since_a_time(trail: goldenpath.Workspace) -> None:
+    out = io.StringIO()
+    assert trail.audit.export(out) == 6
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [e["seq"] for e in lines] == [1, 2, 3, 4, 5, 6]
+    assert {"hash", "prev_hash", "actor", "action", "details"} <= set(lines[0])
+    later = io.StringIO()
+    since = trail.audit.list(limit=1)[0].at
+    assert trail.audit.export(later, since=since) == 1
