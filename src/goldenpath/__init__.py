@@ -20,8 +20,11 @@ from goldenpath.core.errors import (
     InvalidInput,
     InvalidName,
     NotFound,
+    PermissionDenied,
+    Unauthenticated,
     ValidationFailed,
 )
+from goldenpath.core.names import validate_name
 from goldenpath.core.workspace import Workspace, init_workspace, open_workspace
 
 __version__ = "0.1.0"
@@ -31,20 +34,26 @@ def connect(
     workspace: str | os.PathLike[str] | None = None,
     *,
     actor: str | None = None,
+    token: str | None = None,
+    project: str | None = None,
     metadata: str | None = None,
     storage: str | None = None,
     create: bool = False,
 ) -> Workspace:
-    """Open a workspace (``create=True`` makes it if missing).
+    """Open a workspace (``create=True`` makes it if missing; its creator becomes admin).
 
-    ``workspace`` is a directory (default: ``GP_HOME`` or ``~/.local/share/goldenpath``);
-    ``metadata`` and ``storage`` override the stack config; ``actor`` names who is acting.
+    ``workspace`` is a directory (default: ``GP_HOME`` or ``~/.local/share/goldenpath``).
+    Who acts: ``token`` (a bearer token), else ``actor`` (a principal name; embedded use
+    trusts the local OS), else ``GP_ACTOR`` or the OS user. ``project`` (or ``GP_PROJECT``)
+    is where new objects go. ``metadata`` and ``storage`` override the stack config.
     """
     settings = StackSettings(metadata=metadata, storage=storage)
-    who = Actor(actor) if actor else None
+    who = Actor(validate_name(actor, kind="principal name")) if actor else None
     if create:
-        return init_workspace(workspace, settings=settings, actor=who)[0]
-    return open_workspace(workspace, settings=settings, actor=who)
+        return init_workspace(
+            workspace, settings=settings, actor=who, token=token, project=project
+        )[0]
+    return open_workspace(workspace, settings=settings, actor=who, token=token, project=project)
 
 
 __all__ = [
@@ -55,6 +64,8 @@ __all__ = [
     "InvalidInput",
     "InvalidName",
     "NotFound",
+    "PermissionDenied",
+    "Unauthenticated",
     "ValidationFailed",
     "Workspace",
     "__version__",

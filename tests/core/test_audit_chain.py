@@ -19,7 +19,7 @@ from goldenpath.core.audit_chain import chain_hash
 
 @pytest.fixture
 def trail(ws: goldenpath.Workspace) -> Iterator[goldenpath.Workspace]:
-    """A workspace with events #1 (init) .. #6."""
+    """A workspace with events #1..#3 (admin principal, grant, init) and #4..#8."""
     with ws.store.begin() as conn:
         for n in range(5):
             audit.record(conn, Actor("alice"), "thing.update", "thing", f"t{n}", {"n": n})
@@ -45,7 +45,7 @@ def kinds(ws: goldenpath.Workspace) -> list[tuple[str, int | None]]:
 
 def test_an_untouched_trail_verifies(trail: goldenpath.Workspace) -> None:
     result = trail.audit.verify()
-    assert result.ok and result.events == 6 and result.head_seq == 6
+    assert result.ok and result.events == 8 and result.head_seq == 8
     assert result.notes and "no checkpoint" in result.notes[0]
 
 
@@ -103,11 +103,11 @@ def test_reordered_events_are_pinpointed(trail: goldenpath.Workspace) -> None:
 
 def test_tail_truncation_after_a_checkpoint_is_detected(trail: goldenpath.Workspace) -> None:
     point = trail.audit.checkpoint()
-    assert point["seq"] == 7 and point["count"] == 7  # the checkpoint event itself is #7
+    assert point["seq"] == 9 and point["count"] == 9  # the checkpoint event itself is #9
     assert trail.audit.verify().ok
     attack(trail, "DELETE FROM audit_events WHERE seq >= 6")
     result = trail.audit.verify()
-    assert [(p.kind, p.seq) for p in result.problems] == [("truncated", 7)]
+    assert [(p.kind, p.seq) for p in result.problems] == [("truncated", 9)]
     assert "ends at #5" in result.problems[0].message
 
 
@@ -121,8 +121,8 @@ def test_truncation_with_checkpoint_rows_removed_is_caught_by_the_file(
         else:
             conn.execute(text("DROP TRIGGER audit_checkpoints_no_delete"))
         conn.execute(text("DELETE FROM audit_checkpoints"))
-    attack(trail, "DELETE FROM audit_events WHERE seq = 7")
-    assert kinds(trail) == [("truncated", 7)]
+    attack(trail, "DELETE FROM audit_events WHERE seq = 9")
+    assert kinds(trail) == [("truncated", 9)]
 
 
 def test_a_forged_checkpoint_is_refused(trail: goldenpath.Workspace, tmp_path: Path) -> None:
@@ -136,9 +136,9 @@ def test_a_forged_checkpoint_is_refused(trail: goldenpath.Workspace, tmp_path: P
 
 def test_export_writes_json_lines_since_a_time(trail: goldenpath.Workspace) -> None:
     out = io.StringIO()
-    assert trail.audit.export(out) == 6
+    assert trail.audit.export(out) == 8
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [e["seq"] for e in lines] == [1, 2, 3, 4, 5, 6]
+    assert [e["seq"] for e in lines] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert {"hash", "prev_hash", "actor", "action", "details"} <= set(lines[0])
     later = io.StringIO()
     since = trail.audit.list(limit=1)[0].at

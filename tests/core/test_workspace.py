@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import goldenpath
-from goldenpath.core.workspace import _redact
+from goldenpath.core.workspace import redact_url as _redact
 
 
 def test_connect_without_a_workspace_says_how_to_create_one(tmp_path: Path) -> None:
@@ -17,11 +17,15 @@ def test_connect_without_a_workspace_says_how_to_create_one(tmp_path: Path) -> N
 
 def test_init_then_open_reuses_the_workspace(tmp_path: Path) -> None:
     with goldenpath.connect(tmp_path / "ws", create=True, actor="bob") as ws:
-        assert ws.status().counts["audit_events"] == 1
-        assert ws.audit.list()[0].action == "workspace.init"
+        assert ws.status().counts["audit_events"] == 3
+        assert [e.action for e in ws.audit.list()] == [
+            "workspace.init",
+            "access.grant",
+            "principal.create",
+        ]
         assert ws.audit.list()[0].actor == "bob"
-    with goldenpath.connect(tmp_path / "ws", create=True) as again:
-        assert again.status().counts["audit_events"] == 1  # opening is not a change
+    with goldenpath.connect(tmp_path / "ws", create=True, actor="bob") as again:
+        assert again.status().counts["audit_events"] == 3  # opening is not a change
 
 
 def test_status_never_shows_passwords() -> None:

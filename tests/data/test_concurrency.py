@@ -9,7 +9,10 @@ from tests.conftest import write
 
 def test_concurrent_appends_are_serialised_without_losing_rows(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    goldenpath.connect(home, create=True).close()
+    with goldenpath.connect(home, create=True, actor="admin") as admin:
+        for worker in range(3):
+            admin.principals.add(f"worker{worker}", kind="service")
+            admin.access.grant("contributor", f"worker{worker}", project="default")
     errors: list[BaseException] = []
 
     def ingest(worker: int) -> None:
@@ -30,7 +33,7 @@ def test_concurrent_appends_are_serialised_without_losing_rows(tmp_path: Path) -
     for thread in threads:
         thread.join()
     assert errors == []
-    with goldenpath.connect(home) as ws:
+    with goldenpath.connect(home, actor="admin") as ws:
         history = ws.datasets.history("shared")
         assert [v.version for v in history] == list(range(1, 10))
         assert [v.row_count for v in history] == [2 * n for n in range(1, 10)]

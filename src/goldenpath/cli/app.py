@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from goldenpath.cli import audit, data, quickstart, workspace
+from goldenpath.cli import access, audit, data, quickstart, workspace
 from goldenpath.cli.context import state
 from goldenpath.cli.render import error
 from goldenpath.core.errors import GoldenpathError
@@ -30,9 +30,17 @@ def _global(
         envvar="GP_HOME",
         help="Workspace directory (or GP_HOME; default ~/.local/share/goldenpath).",
     ),
+    project: str | None = typer.Option(
+        None,
+        "--project",
+        "-p",
+        envvar="GP_PROJECT",
+        help="Project new objects go to (or GP_PROJECT; default 'default').",
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
 ) -> None:
     state.workspace = workspace_dir
+    state.project = project
     state.debug = debug
 
 
@@ -41,6 +49,10 @@ app.command("status")(workspace.status)
 app.command("quickstart")(quickstart.quickstart)
 app.add_typer(data.app, name="data")
 app.add_typer(audit.app, name="audit")
+app.add_typer(access.principals_app, name="principals")
+app.add_typer(access.tokens_app, name="tokens")
+app.add_typer(access.access_app, name="access")
+app.add_typer(access.projects_app, name="projects")
 
 
 def main() -> None:

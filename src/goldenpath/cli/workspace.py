@@ -24,7 +24,9 @@ def init(
 
     Example: gp init --workspace ./gp-home
     """
-    ws, created = init_workspace(workspace_dir if workspace_dir is not None else state.workspace)
+    ws, created = init_workspace(
+        workspace_dir if workspace_dir is not None else state.workspace, project=state.project
+    )
     status = ws.status()
     if json_:
         render.print_json({"created": created, **status.as_dict()})
@@ -44,7 +46,8 @@ def status(json_: bool = typer.Option(False, "--json", help="Print the status as
     if json_:
         render.print_json(info.as_dict())
         return
-    render.out.print(f"[bold]workspace[/bold] {info.home}\n")
+    render.out.print(f"[bold]workspace[/bold] {info.home}")
+    render.out.print(f"acting as {info.principal} in project {info.project}\n")
     render.table(
         None,
         ["setting", "value", "from"],

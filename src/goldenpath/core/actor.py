@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 from dataclasses import dataclass
 
 from goldenpath.core.names import validate_name
@@ -33,5 +34,6 @@ def default_actor() -> Actor:
         user = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry, e.g. in some containers
         user = "unknown"
-    # OS user names may hold upper case or dots; keep them readable but never trusted as paths.
-    return Actor(user.lower() if user else "unknown", kind="user")
+    # OS user names may hold upper case, dots or digits first; map them onto valid names.
+    name = re.sub(r"[^a-z0-9_-]", "-", (user or "unknown").lower())[:63]
+    return Actor(name if name[:1].isalpha() else f"u{name}"[:63], kind="user")

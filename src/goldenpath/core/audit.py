@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from sqlalchemy import Connection, func, select, text
 
@@ -32,6 +32,12 @@ from goldenpath.store.tables import audit_checkpoints, audit_events
 # Serialises audit appends on PostgreSQL (SQLite write transactions are already exclusive).
 _POSTGRES_LOCK = 0x67705F6175646974  # "gp_audit"
 _COLUMNS = "seq, id, at, actor, action, object_type, object_ref, details, prev_hash, hash"
+
+
+class AccessChecker(Protocol):
+    """What the audit service needs of access control."""
+
+    def require(self, permission: str, project: str | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -123,10 +129,21 @@ def record(
 class AuditService:
     """Reading, verifying, checkpointing and exporting the audit trail."""
 
-    def __init__(self, store: MetadataStore, key_file: Path, actor: Actor) -> None:
+    def __init__(
+        self,
+        store: MetadataStore,
+        key_file: Path,
+        actor: Actor,
+        access: AccessChecker | None = None,
+    ) -> None:
         self._store = store
         self._key_file = key_file
         self._actor = actor
+        self._access = access
+
+    def _require(self, permission: str) -> None:
+        if self._access is not None:
+            self._access.require(permission)
 
     @property
     def _head_file(self) -> Path:
@@ -141,6 +158,7 @@ class AuditService:
         actor: str | None = None,
     ) -> builtins.list[AuditEvent]:
         """The newest ``limit`` events, newest first, optionally filtered."""
+        self._require("audit.read")
         query = select(audit_events).order_by(audit_events.c.seq.desc()).limit(limit)
         if action:
             query = query.where(audit_events.c.action.startswith(action))
@@ -154,6 +172,7 @@ class AuditService:
 
     def export(self, out: IO[str], *, since: datetime | None = None) -> int:
         """Write events (oldest first, optionally from ``since``) as JSON Lines; return count."""
+        self._require("audit.read")
         query = select(audit_events).order_by(audit_events.c.seq)
         if since is not None:
             query = query.where(audit_events.c.at >= since)
@@ -167,6 +186,7 @@ class AuditService:
     def checkpoint(self) -> dict[str, Any]:
         """Sign the chain's head (its seq, event count and hash) and store the signature in the
         database and beside the key; return the checkpoint."""
+        self._require("audit.checkpoint")
         key = signing.load_or_create_key(self._key_file)
         with self._store.begin() as conn:
             record(conn, self._actor, "audit.checkpoint", "audit", "trail")
@@ -254,6 +274,7 @@ class AuditService:
 
     def verify(self) -> AuditVerification:
         """Re-compute the hash chain and compare the head with the newest signed checkpoint."""
+        self._require("audit.read")
         started = time.perf_counter()
         problems: builtins.list[AuditProblem] = []
         notes: builtins.list[str] = []

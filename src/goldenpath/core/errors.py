@@ -38,6 +38,20 @@ class ContractError(InvalidInput):
     """A data contract file cannot be read or does not fit the data it governs."""
 
 
+class Unauthenticated(GoldenpathError):
+    """No valid identity: a missing, unknown, expired or revoked token, or an unknown principal."""
+
+    exit_code = 3
+    http_status = 401
+
+
+class PermissionDenied(GoldenpathError):
+    """The acting principal may not do this (no role grants it, or a policy denies it)."""
+
+    exit_code = 3
+    http_status = 403
+
+
 class NotFound(GoldenpathError):
     """The named object (dataset, version, workspace) does not exist."""
 

@@ -1,7 +1,9 @@
 """The workspace: one platform instance (metadata database + storage root + stack config).
 
-``init_workspace`` creates one; ``open_workspace`` opens an existing one; both hand back a
-:class:`Workspace` whose capability services (``ws.datasets``, ``ws.audit``) act as its actor.
+``init_workspace`` creates one; ``open_workspace`` opens an existing one. Both resolve who is
+acting (a bearer token, or a principal name trusted from the local OS) and hand back a
+:class:`Workspace` whose services (``ws.datasets``, ``ws.audit``, ``ws.access``,
+``ws.principals``) check that principal's permissions on every call.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -25,12 +26,22 @@ from goldenpath.core.config import (
     resolve_stack,
     write_workspace_config,
 )
-from goldenpath.core.errors import NotFound
+from goldenpath.core.errors import NotFound, Unauthenticated
+from goldenpath.core.names import validate_name
+from goldenpath.governance.access import AccessControl, AccessService, insert_grant
+from goldenpath.governance.principals import (
+    PrincipalService,
+    authenticate,
+    insert_principal,
+    principal_by_name,
+)
 from goldenpath.store.engine import MetadataStore, open_store
-from goldenpath.store.tables import audit_events, dataset_versions, datasets
+from goldenpath.store.tables import audit_events, dataset_versions, datasets, principals
 
 if TYPE_CHECKING:
     from goldenpath.data.service import DatasetService
+
+DEFAULT_PROJECT = "default"
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,8 @@ class WorkspaceStatus:
     """What ``gp status`` shows: the stack, where each setting came from, and object counts."""
 
     home: str
+    principal: str
+    project: str
     stack: dict[str, str]
     sources: dict[str, str]
     counts: dict[str, int]
@@ -45,13 +58,15 @@ class WorkspaceStatus:
     def as_dict(self) -> dict[str, Any]:
         return {
             "home": self.home,
+            "principal": self.principal,
+            "project": self.project,
             "stack": self.stack,
             "sources": self.sources,
             "counts": self.counts,
         }
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
     """A URL without its password (``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db``)."""
     scheme, sep, rest = url.partition("://")
     if not sep or "@" not in rest:
@@ -62,45 +77,74 @@ def _redact(url: str) -> str:
 
 
 class Workspace:
-    """An open workspace. Use :func:`goldenpath.connect` to get one."""
+    """An open workspace, acting as one principal. Use :func:`goldenpath.connect`."""
 
-    def __init__(self, stack: Stack, store: MetadataStore, actor: Actor) -> None:
+    def __init__(
+        self,
+        stack: Stack,
+        store: MetadataStore,
+        access: AccessControl,
+        project: str = DEFAULT_PROJECT,
+    ) -> None:
         self.stack = stack
         self.store = store
-        self.actor = actor
+        self.access_control = access
+        self.actor = Actor(access.principal.name, kind=access.principal.kind)
+        self.project = validate_name(project, kind="project name")
         self.storage_root = require_local_storage(stack.storage)
 
     @cached_property
     def datasets(self) -> DatasetService:
-        """Versioned datasets with data contracts (:class:`~goldenpath.data.DatasetService`)."""
+        """Versioned datasets with data contracts."""
         from goldenpath.data.service import DatasetService
 
-        return DatasetService(self.store, self.storage_root, self.actor)
+        return DatasetService(
+            self.store, self.storage_root, self.actor, self.access_control, self.project
+        )
 
     @cached_property
     def audit(self) -> audit.AuditService:
         """The audit trail: list, verify, checkpoint, export."""
-        return audit.AuditService(self.store, signing.key_path(self.stack.home), self.actor)
+        return audit.AuditService(
+            self.store, signing.key_path(self.stack.home), self.actor, self.access_control
+        )
+
+    @cached_property
+    def access(self) -> AccessService:
+        """Roles, grants and projects."""
+        return AccessService(self.store, self.actor, self.access_control)
+
+    @cached_property
+    def principals(self) -> PrincipalService:
+        """Principals (users, service accounts, agents) and tokens."""
+        return PrincipalService(self.store, self.actor, self.access_control)
 
     def status(self) -> WorkspaceStatus:
         """The stack and how many objects the workspace holds."""
         with self.store.connect() as conn:
             counts = {
-                "datasets": conn.execute(select(func.count()).select_from(datasets)).scalar_one(),
-                "dataset_versions": conn.execute(
-                    select(func.count()).select_from(dataset_versions)
-                ).scalar_one(),
-                "audit_events": conn.execute(
-                    select(func.count()).select_from(audit_events)
-                ).scalar_one(),
+                name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+                for name, table in (
+                    ("datasets", datasets),
+                    ("dataset_versions", dataset_versions),
+                    ("principals", principals),
+                    ("audit_events", audit_events),
+                )
             }
         stack = {
-            "metadata": _redact(self.stack.metadata),
+            "metadata": redact_url(self.stack.metadata),
             "storage": self.stack.storage,
-            "online": _redact(self.stack.online),
+            "online": redact_url(self.stack.online),
             "runtime": self.stack.runtime,
         }
-        return WorkspaceStatus(str(self.stack.home), stack, dict(self.stack.sources), counts)
+        return WorkspaceStatus(
+            str(self.stack.home),
+            self.actor.name,
+            self.project,
+            stack,
+            dict(self.stack.sources),
+            counts,
+        )
 
     def close(self) -> None:
         """Release database connections."""
@@ -113,7 +157,32 @@ class Workspace:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Workspace({str(self.stack.home)!r}, actor={self.actor.name!r})"
+        return f"Workspace({str(self.stack.home)!r}, principal={self.actor.name!r})"
+
+
+def _bootstrap_admin(store: MetadataStore, actor: Actor) -> None:
+    """Make ``actor`` the workspace admin if nobody is (a new or upgraded workspace)."""
+    with store.begin() as conn:
+        if conn.execute(select(principals.c.id).limit(1)).first() is not None:
+            return
+        admin = insert_principal(conn, actor, actor.name, "user")
+        insert_grant(conn, actor, admin, "admin", "workspace", "*")
+
+
+def _access(store: MetadataStore, actor: Actor | None, token: str | None) -> AccessControl:
+    if token is not None:
+        principal, scopes = authenticate(store, token)
+        return AccessControl(store, principal, scopes)
+    who = actor or default_actor()
+    _bootstrap_admin(store, who)
+    with store.connect() as conn:
+        named = principal_by_name(conn, who.name)
+    if named is None:
+        raise Unauthenticated(
+            f"no principal named {who.name!r} in this workspace",
+            hint=f"an admin adds it with: gp principals add {who.name}",
+        )
+    return AccessControl(store, named)
 
 
 def init_workspace(
@@ -121,8 +190,13 @@ def init_workspace(
     *,
     settings: StackSettings | None = None,
     actor: Actor | None = None,
+    token: str | None = None,
+    project: str | None = None,
 ) -> tuple[Workspace, bool]:
-    """Create the workspace (or open it if it exists); return it and whether it was created."""
+    """Create the workspace (or open it if it exists); return it and whether it was created.
+
+    The creator becomes the workspace's admin.
+    """
     home, _ = resolve_home(workspace)
     config_path = home / CONFIG_FILE
     created = not config_path.exists()
@@ -132,18 +206,24 @@ def init_workspace(
     stack = resolve_stack(home, settings)
     store = open_store(stack.metadata)
     require_local_storage(stack.storage).mkdir(parents=True, exist_ok=True)
-    ws = Workspace(stack, store, actor or default_actor())
+    who = actor or default_actor()
     if created:
+        _bootstrap_admin(store, who)
         with store.begin() as conn:
             audit.record(
                 conn,
-                ws.actor,
+                who,
                 "workspace.init",
                 "workspace",
                 str(home),
-                {"metadata": _redact(stack.metadata), "storage": stack.storage},
+                {"metadata": redact_url(stack.metadata), "storage": stack.storage},
             )
+    ws = Workspace(stack, store, _access(store, who, token), project or _project())
     return ws, created
+
+
+def _project() -> str:
+    return os.environ.get("GP_PROJECT") or DEFAULT_PROJECT
 
 
 def open_workspace(
@@ -151,6 +231,8 @@ def open_workspace(
     *,
     settings: StackSettings | None = None,
     actor: Actor | None = None,
+    token: str | None = None,
+    project: str | None = None,
 ) -> Workspace:
     """Open an existing workspace; raise :class:`NotFound` with a hint if there is none."""
     home, origin = resolve_home(workspace)
@@ -160,9 +242,5 @@ def open_workspace(
             hint=f"create one with: gp init --workspace {home}",
         )
     stack = resolve_stack(home, settings)
-    return Workspace(stack, open_store(stack.metadata), actor or default_actor())
-
-
-def workspace_path(workspace: str | os.PathLike[str] | None) -> Path:
-    """The directory a workspace argument resolves to."""
-    return resolve_home(workspace)[0]
+    store = open_store(stack.metadata)
+    return Workspace(stack, store, _access(store, actor, token), project or _project())

@@ -31,8 +31,9 @@ from goldenpath.data.profiles import profile
 from goldenpath.data.schema import SchemaChanges, diff_schemas, schema_json
 from goldenpath.data.tables import DatasetFiles, SchemaMode
 from goldenpath.data.validation import ValidationReport, validate_batch
+from goldenpath.governance.access import AccessControl
 from goldenpath.store.engine import MetadataStore
-from goldenpath.store.tables import dataset_versions, datasets, validations
+from goldenpath.store.tables import dataset_versions, datasets, projects, validations
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -143,10 +144,19 @@ def _conform(batch: pa.Table, stored: pa.Schema) -> pa.Table:
 class DatasetService:
     """Ingest, inspect and read versioned datasets."""
 
-    def __init__(self, store: MetadataStore, storage_root: Path, actor: Actor) -> None:
+    def __init__(
+        self,
+        store: MetadataStore,
+        storage_root: Path,
+        actor: Actor,
+        access: AccessControl,
+        project: str,
+    ) -> None:
         self._store = store
         self._root = storage_root
         self._actor = actor
+        self._access = access
+        self._project = project
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -164,6 +174,7 @@ class DatasetService:
         )
         query = (
             select(
+                projects.c.name.label("project"),
                 datasets.c.name,
                 datasets.c.contract_sha256,
                 datasets.c.created_at,
@@ -174,8 +185,12 @@ class DatasetService:
             )
             .join(latest, latest.c.dataset_id == datasets.c.id)
             .join(v, (v.c.dataset_id == datasets.c.id) & (v.c.version == latest.c.version))
+            .join(projects, projects.c.id == datasets.c.project_id)
             .order_by(datasets.c.name)
         )
+        visible = self._access.projects_with("dataset.read")
+        if visible is not None:
+            query = query.where(projects.c.name.in_(sorted(visible)))
         with self._store.connect() as conn:
             rows = conn.execute(query).all()
         return [
@@ -292,6 +307,7 @@ class DatasetService:
     ) -> ValidationReport:
         """Check a file against the dataset's contract (or ``contract``); write nothing."""
         validate_name(name, kind="dataset name")
+        self._target_project(name, "dataset.read")
         loaded = self._contract_for(name, contract)
         if loaded is None:
             raise InvalidInput(
@@ -328,6 +344,7 @@ class DatasetService:
         validate_name(name, kind="dataset name")
         if mode not in ("append", "overwrite"):
             raise InvalidInput(f"unknown mode {mode!r}", hint="use append or overwrite")
+        project = self._target_project(name, "dataset.write")
         steps = progress or NoProgress()
         loaded = self._contract_for(name, contract)
         with steps.step("read"):
@@ -380,6 +397,7 @@ class DatasetService:
             faults.reach("ingest.before-metadata-commit")
             with steps.step("record"):
                 result = self._record(
+                    project,
                     name,
                     version_id,
                     previous,
@@ -496,6 +514,7 @@ class DatasetService:
 
     def _record(
         self,
+        project: str,
         name: str,
         version_id: str,
         previous: DatasetVersion | None,
@@ -520,17 +539,23 @@ class DatasetService:
             ).first()
             if existing is None:
                 dataset_id = new_id()
+                project_id = conn.execute(
+                    select(projects.c.id).where(projects.c.name == project)
+                ).scalar_one()
                 conn.execute(
                     datasets.insert().values(
                         id=dataset_id,
                         name=name,
+                        project_id=project_id,
                         created_at=now,
                         created_by=self._actor.name,
                         contract=loaded.text if loaded else None,
                         contract_sha256=loaded.sha256 if loaded else None,
                     )
                 )
-                audit.record(conn, self._actor, "dataset.create", "dataset", name)
+                audit.record(
+                    conn, self._actor, "dataset.create", "dataset", name, {"project": project}
+                )
             else:
                 dataset_id = existing.id
                 if loaded is not None and loaded.sha256 != existing.contract_sha256:
@@ -601,11 +626,37 @@ class DatasetService:
         version = self._to_version(name, {**row, "profile": None})
         return IngestResult(version, outcome, report, changes)
 
-    def _dataset_id(self, conn: Connection, name: str) -> str:
-        row = conn.execute(select(datasets.c.id).where(datasets.c.name == name)).first()
+    def _dataset_id(self, conn: Connection, name: str, permission: str = "dataset.read") -> str:
+        """The dataset's id, once the acting principal is allowed ``permission`` on it."""
+        row = conn.execute(
+            select(datasets.c.id, projects.c.name.label("project"))
+            .join(projects, projects.c.id == datasets.c.project_id)
+            .where(datasets.c.name == name)
+        ).first()
         if row is None:
             raise NotFound(f"no dataset named {name!r}", hint="list datasets with: gp data list")
+        self._access.require(permission, row.project)
         return str(row.id)
+
+    def _target_project(self, name: str, permission: str) -> str:
+        """The project a dataset is in (or, if new, would be created in), access checked."""
+        with self._store.connect() as conn:
+            row = conn.execute(
+                select(projects.c.name)
+                .join(datasets, projects.c.id == datasets.c.project_id)
+                .where(datasets.c.name == name)
+            ).first()
+            project = row.name if row is not None else self._project
+            if (
+                row is None
+                and conn.execute(select(projects.c.id).where(projects.c.name == project)).first()
+                is None
+            ):
+                raise NotFound(
+                    f"no project named {project!r}", hint="see them with: gp projects list"
+                )
+        self._access.require(permission, project)
+        return str(project)
 
     def _latest_or_none(self, conn: Connection, name: str) -> DatasetVersion | None:
         try:

@@ -79,11 +79,67 @@ audit_checkpoints = Table(
     Column("signature", String(128), nullable=False),
 )
 
+DEFAULT_PROJECT_ID = "0000000000000000000DEFAULT"
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("team", String(63), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(128), nullable=False),
+)
+
+principals = Table(
+    "principals",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("owner", String(63), nullable=True),
+    Column("allowed_actions", JSON, nullable=True),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("disabled_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(128), nullable=False),
+)
+
+# Only the sha256 of a token is stored: the 256-bit secret is shown once, at creation.
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("principal_id", String(26), ForeignKey("principals.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("scopes", JSON, nullable=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(128), nullable=False),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("principal_id", String(26), ForeignKey("principals.id"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("scope_kind", String(16), nullable=False),
+    Column("scope_name", String(63), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    UniqueConstraint(
+        "principal_id", "role", "scope_kind", "scope_name", name="uq_grants_principal_role_scope"
+    ),
+)
+
 datasets = Table(
     "datasets",
     metadata,
     Column("id", String(26), primary_key=True),
     Column("name", String(63), nullable=False, unique=True),
+    Column("project_id", String(26), ForeignKey("projects.id"), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("created_by", String(128), nullable=False),
     # The attached contract (YAML text) and its sha256; later ingests enforce it by default.

@@ -1,0 +1,1 @@
+"""Principals, tokens, roles (deny by default), projects, policies and approvals."""

@@ -1,0 +1,356 @@
+"""Principals (users, service accounts, AI agents) and their bearer tokens.
+
+A token is ``gp_`` + 256 random bits (url-safe base64), shown once; only its sha256 is stored.
+Because the secret is uniformly random, a plain hash is as strong as a slow KDF here, and keeps
+authentication to one indexed lookup.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import re
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Connection, select
+
+from goldenpath.core import audit
+from goldenpath.core.actor import Actor
+from goldenpath.core.clock import utcnow
+from goldenpath.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from goldenpath.core.ids import new_id
+from goldenpath.core.names import validate_name
+from goldenpath.governance.roles import PERMISSIONS
+from goldenpath.store.engine import MetadataStore
+from goldenpath.store.tables import principals, tokens
+
+Kind = Literal["user", "service", "agent"]
+TOKEN_PATTERN = re.compile(r"gp_[A-Za-z0-9_-]{43}")
+_DURATION = re.compile(r"^(\d+)([mhdw])$")
+_MAX_AGENT_LIFETIME = timedelta(days=90)
+
+
+def parse_lifetime(text: str) -> timedelta:
+    """``30m``, ``12h``, ``30d``, ``2w`` as a timedelta (at most ten years)."""
+    match = _DURATION.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise InvalidInput(f"invalid duration {text!r}", hint="use e.g. 30m, 12h, 30d or 2w")
+    unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
+    lifetime = timedelta(**{unit: int(match.group(1))})
+    if lifetime > timedelta(days=3650):
+        raise InvalidInput(f"duration {text!r} is longer than ten years")
+    return lifetime
+
+
+def token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def check_permissions(names: builtins.list[str] | None, what: str) -> builtins.list[str] | None:
+    if names is None:
+        return None
+    unknown = sorted(set(names) - PERMISSIONS)
+    if unknown:
+        raise InvalidInput(
+            f"unknown {what}: {', '.join(unknown)}",
+            hint=f"permissions are: {', '.join(sorted(PERMISSIONS))}",
+        )
+    return sorted(set(names))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Someone or something that acts: a user, a service account or an AI agent."""
+
+    id: str
+    name: str
+    kind: str
+    owner: str | None
+    allowed_actions: list[str] | None
+    expires_at: datetime | None
+    disabled_at: datetime | None
+    created_at: datetime
+
+    def usable(self, now: datetime) -> bool:
+        return self.disabled_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("expires_at", "disabled_at", "created_at"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token's metadata (never its secret)."""
+
+    id: str
+    principal: str
+    scopes: list[str] | None
+    expires_at: datetime
+    revoked_at: datetime | None
+    created_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("expires_at", "revoked_at", "created_at"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
+@dataclass(frozen=True)
+class CreatedToken:
+    """A new token: ``secret`` is shown this once and stored nowhere."""
+
+    info: TokenInfo
+    secret: str
+
+
+def principal_by_name(conn: Connection, name: str) -> Principal | None:
+    row = conn.execute(select(principals).where(principals.c.name == name)).mappings().first()
+    return None if row is None else _principal(row)
+
+
+def _principal(row: Any) -> Principal:
+    return Principal(
+        row["id"],
+        row["name"],
+        row["kind"],
+        row["owner"],
+        row["allowed_actions"],
+        row["expires_at"],
+        row["disabled_at"],
+        row["created_at"],
+    )
+
+
+def insert_principal(
+    conn: Connection,
+    actor: Actor,
+    name: str,
+    kind: Kind,
+    *,
+    owner: str | None = None,
+    allowed_actions: builtins.list[str] | None = None,
+    expires_at: datetime | None = None,
+) -> Principal:
+    """Create a principal on ``conn`` (audited); raise :class:`Conflict` if the name is taken."""
+    if principal_by_name(conn, name) is not None:
+        raise Conflict(
+            f"a principal named {name!r} already exists", hint="see them with: gp principals list"
+        )
+    row = {
+        "id": new_id(),
+        "name": name,
+        "kind": kind,
+        "owner": owner,
+        "allowed_actions": allowed_actions,
+        "expires_at": expires_at,
+        "disabled_at": None,
+        "created_at": utcnow(),
+        "created_by": actor.name,
+    }
+    conn.execute(principals.insert().values(**row))
+    audit.record(
+        conn,
+        actor,
+        "principal.create",
+        "principal",
+        name,
+        {
+            "kind": kind,
+            "owner": owner,
+            "allowed_actions": allowed_actions,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
+    return _principal(row)
+
+
+def authenticate(store: MetadataStore, secret: str) -> tuple[Principal, frozenset[str] | None]:
+    """The principal and token scopes behind a bearer token; raise if it is not valid now."""
+    if not TOKEN_PATTERN.fullmatch(secret or ""):
+        raise Unauthenticated("invalid token", hint="create one with: gp tokens create")
+    now = utcnow()
+    with store.connect() as conn:
+        row = (
+            conn.execute(
+                select(tokens.c.scopes, tokens.c.expires_at, tokens.c.revoked_at, principals)
+                .join(principals, principals.c.id == tokens.c.principal_id)
+                .where(tokens.c.token_hash == token_hash(secret))
+            )
+            .mappings()
+            .first()
+        )
+    if row is None:
+        raise Unauthenticated("invalid token", hint="create one with: gp tokens create")
+    if row["revoked_at"] is not None:
+        raise Unauthenticated("this token was revoked", hint="create a new one")
+    if row["expires_at"] <= now:
+        raise Unauthenticated("this token has expired", hint="create a new one")
+    principal = _principal(row)
+    if not principal.usable(now):
+        raise Unauthenticated(f"principal {principal.name!r} is disabled or expired")
+    scopes = row["scopes"]
+    return principal, (frozenset(scopes) if scopes is not None else None)
+
+
+class PrincipalService:
+    """Managing principals and tokens (``ws.principals``)."""
+
+    def __init__(self, store: MetadataStore, actor: Actor, access: Any) -> None:
+        self._store = store
+        self._actor = actor
+        self._access = access
+
+    def add(
+        self,
+        name: str,
+        *,
+        kind: Kind = "user",
+        owner: str | None = None,
+        allowed_actions: builtins.list[str] | None = None,
+        expires_in: str | None = None,
+    ) -> Principal:
+        """Add a principal. Agents need an owner, allowed actions and an expiry (<= 90 days)."""
+        self._access.require("principal.manage")
+        validate_name(name, kind="principal name")
+        if kind not in ("user", "service", "agent"):
+            raise InvalidInput(
+                f"unknown principal kind {kind!r}", hint="use user, service or agent"
+            )
+        allowed = check_permissions(allowed_actions, "allowed action(s)")
+        lifetime = parse_lifetime(expires_in) if expires_in else None
+        if kind == "agent":
+            if not owner or not allowed or lifetime is None:
+                raise InvalidInput(
+                    "an agent needs --owner, --allow ACTION (one or more) and --expires",
+                    hint="e.g. gp principals add triage-bot --kind "
+                    "agent --owner alice --allow dataset.read --expires 30d",
+                )
+            if lifetime > _MAX_AGENT_LIFETIME:
+                raise InvalidInput("an agent may live at most 90 days", hint="use --expires 90d")
+        with self._store.begin() as conn:
+            if owner is not None and principal_by_name(conn, owner) is None:
+                raise NotFound(f"no principal named {owner!r} to own {name!r}")
+            return insert_principal(
+                conn,
+                self._actor,
+                name,
+                kind,
+                owner=owner,
+                allowed_actions=allowed,
+                expires_at=utcnow() + lifetime if lifetime else None,
+            )
+
+    def list(self) -> builtins.list[Principal]:
+        self._access.require("principal.manage")
+        with self._store.connect() as conn:
+            rows = conn.execute(select(principals).order_by(principals.c.name)).mappings()
+            return [_principal(r) for r in rows]
+
+    def disable(self, name: str) -> None:
+        """Disable a principal: its tokens stop working at once."""
+        self._access.require("principal.manage")
+        with self._store.begin() as conn:
+            if principal_by_name(conn, name) is None:
+                raise NotFound(f"no principal named {name!r}")
+            conn.execute(
+                principals.update().where(principals.c.name == name).values(disabled_at=utcnow())
+            )
+            audit.record(conn, self._actor, "principal.disable", "principal", name)
+
+    def create_token(
+        self, principal: str, *, expires_in: str = "30d", scopes: builtins.list[str] | None = None
+    ) -> CreatedToken:
+        """A new bearer token for ``principal`` (yourself, or anyone with token.manage)."""
+        if principal != self._access.principal.name:
+            self._access.require("token.manage")
+        lifetime = parse_lifetime(expires_in)
+        scope_list = check_permissions(scopes, "scope(s)")
+        secret = "gp_" + secrets.token_urlsafe(32)
+        now = utcnow()
+        with self._store.begin() as conn:
+            owner = principal_by_name(conn, principal)
+            if owner is None:
+                raise NotFound(
+                    f"no principal named {principal!r}", hint="add one with: gp principals add NAME"
+                )
+            expires_at = now + lifetime
+            if owner.expires_at is not None:
+                expires_at = min(expires_at, owner.expires_at)
+            token_id = new_id()
+            conn.execute(
+                tokens.insert().values(
+                    id=token_id,
+                    principal_id=owner.id,
+                    token_hash=token_hash(secret),
+                    scopes=scope_list,
+                    expires_at=expires_at,
+                    revoked_at=None,
+                    created_at=now,
+                    created_by=self._actor.name,
+                )
+            )
+            audit.record(
+                conn,
+                self._actor,
+                "token.create",
+                "token",
+                token_id,
+                {
+                    "principal": principal,
+                    "scopes": scope_list,
+                    "expires_at": expires_at.isoformat(),
+                },
+            )
+        info = TokenInfo(token_id, principal, scope_list, expires_at, None, now)
+        return CreatedToken(info, secret)
+
+    def revoke_token(self, token_id: str) -> None:
+        """Revoke a token (your own, or anyone's with token.manage)."""
+        with self._store.begin() as conn:
+            row = conn.execute(
+                select(tokens.c.revoked_at, principals.c.name)
+                .join(principals, principals.c.id == tokens.c.principal_id)
+                .where(tokens.c.id == token_id)
+            ).first()
+            if row is None:
+                raise NotFound(f"no token {token_id!r}", hint="see them with: gp tokens list")
+            if row.name != self._access.principal.name:
+                self._access.require("token.manage")
+            if row.revoked_at is None:
+                conn.execute(
+                    tokens.update().where(tokens.c.id == token_id).values(revoked_at=utcnow())
+                )
+                audit.record(
+                    conn, self._actor, "token.revoke", "token", token_id, {"principal": row.name}
+                )
+
+    def tokens(self, principal: str | None = None) -> builtins.list[TokenInfo]:
+        """Tokens of ``principal`` (default: yourself); others' need token.manage."""
+        name = principal or self._access.principal.name
+        if name != self._access.principal.name:
+            self._access.require("token.manage")
+        with self._store.connect() as conn:
+            rows = conn.execute(
+                select(tokens, principals.c.name)
+                .join(principals, principals.c.id == tokens.c.principal_id)
+                .where(principals.c.name == name)
+                .order_by(tokens.c.created_at)
+            ).mappings()
+            return [
+                TokenInfo(
+                    r["id"],
+                    r["name"],
+                    r["scopes"],
+                    r["expires_at"],
+                    r["revoked_at"],
+                    r["created_at"],
+                )
+                for r in rows
+            ]

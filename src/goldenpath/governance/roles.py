@@ -1,0 +1,42 @@
+"""Roles and the permissions they grant. Anything not granted is denied.
+
+Project-level permissions apply where the role is granted (a project, every project of a team,
+or the whole workspace); workspace permissions need a workspace-level grant.
+"""
+
+from __future__ import annotations
+
+PROJECT_PERMISSIONS = frozenset(
+    {
+        "project.read",
+        "dataset.read",
+        "dataset.write",
+        "policy.read",
+        "access.read",
+        "access.grant",
+        "approval.approve",
+    }
+)
+WORKSPACE_PERMISSIONS = frozenset(
+    {
+        "audit.read",
+        "audit.checkpoint",
+        "principal.manage",
+        "token.manage",
+        "project.create",
+        "policy.manage",
+    }
+)
+PERMISSIONS = PROJECT_PERMISSIONS | WORKSPACE_PERMISSIONS
+
+_VIEWER = frozenset({"project.read", "dataset.read", "policy.read", "access.read"})
+ROLES: dict[str, frozenset[str]] = {
+    "viewer": _VIEWER,
+    "contributor": _VIEWER | {"dataset.write"},
+    "maintainer": _VIEWER | {"dataset.write", "access.grant"},
+    "approver": _VIEWER | {"approval.approve"},
+    "admin": PERMISSIONS,
+}
+# Roles a project maintainer may hand out; approver and admin need a workspace admin.
+DELEGABLE = frozenset({"viewer", "contributor", "maintainer"})
+SCOPE_KINDS = ("workspace", "team", "project")
