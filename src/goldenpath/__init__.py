@@ -9,6 +9,7 @@ table = ws.datasets.read("transactions@1")     # a pyarrow.Table, exactly versio
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from goldenpath.core.actor import Actor
 from goldenpath.core.config import StackSettings
@@ -27,6 +28,9 @@ from goldenpath.core.errors import (
 from goldenpath.core.names import validate_name
 from goldenpath.core.workspace import Workspace, init_workspace, open_workspace
 
+if TYPE_CHECKING:
+    from goldenpath.client.remote import RemoteWorkspace
+
 __version__ = "0.1.0"
 
 
@@ -39,14 +43,20 @@ def connect(
     metadata: str | None = None,
     storage: str | None = None,
     create: bool = False,
-) -> Workspace:
+) -> Workspace | RemoteWorkspace:
     """Open a workspace (``create=True`` makes it if missing; its creator becomes admin).
 
-    ``workspace`` is a directory (default: ``GP_HOME`` or ``~/.local/share/goldenpath``).
+    ``workspace`` is a server URL (``http://127.0.0.1:8700``: the same SDK over HTTP, with
+    ``token`` or ``GP_TOKEN``), or a directory (default: ``GP_HOME`` or
+    ``~/.local/share/goldenpath``).
     Who acts: ``token`` (a bearer token), else ``actor`` (a principal name; embedded use
     trusts the local OS), else ``GP_ACTOR`` or the OS user. ``project`` (or ``GP_PROJECT``)
     is where new objects go. ``metadata`` and ``storage`` override the stack config.
     """
+    if isinstance(workspace, str) and workspace.startswith(("http://", "https://")):
+        from goldenpath.client.remote import RemoteWorkspace
+
+        return RemoteWorkspace(workspace, token or os.environ.get("GP_TOKEN"), project)
     settings = StackSettings(metadata=metadata, storage=storage)
     who = Actor(validate_name(actor, kind="principal name")) if actor else None
     if create:

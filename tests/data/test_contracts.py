@@ -221,3 +221,22 @@ def test_integer_columns_refuse_fractions_instead_of_rounding() -> None:
     floats = pa.table({"n": [1.0, 2.5]})
     assert check(text, "columns:\n  n: {type: int}\n") == {"n.type": 2}
     assert check(floats, "columns:\n  n: {type: int}\n") == {"n.type": 1}
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Tokyo"])
+def test_timestamp_bounds_mean_utc_whatever_the_machine_zone(
+    zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        ts = pa.array(
+            [datetime(2023, 12, 31, 23, 0, tzinfo=UTC), datetime(2024, 1, 1, 1, 0, tzinfo=UTC)],
+            pa.timestamp("us", "UTC"),
+        )
+        assert check(pa.table({"ts": ts}), 'columns:\n  ts: {min: "2024-01-01"}\n') == {"ts.min": 1}
+    finally:
+        monkeypatch.undo()
+        time.tzset()

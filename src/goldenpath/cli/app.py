@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from goldenpath.cli import access, audit, data, quickstart, workspace
+from goldenpath.cli import access, audit, data, quickstart, server, workspace
 from goldenpath.cli.context import state
 from goldenpath.cli.render import error
 from goldenpath.core.errors import GoldenpathError
@@ -47,6 +47,7 @@ def _global(
 app.command("init")(workspace.init)
 app.command("status")(workspace.status)
 app.command("quickstart")(quickstart.quickstart)
+app.command("server")(server.serve)
 app.add_typer(data.app, name="data")
 app.add_typer(audit.app, name="audit")
 app.add_typer(access.principals_app, name="principals")

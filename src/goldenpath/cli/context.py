@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from goldenpath.core.workspace import Workspace, open_workspace
+
+if TYPE_CHECKING:
+    from goldenpath.client.remote import RemoteWorkspace
 
 
 @dataclass
@@ -13,14 +17,19 @@ class CliState:
     workspace: str | None = None
     project: str | None = None
     debug: bool = False
-    _open: Workspace | None = None
+    _open: Workspace | RemoteWorkspace | None = None
 
 
 state = CliState()
 
 
-def workspace() -> Workspace:
-    """The workspace the command acts on (opened once per command)."""
+def workspace() -> Workspace | RemoteWorkspace:
+    """The workspace the command acts on: the server at ``GP_SERVER``, else a local one."""
+    server = os.environ.get("GP_SERVER")
+    if state._open is None and server:
+        from goldenpath.client.remote import RemoteWorkspace
+
+        state._open = RemoteWorkspace(server, os.environ.get("GP_TOKEN"), state.project)
     if state._open is None:
         # GP_TOKEN authenticates as a token's principal; otherwise the OS user (or GP_ACTOR).
         state._open = open_workspace(

@@ -58,6 +58,10 @@ class AuditEvent:
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "at": self.at.isoformat()}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuditEvent:
+        return cls(**{**data, "at": datetime.fromisoformat(data["at"])})
+
 
 @dataclass(frozen=True)
 class AuditProblem:
@@ -86,6 +90,18 @@ class AuditVerification:
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuditVerification:
+        return cls(
+            data["events"],
+            data["head_seq"],
+            data["head_hash"],
+            [AuditProblem(**p) for p in data["problems"]],
+            data["checkpoint"],
+            data["seconds"],
+            data["notes"],
+        )
 
 
 def _jsonable(details: Mapping[str, Any] | None) -> dict[str, Any]:

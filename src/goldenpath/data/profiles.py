@@ -45,6 +45,7 @@ def profile(data: pa.Table | pads.Dataset) -> dict[str, Any]:
     count it fingerprints the content independently of row order, file layout and format.
     """
     con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
     try:
         con.register("data", data)
         schema = data.schema

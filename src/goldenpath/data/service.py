@@ -69,6 +69,11 @@ class DatasetVersion:
         data["created_at"] = self.created_at.isoformat()
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DatasetVersion:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**{**fields, "created_at": datetime.fromisoformat(data["created_at"])})
+
 
 @dataclass(frozen=True)
 class DatasetSummary:
@@ -88,6 +93,16 @@ class DatasetSummary:
         data["updated_at"] = self.updated_at.isoformat()
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DatasetSummary:
+        return cls(
+            **{
+                **data,
+                "created_at": datetime.fromisoformat(data["created_at"]),
+                "updated_at": datetime.fromisoformat(data["updated_at"]),
+            }
+        )
+
 
 @dataclass(frozen=True)
 class IngestResult:
@@ -105,6 +120,16 @@ class IngestResult:
             "validation": self.report.as_dict() if self.report else None,
             "schema_changes": self.schema_changes.as_dict(),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IngestResult:
+        report = data["validation"]
+        return cls(
+            DatasetVersion.from_dict(data["version"]),
+            data["outcome"],
+            ValidationReport.from_dict(report) if report else None,
+            SchemaChanges(**data["schema_changes"]),
+        )
 
 
 def _file_source(path: Path, fmt: str) -> dict[str, Any]:

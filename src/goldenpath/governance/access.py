@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import Connection, select
 
@@ -40,6 +40,10 @@ class Grant:
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "created_at": self.created_at.isoformat()}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return cls(**{**data, "created_at": datetime.fromisoformat(data["created_at"])})
+
 
 @dataclass(frozen=True)
 class Project:
@@ -51,6 +55,10 @@ class Project:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "created_at": self.created_at.isoformat()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return cls(**{**data, "created_at": datetime.fromisoformat(data["created_at"])})
 
 
 class AccessControl:

@@ -45,6 +45,10 @@ def parse_lifetime(text: str) -> timedelta:
     return lifetime
 
 
+def _when(value: str | None) -> Any:
+    return datetime.fromisoformat(value) if value else None
+
+
 def token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -83,6 +87,12 @@ class Principal:
             data[key] = data[key].isoformat() if data[key] else None
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Principal:
+        return cls(
+            **{**data, **{k: _when(data[k]) for k in ("expires_at", "disabled_at", "created_at")}}
+        )
+
 
 @dataclass(frozen=True)
 class TokenInfo:
@@ -100,6 +110,12 @@ class TokenInfo:
         for key in ("expires_at", "revoked_at", "created_at"):
             data[key] = data[key].isoformat() if data[key] else None
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TokenInfo:
+        return cls(
+            **{**data, **{k: _when(data[k]) for k in ("expires_at", "revoked_at", "created_at")}}
+        )
 
 
 @dataclass(frozen=True)

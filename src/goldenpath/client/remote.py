@@ -1,0 +1,287 @@
+"""Remote counterparts of the workspace services, with the same names and return types."""
+
+from __future__ import annotations
+
+import builtins
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from goldenpath.client.http import Http
+from goldenpath.core.audit import AuditEvent, AuditVerification
+from goldenpath.core.errors import InvalidInput
+from goldenpath.core.progress import Progress
+from goldenpath.core.workspace import WorkspaceStatus
+from goldenpath.data import Mode
+from goldenpath.data.service import DatasetSummary, DatasetVersion, IngestResult
+from goldenpath.data.validation import ValidationReport
+from goldenpath.governance.access import Grant, Project
+from goldenpath.governance.principals import CreatedToken, Kind, Principal, TokenInfo
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _ref_params(ref: str) -> tuple[str, dict[str, Any]]:
+    name, _, version = ref.partition("@")
+    return name, ({"version": version} if version else {})
+
+
+def _file(path: Path, label: str) -> tuple[str, IO[bytes], str]:
+    if not path.is_file():
+        raise InvalidInput(f"file not found: {path}", hint="check the path")
+    return (path.name, open(path, "rb"), "application/octet-stream")
+
+
+class RemoteDatasets:
+    """``ws.datasets`` over HTTP."""
+
+    def __init__(self, http: Http) -> None:
+        self._http = http
+
+    def list(self) -> builtins.list[DatasetSummary]:
+        return [DatasetSummary.from_dict(d) for d in self._http.json("GET", "/datasets")]
+
+    def get(self, ref: str) -> DatasetVersion:
+        name, params = _ref_params(ref)
+        return DatasetVersion.from_dict(self._http.json("GET", f"/datasets/{name}", params=params))
+
+    def history(self, name: str) -> builtins.list[DatasetVersion]:
+        return [
+            DatasetVersion.from_dict(v)
+            for v in self._http.json("GET", f"/datasets/{name}/versions")
+        ]
+
+    def read(self, ref: str, columns: builtins.list[str] | None = None) -> pa.Table:
+        name, params = _ref_params(ref)
+        if columns:
+            params["columns"] = columns
+        body = self._http.request("GET", f"/datasets/{name}/data", params=params).content
+        return pa.ipc.open_stream(body).read_all()
+
+    def read_pandas(self, ref: str, columns: builtins.list[str] | None = None) -> pd.DataFrame:
+        return self.read(ref, columns).to_pandas()
+
+    def head(self, ref: str, rows: int = 10) -> pa.Table:
+        name, params = _ref_params(ref)
+        return pa.Table.from_pylist(
+            self._http.json("GET", f"/datasets/{name}/head", params={**params, "rows": rows})
+        )
+
+    def profile(self, ref: str) -> dict[str, Any]:
+        name, params = _ref_params(ref)
+        return dict(self._http.json("GET", f"/datasets/{name}/profile", params=params))
+
+    def validation(self, ref: str) -> dict[str, Any] | None:
+        name, params = _ref_params(ref)
+        result = self._http.json("GET", f"/datasets/{name}/validation", params=params)
+        return dict(result) if result else None
+
+    def quarantine(self, name: str, limit: int | None = None) -> pa.Table:
+        rows = self._http.json(
+            "GET", f"/datasets/{name}/quarantine", params={"limit": limit or 100_000}
+        )
+        return pa.Table.from_pylist(rows)
+
+    def _upload(self, path: Path, contract: Path | None) -> dict[str, Any]:
+        files = {"file": _file(path, "file")}
+        if contract is not None:
+            files["contract"] = _file(contract, "contract")
+        return files
+
+    def ingest(
+        self,
+        name: str,
+        path: Path,
+        *,
+        mode: Mode = "append",
+        contract: Path | None = None,
+        fmt: str | None = None,
+        allow_breaking: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestResult:
+        files = self._upload(path, contract)
+        try:
+            body = self._http.json(
+                "POST",
+                f"/datasets/{name}/versions",
+                files=files,
+                data={"mode": mode, "allow_breaking": str(allow_breaking)},
+            )
+        finally:
+            for _, handle, _ in files.values():
+                handle.close()
+        return IngestResult.from_dict(body)
+
+    def validate(
+        self, name: str, path: Path, *, contract: Path | None = None, fmt: str | None = None
+    ) -> ValidationReport:
+        files = self._upload(path, contract)
+        try:
+            body = self._http.json("POST", f"/datasets/{name}/validate", files=files)
+        finally:
+            for _, handle, _ in files.values():
+                handle.close()
+        return ValidationReport.from_dict(body)
+
+
+class RemoteAudit:
+    """``ws.audit`` over HTTP."""
+
+    def __init__(self, http: Http) -> None:
+        self._http = http
+
+    def list(
+        self,
+        *,
+        limit: int = 50,
+        action: str | None = None,
+        object_ref: str | None = None,
+        actor: str | None = None,
+    ) -> builtins.list[AuditEvent]:
+        params = {
+            k: v
+            for k, v in {
+                "limit": limit,
+                "action": action,
+                "object": object_ref,
+                "actor": actor,
+            }.items()
+            if v is not None
+        }
+        return [
+            AuditEvent.from_dict(e) for e in self._http.json("GET", "/audit/events", params=params)
+        ]
+
+    def verify(self) -> AuditVerification:
+        return AuditVerification.from_dict(self._http.json("GET", "/audit/verify"))
+
+    def checkpoint(self) -> dict[str, Any]:
+        return dict(self._http.json("POST", "/audit/checkpoint"))
+
+    def export(self, out: IO[str], *, since: Any = None) -> int:
+        params = {"since": since.isoformat()} if since is not None else {}
+        text = self._http.request("GET", "/audit/export", params=params).text
+        out.write(text)
+        return text.count("\n")
+
+
+class RemoteAccess:
+    """``ws.access`` over HTTP."""
+
+    def __init__(self, http: Http) -> None:
+        self._http = http
+
+    def whoami(self) -> dict[str, Any]:
+        return dict(self._http.json("GET", "/whoami"))
+
+    def grant(
+        self, role: str, principal: str, *, project: str | None = None, team: str | None = None
+    ) -> Grant:
+        body = {"role": role, "principal": principal, "project": project, "team": team}
+        return Grant.from_dict(self._http.json("POST", "/grants", json=body))
+
+    def revoke(
+        self, role: str, principal: str, *, project: str | None = None, team: str | None = None
+    ) -> None:
+        body = {"role": role, "principal": principal, "project": project, "team": team}
+        self._http.json("POST", "/grants/revoke", json=body)
+
+    def list(
+        self, *, principal: str | None = None, project: str | None = None
+    ) -> builtins.list[Grant]:
+        params = {k: v for k, v in {"principal": principal, "project": project}.items() if v}
+        return [Grant.from_dict(g) for g in self._http.json("GET", "/grants", params=params)]
+
+    def create_project(self, name: str, *, team: str = "default") -> Project:
+        return Project.from_dict(
+            self._http.json("POST", "/projects", json={"name": name, "team": team})
+        )
+
+    def projects(self) -> builtins.list[Project]:
+        return [Project.from_dict(p) for p in self._http.json("GET", "/projects")]
+
+
+class RemotePrincipals:
+    """``ws.principals`` over HTTP."""
+
+    def __init__(self, http: Http) -> None:
+        self._http = http
+
+    def add(
+        self,
+        name: str,
+        *,
+        kind: Kind = "user",
+        owner: str | None = None,
+        allowed_actions: builtins.list[str] | None = None,
+        expires_in: str | None = None,
+    ) -> Principal:
+        body = {
+            "name": name,
+            "kind": kind,
+            "owner": owner,
+            "allowed_actions": allowed_actions,
+            "expires_in": expires_in,
+        }
+        return Principal.from_dict(self._http.json("POST", "/principals", json=body))
+
+    def list(self) -> builtins.list[Principal]:
+        return [Principal.from_dict(p) for p in self._http.json("GET", "/principals")]
+
+    def disable(self, name: str) -> None:
+        self._http.json("POST", f"/principals/{name}/disable")
+
+    def create_token(
+        self, principal: str, *, expires_in: str = "30d", scopes: builtins.list[str] | None = None
+    ) -> CreatedToken:
+        body = self._http.json(
+            "POST",
+            "/tokens",
+            json={"principal": principal, "expires_in": expires_in, "scopes": scopes},
+        )
+        secret = body.pop("token")
+        return CreatedToken(TokenInfo.from_dict(body), secret)
+
+    def revoke_token(self, token_id: str) -> None:
+        self._http.json("DELETE", f"/tokens/{token_id}")
+
+    def tokens(self, principal: str | None = None) -> builtins.list[TokenInfo]:
+        params = {"principal": principal} if principal else {}
+        return [TokenInfo.from_dict(t) for t in self._http.json("GET", "/tokens", params=params)]
+
+
+class _RemoteActor:
+    def __init__(self, name: str, kind: str) -> None:
+        self.name, self.kind = name, kind
+
+
+class RemoteWorkspace:
+    """A workspace served by ``gp server``: the SDK's names, over HTTP."""
+
+    def __init__(self, url: str, token: str | None, project: str | None = None) -> None:
+        self._http = Http(url, token, project)
+        self.datasets = RemoteDatasets(self._http)
+        self.audit = RemoteAudit(self._http)
+        self.access = RemoteAccess(self._http)
+        self.principals = RemotePrincipals(self._http)
+        me = self.access.whoami()["principal"]  # authenticates now, not at first use
+        self.actor = _RemoteActor(me["name"], me["kind"])
+        self.project = project or "default"
+        self.url = self._http.base_url
+
+    def status(self) -> WorkspaceStatus:
+        return WorkspaceStatus(**self._http.json("GET", "/status"))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> RemoteWorkspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RemoteWorkspace({self.url!r}, principal={self.actor.name!r})"

@@ -1,0 +1,20 @@
+"""Keeping secrets out of logs, audit details, error messages and status output."""
+
+from __future__ import annotations
+
+import re
+
+# Bearer tokens, and password-looking parts of URLs and key=value pairs.
+_PATTERNS = [
+    (re.compile(r"gp_[A-Za-z0-9_-]{43}"), "gp_***"),
+    (re.compile(r"(://[^:/@\s]+:)[^@\s]+@"), r"\1***@"),
+    (re.compile(r"(?i)\b(password|passwd|secret|token|api[_-]?key)=([^\s&]+)"), r"\1=***"),
+    (re.compile(r"(?i)(authorization:\s*bearer\s+)\S+"), r"\1***"),
+]
+
+
+def redact(text: str) -> str:
+    """``text`` with anything that looks like a secret replaced by ``***``."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text

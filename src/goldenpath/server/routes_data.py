@@ -1,0 +1,155 @@
+"""Dataset routes: thin shells over :class:`~goldenpath.data.service.DatasetService`."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pyarrow as pa
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi.responses import Response
+
+from goldenpath.core.errors import InvalidInput
+from goldenpath.core.workspace import Workspace
+from goldenpath.data.formats import FORMATS
+
+router = APIRouter(tags=["datasets"])
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+def workspace() -> Workspace:  # replaced by the app's authenticating dependency
+    raise NotImplementedError
+
+
+WS = Annotated[Workspace, Depends(workspace)]
+Version = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="Default: newest")]
+
+
+def _ref(name: str, version: int | None) -> str:
+    return name if version is None else f"{name}@{version}"
+
+
+@contextmanager
+def _saved(upload: UploadFile | None, label: str) -> Iterator[Path | None]:
+    """An uploaded file on disk (the services read paths), removed afterwards."""
+    if upload is None:
+        yield None
+        return
+    suffix = Path(upload.filename or "").suffix.lower()
+    if label == "contract":
+        suffix = ".yaml"
+    elif suffix not in FORMATS:
+        raise InvalidInput(f"the uploaded {label} must be named .csv, .parquet or .jsonl")
+    folder = Path(tempfile.mkdtemp(prefix="gp-upload-"))
+    try:
+        path = folder / f"upload{suffix}"
+        with open(path, "wb") as handle:
+            shutil.copyfileobj(upload.file, handle)
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@router.get("/datasets")
+def list_datasets(ws: WS) -> list[dict[str, Any]]:
+    """Datasets you can read, with their newest version."""
+    return [d.as_dict() for d in ws.datasets.list()]
+
+
+@router.get("/datasets/{name}")
+def show(ws: WS, name: str, version: Version = None) -> dict[str, Any]:
+    """A dataset version: rows, schema, fingerprint, source."""
+    return ws.datasets.get(_ref(name, version)).as_dict()
+
+
+@router.get("/datasets/{name}/versions")
+def history(ws: WS, name: str) -> list[dict[str, Any]]:
+    """Every version, oldest first."""
+    return [v.as_dict() for v in ws.datasets.history(name)]
+
+
+@router.get("/datasets/{name}/head")
+def head(
+    ws: WS, name: str, version: Version = None, rows: Annotated[int, Query(ge=1, le=10_000)] = 10
+) -> list[dict[str, Any]]:
+    """The first rows of a version, as JSON objects."""
+    return [
+        {k: _jsonable(v) for k, v in row.items()}
+        for row in ws.datasets.head(_ref(name, version), rows).to_pylist()
+    ]
+
+
+def _jsonable(value: Any) -> Any:
+    return value if value is None or isinstance(value, bool | int | float | str) else str(value)
+
+
+@router.get(
+    "/datasets/{name}/data",
+    response_class=Response,
+    responses={200: {"content": {ARROW_STREAM: {}}}},
+)
+def data(
+    ws: WS, name: str, version: Version = None, columns: Annotated[list[str] | None, Query()] = None
+) -> Response:
+    """A whole version as an Arrow IPC stream (what ``ws.datasets.read`` returns remotely)."""
+    table = ws.datasets.read(_ref(name, version), columns or None)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return Response(sink.getvalue().to_pybytes(), media_type=ARROW_STREAM)
+
+
+@router.get("/datasets/{name}/profile")
+def profile(ws: WS, name: str, version: Version = None) -> dict[str, Any]:
+    """The stored column profile of a version."""
+    return ws.datasets.profile(_ref(name, version))
+
+
+@router.get("/datasets/{name}/validation")
+def validation(ws: WS, name: str, version: Version = None) -> dict[str, Any] | None:
+    """The stored validation report of the batch that produced a version."""
+    return ws.datasets.validation(_ref(name, version))
+
+
+@router.get("/datasets/{name}/quarantine")
+def quarantine(
+    ws: WS, name: str, limit: Annotated[int, Query(ge=1, le=100_000)] = 100
+) -> list[dict[str, Any]]:
+    """Rows held back by the contract."""
+    rows = ws.datasets.quarantine(name, limit).to_pylist()
+    return [{k: _jsonable(v) if k != "_gp_rules" else v for k, v in r.items()} for r in rows]
+
+
+@router.post("/datasets/{name}/versions", status_code=201)
+def ingest(
+    ws: WS,
+    name: str,
+    file: Annotated[UploadFile, File(description="CSV, Parquet or JSON Lines")],
+    contract: Annotated[UploadFile | None, File(description="Contract YAML to attach")] = None,
+    mode: Annotated[Literal["append", "overwrite"], Form()] = "append",
+    allow_breaking: Annotated[bool, Form()] = False,
+) -> dict[str, Any]:
+    """Ingest a file as a new version."""
+    with _saved(file, "file") as path, _saved(contract, "contract") as contract_path:
+        assert path is not None
+        result = ws.datasets.ingest(
+            name, path, mode=mode, contract=contract_path, allow_breaking=allow_breaking
+        )
+    return result.as_dict()
+
+
+@router.post("/datasets/{name}/validate")
+def validate(
+    ws: WS,
+    name: str,
+    file: Annotated[UploadFile, File()],
+    contract: Annotated[UploadFile | None, File()] = None,
+) -> dict[str, Any]:
+    """Check a file against the contract; writes nothing."""
+    with _saved(file, "file") as path, _saved(contract, "contract") as contract_path:
+        assert path is not None
+        return ws.datasets.validate(name, path, contract=contract_path).as_dict()

@@ -1,0 +1,192 @@
+"""Audit, access, principal, token and project routes: thin shells over the services."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from goldenpath.core.workspace import Workspace
+
+router = APIRouter()
+
+
+def workspace() -> Workspace:  # replaced by the app's authenticating dependency
+    raise NotImplementedError
+
+
+WS = Annotated[Workspace, Depends(workspace)]
+Name = Annotated[str, Field(min_length=1, max_length=63)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewProject(_Body):
+    name: Name
+    team: Name = "default"
+
+
+class NewPrincipal(_Body):
+    name: Name
+    kind: Literal["user", "service", "agent"] = "user"
+    owner: Name | None = None
+    allowed_actions: list[str] | None = None
+    expires_in: str | None = Field(default=None, max_length=16)
+
+
+class NewToken(_Body):
+    principal: Name | None = None
+    expires_in: str = Field(default="30d", max_length=16)
+    scopes: list[str] | None = None
+
+
+class GrantBody(_Body):
+    role: Name
+    principal: Name
+    project: Name | None = None
+    team: Name | None = None
+
+
+@router.get("/status", tags=["meta"])
+def status(ws: WS) -> dict[str, Any]:
+    """The stack, the acting principal and object counts."""
+    return ws.status().as_dict()
+
+
+@router.get("/whoami", tags=["access"])
+def whoami(ws: WS) -> dict[str, Any]:
+    """The acting principal and its roles."""
+    return ws.access.whoami()
+
+
+@router.get("/audit/events", tags=["audit"])
+def audit_events(
+    ws: WS,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 50,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    object_ref: Annotated[str | None, Query(alias="object", max_length=256)] = None,
+    actor: Annotated[str | None, Query(max_length=128)] = None,
+) -> list[dict[str, Any]]:
+    """Audit events, newest first."""
+    return [
+        e.as_dict()
+        for e in ws.audit.list(limit=limit, action=action, object_ref=object_ref, actor=actor)
+    ]
+
+
+@router.get("/audit/verify", tags=["audit"])
+def audit_verify(ws: WS) -> dict[str, Any]:
+    """Check the hash chain and the newest signed checkpoint."""
+    return ws.audit.verify().as_dict()
+
+
+@router.post("/audit/checkpoint", tags=["audit"])
+def audit_checkpoint(ws: WS) -> dict[str, Any]:
+    """Sign the chain's head."""
+    return ws.audit.checkpoint()
+
+
+@router.get(
+    "/audit/export",
+    tags=["audit"],
+    response_class=Response,
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+)
+def audit_export(ws: WS, since: datetime | None = None) -> Response:
+    """Events as JSON Lines, oldest first."""
+    out = io.StringIO()
+    ws.audit.export(out, since=since)
+    return Response(out.getvalue(), media_type="application/x-ndjson")
+
+
+@router.get("/projects", tags=["access"])
+def projects(ws: WS) -> list[dict[str, Any]]:
+    """Projects you can see."""
+    return [p.as_dict() for p in ws.access.projects()]
+
+
+@router.post("/projects", tags=["access"], status_code=201)
+def create_project(ws: WS, body: NewProject) -> dict[str, Any]:
+    """Create a project."""
+    return ws.access.create_project(body.name, team=body.team).as_dict()
+
+
+@router.get("/principals", tags=["access"])
+def principals(ws: WS) -> list[dict[str, Any]]:
+    """Every principal (admins)."""
+    return [p.as_dict() for p in ws.principals.list()]
+
+
+@router.post("/principals", tags=["access"], status_code=201)
+def add_principal(ws: WS, body: NewPrincipal) -> dict[str, Any]:
+    """Add a user, service account or agent."""
+    return ws.principals.add(
+        body.name,
+        kind=body.kind,
+        owner=body.owner,
+        allowed_actions=body.allowed_actions,
+        expires_in=body.expires_in,
+    ).as_dict()
+
+
+@router.post("/principals/{name}/disable", tags=["access"])
+def disable_principal(ws: WS, name: str) -> dict[str, str]:
+    """Disable a principal; its tokens stop working."""
+    ws.principals.disable(name)
+    return {"disabled": name}
+
+
+@router.get("/tokens", tags=["access"])
+def tokens(
+    ws: WS,
+    principal: Annotated[str | None, Query(max_length=63)] = None,
+) -> list[dict[str, Any]]:
+    """Token metadata (never secrets)."""
+    return [t.as_dict() for t in ws.principals.tokens(principal)]
+
+
+@router.post("/tokens", tags=["access"], status_code=201)
+def create_token(ws: WS, body: NewToken) -> dict[str, Any]:
+    """Create a token; the secret is in this response only."""
+    created = ws.principals.create_token(
+        body.principal or ws.actor.name, expires_in=body.expires_in, scopes=body.scopes
+    )
+    return {**created.info.as_dict(), "token": created.secret}
+
+
+@router.delete("/tokens/{token_id}", tags=["access"])
+def revoke_token(ws: WS, token_id: str) -> dict[str, str]:
+    """Revoke a token."""
+    ws.principals.revoke_token(token_id)
+    return {"revoked": token_id}
+
+
+@router.get("/grants", tags=["access"])
+def grants(
+    ws: WS,
+    principal: Annotated[str | None, Query(max_length=63)] = None,
+    project: Annotated[str | None, Query(max_length=63)] = None,
+) -> list[dict[str, Any]]:
+    """Role grants."""
+    return [g.as_dict() for g in ws.access.list(principal=principal, project=project)]
+
+
+@router.post("/grants", tags=["access"], status_code=201)
+def grant(ws: WS, body: GrantBody) -> dict[str, Any]:
+    """Grant a role (workspace-wide if neither project nor team)."""
+    return ws.access.grant(
+        body.role, body.principal, project=body.project, team=body.team
+    ).as_dict()
+
+
+@router.post("/grants/revoke", tags=["access"])
+def revoke(ws: WS, body: GrantBody) -> dict[str, str]:
+    """Take a role away."""
+    ws.access.revoke(body.role, body.principal, project=body.project, team=body.team)
+    return {"revoked": body.role, "principal": body.principal}

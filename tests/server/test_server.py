@@ -1,0 +1,171 @@
+"""The control plane over real HTTP: authentication, object-level authorization, problems."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+import goldenpath
+from goldenpath.cli.server import check_bind, is_loopback
+from tests.conftest import write
+from tests.server.conftest import Running
+
+# Every route that reads or changes one object of a project: OWASP API1 (BOLA) surface.
+OBJECT_ROUTES = [
+    ("GET", "/api/v1/datasets/fraud_tx", None),
+    ("GET", "/api/v1/datasets/fraud_tx?version=1", None),
+    ("GET", "/api/v1/datasets/fraud_tx/versions", None),
+    ("GET", "/api/v1/datasets/fraud_tx/head", None),
+    ("GET", "/api/v1/datasets/fraud_tx/data", None),
+    ("GET", "/api/v1/datasets/fraud_tx/profile", None),
+    ("GET", "/api/v1/datasets/fraud_tx/validation", None),
+    ("GET", "/api/v1/datasets/fraud_tx/quarantine", None),
+    ("POST", "/api/v1/datasets/fraud_tx/versions", "upload"),
+    ("POST", "/api/v1/datasets/fraud_tx/validate", "upload"),
+    ("GET", "/api/v1/grants?project=fraud", None),
+    ("POST", "/api/v1/grants", {"role": "viewer", "principal": "carol", "project": "fraud"}),
+]
+WORKSPACE_ROUTES = [
+    ("GET", "/api/v1/audit/events"),
+    ("GET", "/api/v1/audit/verify"),
+    ("POST", "/api/v1/audit/checkpoint"),
+    ("GET", "/api/v1/audit/export"),
+    ("GET", "/api/v1/principals"),
+]
+
+
+@pytest.fixture
+def org(server: Running, tmp_path: Path) -> dict[str, str]:
+    """bob contributes to 'fraud', carol to 'churn'; each gets a token; fraud_tx exists."""
+    ws = server.ws
+    tokens = {}
+    for name, project, team in (("bob", "fraud", "risk"), ("carol", "churn", "growth")):
+        ws.access.create_project(project, team=team)
+        ws.principals.add(name)
+        ws.access.grant("contributor", name, project=project)
+        tokens[name] = ws.principals.create_token(name, expires_in="1h").secret
+    contract = write(tmp_path / "c.yaml", "columns:\n  amount: {min: 0}\n")
+    goldenpath.connect(
+        ws.stack.home, metadata=ws.stack.metadata, actor="bob", project="fraud"
+    ).datasets.ingest(
+        "fraud_tx", write(tmp_path / "d.csv", "id,amount\n1,2.0\n2,3.0\n"), contract=contract
+    )
+    return tokens
+
+
+def call(
+    url: str, method: str, path: str, token: str | None, body: object, tmp_path: Path
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if body == "upload":
+        csv = write(tmp_path / "up.csv", "id,amount\n9,1.0\n")
+        with open(csv, "rb") as handle:
+            return httpx.request(
+                method, url + path, headers=headers, files={"file": ("up.csv", handle)}
+            )
+    return httpx.request(
+        method, url + path, headers=headers, json=body if isinstance(body, dict) else None
+    )
+
+
+@pytest.mark.parametrize(("method", "path", "body"), OBJECT_ROUTES)
+def test_every_object_route_needs_a_token_and_the_right_project(
+    server: Running, org: dict[str, str], tmp_path: Path, method: str, path: str, body: object
+) -> None:
+    anonymous = call(server.url, method, path, None, body, tmp_path)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    other_team = call(server.url, method, path, org["carol"], body, tmp_path)
+    assert other_team.status_code == 403, other_team.text
+    assert other_team.json()["title"] == "PermissionDenied"
+    owner = call(server.url, method, path, org["bob"], body, tmp_path)
+    assert owner.status_code in (200, 201, 403), owner.text
+    if path.startswith("/api/v1/datasets"):
+        assert owner.status_code in (200, 201)
+
+
+@pytest.mark.parametrize(("method", "path"), WORKSPACE_ROUTES)
+def test_workspace_routes_are_for_admins(
+    server: Running, org: dict[str, str], tmp_path: Path, method: str, path: str
+) -> None:
+    assert call(server.url, method, path, None, None, tmp_path).status_code == 401
+    assert call(server.url, method, path, org["bob"], None, tmp_path).status_code == 403
+    admin = server.ws.principals.create_token("alice", expires_in="1h").secret
+    assert call(server.url, method, path, admin, None, tmp_path).status_code == 200
+
+
+def test_expired_revoked_and_malformed_tokens_get_401(server: Running, org: dict[str, str]) -> None:
+    created = server.ws.principals.create_token("bob", expires_in="1h")
+    server.ws.principals.revoke_token(created.info.id)
+    for header in (f"Bearer {created.secret}", "Bearer gp_nope", "Basic abc", "Bearer"):
+        response = httpx.get(server.url + "/api/v1/datasets", headers={"Authorization": header})
+        assert response.status_code == 401
+        assert created.secret not in response.text
+
+
+def test_the_remote_sdk_is_the_same_sdk(
+    server: Running, org: dict[str, str], tmp_path: Path
+) -> None:
+    with goldenpath.connect(server.url, token=org["bob"], project="fraud") as bob:
+        assert bob.actor.name == "bob"
+        assert [d.name for d in bob.datasets.list()] == ["fraud_tx"]
+        result = bob.datasets.ingest("fraud_tx", write(tmp_path / "b.csv", "id,amount\n3,1.0\n"))
+        assert result.version.ref == "fraud_tx@2"
+        assert bob.datasets.read("fraud_tx@1").to_pylist() == [
+            {"id": 1, "amount": 2.0},
+            {"id": 2, "amount": 3.0},
+        ]
+        assert bob.datasets.history("fraud_tx")[1].row_count == 3
+        assert bob.datasets.profile("fraud_tx@1")["rows"] == 2
+        assert bob.datasets.head("fraud_tx@1", 1).num_rows == 1
+        with pytest.raises(goldenpath.ValidationFailed, match=r"amount\.min"):
+            bob.datasets.ingest(
+                "fraud_tx",
+                write(tmp_path / "c.csv", "id,amount\n4,-5\n"),
+                contract=write(tmp_path / "strict.yaml", "columns:\n  amount: {min: 0}\n"),
+            )
+        with pytest.raises(goldenpath.NotFound, match="no version 9"):
+            bob.datasets.get("fraud_tx@9")
+        with pytest.raises(goldenpath.PermissionDenied):
+            bob.audit.list()
+    with pytest.raises(goldenpath.Unauthenticated):
+        goldenpath.connect(server.url, token="gp_" + "a" * 43)
+
+
+def test_the_cli_uses_the_server_when_gp_server_is_set(
+    server: Running, org: dict[str, str], tmp_path: Path
+) -> None:
+    gp = Path(sys.executable).parent / "gp"
+    env = {**os.environ, "GP_SERVER": server.url, "GP_TOKEN": org["carol"], "GP_HOME": "/none"}
+    listed = subprocess.run(
+        [str(gp), "data", "list", "--json"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.strip() == "[]"
+    denied = subprocess.run(
+        [str(gp), "data", "show", "fraud_tx"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert denied.returncode == 3
+    assert denied.stderr.startswith("error: 'carol' may not dataset.read")
+
+
+def test_openapi_is_served(server: Running) -> None:
+    spec = httpx.get(server.url + "/openapi.json").json()
+    assert "/api/v1/datasets/{name}/versions" in spec["paths"]
+    assert httpx.get(server.url + "/healthz").json()["status"] == "ok"
+
+
+def test_binding_beyond_loopback_needs_tls_or_an_explicit_flag() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("10.0.0.5")
+    check_bind("127.0.0.1", tls=False, insecure_bind=False)
+    check_bind("0.0.0.0", tls=True, insecure_bind=False)
+    check_bind("0.0.0.0", tls=False, insecure_bind=True)
+    with pytest.raises(goldenpath.InvalidInput, match="refusing to serve plain HTTP"):
+        check_bind("0.0.0.0", tls=False, insecure_bind=False)
