@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from goldenpath.cli import access, audit, data, quickstart, server, workspace
+from goldenpath.cli import access, audit, data, policy, quickstart, server, workspace
 from goldenpath.cli.context import state
 from goldenpath.cli.render import error
 from goldenpath.core.errors import GoldenpathError
@@ -54,6 +54,9 @@ app.add_typer(access.principals_app, name="principals")
 app.add_typer(access.tokens_app, name="tokens")
 app.add_typer(access.access_app, name="access")
 app.add_typer(access.projects_app, name="projects")
+app.add_typer(policy.policy_app, name="policy")
+app.add_typer(policy.approvals_app, name="approvals")
+app.command("approve")(policy.approve)
 
 
 def main() -> None:

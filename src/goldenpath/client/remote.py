@@ -17,6 +17,8 @@ from goldenpath.data import Mode
 from goldenpath.data.service import DatasetSummary, DatasetVersion, IngestResult
 from goldenpath.data.validation import ValidationReport
 from goldenpath.governance.access import Grant, Project
+from goldenpath.governance.approvals import ApprovalRequest
+from goldenpath.governance.policies import Decision
 from goldenpath.governance.principals import CreatedToken, Kind, Principal, TokenInfo
 
 if TYPE_CHECKING:
@@ -252,6 +254,37 @@ class RemotePrincipals:
         return [TokenInfo.from_dict(t) for t in self._http.json("GET", "/tokens", params=params)]
 
 
+class RemotePolicies:
+    """``ws.policies`` over HTTP."""
+
+    def __init__(self, http: Http) -> None:
+        self._http = http
+
+    def list(self) -> builtins.list[dict[str, Any]]:
+        return list(self._http.json("GET", "/policies"))
+
+    def test(self, name: str, document: dict[str, Any]) -> Decision:
+        body = self._http.json("POST", f"/policies/{name}/test", json=document)
+        return Decision(
+            body["allowed"], body["policy"], body["message"], evaluated=tuple(body["evaluated"])
+        )
+
+    def approve(
+        self, request_id: str, *, reject: bool = False, reason: str | None = None
+    ) -> ApprovalRequest:
+        body = self._http.json(
+            "POST", f"/approvals/{request_id}", json={"reject": reject, "reason": reason}
+        )
+        return ApprovalRequest.from_dict(body)
+
+    def approvals(self, status: str | None = None) -> builtins.list[ApprovalRequest]:
+        params = {"status": status} if status else {}
+        return [
+            ApprovalRequest.from_dict(a)
+            for a in self._http.json("GET", "/approvals", params=params)
+        ]
+
+
 class _RemoteActor:
     def __init__(self, name: str, kind: str) -> None:
         self.name, self.kind = name, kind
@@ -266,6 +299,7 @@ class RemoteWorkspace:
         self.audit = RemoteAudit(self._http)
         self.access = RemoteAccess(self._http)
         self.principals = RemotePrincipals(self._http)
+        self.policies = RemotePolicies(self._http)
         me = self.access.whoami()["principal"]  # authenticates now, not at first use
         self.actor = _RemoteActor(me["name"], me["kind"])
         self.project = project or "default"

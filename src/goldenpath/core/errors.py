@@ -52,6 +52,23 @@ class PermissionDenied(GoldenpathError):
     http_status = 403
 
 
+class PolicyDenied(PermissionDenied):
+    """A policy refused the action. Carries the policy's name and, if it can be approved,
+    the approval request to sign off."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        policy: str = "",
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.policy = policy
+        self.request_id = request_id
+
+
 class NotFound(GoldenpathError):
     """The named object (dataset, version, workspace) does not exist."""
 

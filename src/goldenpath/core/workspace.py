@@ -29,6 +29,7 @@ from goldenpath.core.config import (
 from goldenpath.core.errors import NotFound, Unauthenticated
 from goldenpath.core.names import validate_name
 from goldenpath.governance.access import AccessControl, AccessService, insert_grant
+from goldenpath.governance.approvals import PolicyService
 from goldenpath.governance.principals import (
     PrincipalService,
     authenticate,
@@ -99,7 +100,12 @@ class Workspace:
         from goldenpath.data.service import DatasetService
 
         return DatasetService(
-            self.store, self.storage_root, self.actor, self.access_control, self.project
+            self.store,
+            self.storage_root,
+            self.actor,
+            self.access_control,
+            self.project,
+            self.policies,
         )
 
     @cached_property
@@ -112,7 +118,14 @@ class Workspace:
     @cached_property
     def access(self) -> AccessService:
         """Roles, grants and projects."""
-        return AccessService(self.store, self.actor, self.access_control)
+        return AccessService(self.store, self.actor, self.access_control, self.policies)
+
+    @cached_property
+    def policies(self) -> PolicyService:
+        """Policies (CEL, checked before actions) and approvals."""
+        return PolicyService(
+            self.store, self.stack.home / "policies", self.actor, self.access_control
+        )
 
     @cached_property
     def principals(self) -> PrincipalService:

@@ -58,7 +58,10 @@ def parse_yaml_model(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        # A misspelt key shows up twice: as an unknown key and as a missing one. The unknown
+        # key is the one the user typed, so name it first.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        first = errors[0]
         loc = tuple(first["loc"])
         line = _line_of(node, loc)
         path = ".".join(str(p) for p in loc) or "(top level)"

@@ -177,6 +177,8 @@ class Contract(BaseModel):
 
     dataset: str | None = None
     description: str | None = None
+    # What policies see as object.classification on ingest (e.g. restricted needs approval).
+    classification: Literal["public", "internal", "confidential", "restricted"] | None = None
     on_violation: Literal["reject", "quarantine"] = "reject"
     additive_changes: Literal["allow", "forbid"] = "allow"
     columns: dict[str, ColumnRules] = Field(default_factory=dict)

@@ -31,7 +31,7 @@ from goldenpath.data.profiles import profile
 from goldenpath.data.schema import SchemaChanges, diff_schemas, schema_json
 from goldenpath.data.tables import DatasetFiles, SchemaMode
 from goldenpath.data.validation import ValidationReport, validate_batch
-from goldenpath.governance.access import AccessControl
+from goldenpath.governance.access import AccessControl, Enforcer
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import dataset_versions, datasets, projects, validations
 
@@ -176,12 +176,14 @@ class DatasetService:
         actor: Actor,
         access: AccessControl,
         project: str,
+        policies: Enforcer | None = None,
     ) -> None:
         self._store = store
         self._root = storage_root
         self._actor = actor
         self._access = access
         self._project = project
+        self._policies = policies
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -372,6 +374,19 @@ class DatasetService:
         project = self._target_project(name, "dataset.write")
         steps = progress or NoProgress()
         loaded = self._contract_for(name, contract)
+        if self._policies is not None:
+            self._policies.enforce(
+                "dataset.ingest",
+                name,
+                {
+                    "dataset": name,
+                    "project": project,
+                    "mode": mode,
+                    "classification": loaded.contract.classification if loaded else None,
+                    "has_contract": loaded is not None,
+                },
+                project=project,
+            )
         with steps.step("read"):
             table, fmt = read_table(path, fmt, column_types=self._pinned_types(loaded))
             source = _file_source(path, fmt)

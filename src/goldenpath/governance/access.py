@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from sqlalchemy import Connection, select
 
@@ -59,6 +59,14 @@ class Project:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
         return cls(**{**data, "created_at": datetime.fromisoformat(data["created_at"])})
+
+
+class Enforcer(Protocol):
+    """Policy enforcement as the services need it (``PolicyService.enforce``)."""
+
+    def enforce(
+        self, action: str, object_ref: str, attributes: dict[str, Any], *, project: str | None
+    ) -> None: ...
 
 
 class AccessControl:
@@ -176,10 +184,17 @@ def insert_grant(
 class AccessService:
     """Granting and revoking roles, and projects (``ws.access``)."""
 
-    def __init__(self, store: MetadataStore, actor: Actor, access: AccessControl) -> None:
+    def __init__(
+        self,
+        store: MetadataStore,
+        actor: Actor,
+        access: AccessControl,
+        policies: Enforcer | None = None,
+    ) -> None:
         self._store = store
         self._actor = actor
         self._access = access
+        self._policies = policies
 
     def whoami(self) -> dict[str, Any]:
         """The acting principal and its grants."""
@@ -217,6 +232,13 @@ class AccessService:
         """Give ``principal`` a role on a project, a team, or (neither) the workspace."""
         kind, name = self._scope(project, team)
         self._require_grant_right(role, kind, name)
+        if self._policies is not None:
+            self._policies.enforce(
+                "access.grant",
+                f"{kind}:{name}",
+                {"role": role, "principal": principal, "scope_kind": kind, "scope_name": name},
+                project=name if kind == "project" else None,
+            )
         with self._store.begin() as conn:
             target = principal_by_name(conn, principal)
             if target is None:

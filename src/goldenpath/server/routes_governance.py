@@ -190,3 +190,41 @@ def revoke(ws: WS, body: GrantBody) -> dict[str, str]:
     """Take a role away."""
     ws.access.revoke(body.role, body.principal, project=body.project, team=body.team)
     return {"revoked": body.role, "principal": body.principal}
+
+
+class Decision(_Body):
+    reject: bool = False
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+@router.get("/policies", tags=["policy"])
+def policies(ws: WS) -> list[dict[str, Any]]:
+    """Every policy (all compiled)."""
+    return ws.policies.list()
+
+
+@router.post("/policies/{name}/test", tags=["policy"])
+def test_policy(ws: WS, name: str, document: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate one policy against a sample input."""
+    decision = ws.policies.test(name, document)
+    return {
+        "allowed": decision.allowed,
+        "policy": decision.policy,
+        "message": decision.message,
+        "evaluated": list(decision.evaluated),
+    }
+
+
+@router.get("/approvals", tags=["policy"])
+def approvals(
+    ws: WS,
+    status: Annotated[Literal["pending", "approved", "rejected", "used"] | None, Query()] = None,
+) -> list[dict[str, Any]]:
+    """Approval requests you made or could approve."""
+    return [a.as_dict() for a in ws.policies.approvals(status)]
+
+
+@router.post("/approvals/{request_id}", tags=["policy"])
+def decide(ws: WS, request_id: str, body: Decision) -> dict[str, Any]:
+    """Approve (or reject) a pending request."""
+    return ws.policies.approve(request_id, reject=body.reject, reason=body.reason).as_dict()

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -186,4 +187,23 @@ validations = Table(
     Column("report", JSON, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("created_by", String(128), nullable=False),
+)
+
+# An action held by a policy until an approver (not the requester) signs it off; used once.
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("policy", String(63), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("object_ref", String(256), nullable=False),
+    Column("project", String(63), nullable=True),
+    Column("attributes", JSON, nullable=False),
+    Column("requested_by", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("decided_by", String(128), nullable=True),
+    Column("decided_at", UTCDateTime(), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_approval_requests_lookup", "action", "object_ref", "status"),
 )

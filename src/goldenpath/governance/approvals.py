@@ -1,0 +1,286 @@
+"""Enforcing policies before actions, and the approvals that can unblock them.
+
+``PolicyService.enforce`` is what a capability calls before acting. When an approvable policy
+denies, it opens (or reuses) a pending approval request and refuses with its id; once a
+principal holding ``approver`` on the project signs it off (never the requester: separation of
+duties), the same action passes once and the approval is marked used.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from goldenpath.core import audit
+from goldenpath.core.actor import Actor
+from goldenpath.core.clock import utcnow
+from goldenpath.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PolicyDenied
+from goldenpath.core.ids import new_id
+from goldenpath.governance.access import AccessControl
+from goldenpath.governance.policies import Decision, evaluate, find, load_policies
+from goldenpath.store.engine import MetadataStore
+from goldenpath.store.tables import approval_requests
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """An action a policy holds until an approver signs it off."""
+
+    id: str
+    policy: str
+    action: str
+    object_ref: str
+    project: str | None
+    attributes: dict[str, Any]
+    requested_by: str
+    status: str
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+    created_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        data["decided_at"] = self.decided_at.isoformat() if self.decided_at else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ApprovalRequest:
+        decided = data["decided_at"]
+        return cls(
+            **{
+                **data,
+                "created_at": datetime.fromisoformat(data["created_at"]),
+                "decided_at": datetime.fromisoformat(decided) if decided else None,
+            }
+        )
+
+
+class PolicyService:
+    """Policies and approvals (``ws.policies``)."""
+
+    def __init__(
+        self, store: MetadataStore, directory: Path, actor: Actor, access: AccessControl
+    ) -> None:
+        self._store = store
+        self.directory = directory
+        self._actor = actor
+        self._access = access
+
+    def _require_read(self) -> None:
+        if self._access.projects_with("policy.read") == set():
+            raise PermissionDenied(
+                f"{self._actor.name!r} may not read policies",
+                hint="any role on a project includes policy.read",
+            )
+
+    def list(self) -> builtins.list[dict[str, Any]]:
+        """Every policy (compiling them all: a broken one is an error here)."""
+        self._require_read()
+        return [{**p.spec.model_dump(), "file": p.source} for p in load_policies(self.directory)]
+
+    def test(self, name: str, document: dict[str, Any]) -> Decision:
+        """Evaluate one policy against a sample input (``action``, ``actor``, ``object``,
+        ``project``, ``approved``), without recording anything."""
+        self._require_read()
+        policy = find(load_policies(self.directory), name)
+        if not isinstance(document, dict):
+            raise InvalidInput("the input must be a JSON object")
+        actor = document.get("actor") or {}
+        action = document.get("action") or policy.spec.actions[0]
+        return evaluate(
+            [policy],
+            str(action),
+            Actor(str(actor.get("name", "someone")), str(actor.get("kind", "user"))),
+            dict(document.get("object") or {}),
+            project=document.get("project"),
+            approved=bool(document.get("approved", False)),
+        )
+
+    def enforce(
+        self, action: str, object_ref: str, attributes: dict[str, Any], *, project: str | None
+    ) -> None:
+        """Raise :class:`PolicyDenied` unless every policy that applies allows the action."""
+        policies = [p for p in load_policies(self.directory) if p.applies_to(action)]
+        if not policies:
+            return
+        with self._store.begin() as conn:
+            approval = self._approved(conn, action, object_ref)
+            decision = evaluate(
+                policies,
+                action,
+                self._actor,
+                attributes,
+                project=project,
+                approved=approval is not None,
+            )
+            if decision.allowed:
+                if approval is not None and decision.evaluated:
+                    conn.execute(
+                        approval_requests.update()
+                        .where(approval_requests.c.id == approval)
+                        .values(status="used")
+                    )
+                    audit.record(
+                        conn,
+                        self._actor,
+                        "approval.use",
+                        "approval",
+                        approval,
+                        {"action": action, "object": object_ref},
+                    )
+                return
+            request_id = None
+            if decision.approvable:
+                request_id = self._open_request(
+                    conn, decision, action, object_ref, attributes, project
+                )
+            audit.record(
+                conn,
+                self._actor,
+                "policy.deny",
+                "policy",
+                decision.policy or "",
+                {"action": action, "object": object_ref, "request": request_id},
+            )
+        hint = (
+            f"an approver signs it off with: gp approve {request_id}"
+            if request_id
+            else "see the policy with: gp policy list"
+        )
+        raise PolicyDenied(
+            f"policy {decision.policy!r} denies {action} on {object_ref}: {decision.message}",
+            hint=hint,
+            policy=decision.policy or "",
+            request_id=request_id,
+        )
+
+    def _approved(self, conn: Connection, action: str, object_ref: str) -> str | None:
+        row = conn.execute(
+            select(approval_requests.c.id)
+            .where(
+                (approval_requests.c.action == action)
+                & (approval_requests.c.object_ref == object_ref)
+                & (approval_requests.c.status == "approved")
+            )
+            .limit(1)
+        ).first()
+        return None if row is None else str(row.id)
+
+    def _open_request(
+        self,
+        conn: Connection,
+        decision: Decision,
+        action: str,
+        object_ref: str,
+        attributes: dict[str, Any],
+        project: str | None,
+    ) -> str:
+        pending = conn.execute(
+            select(approval_requests.c.id)
+            .where(
+                (approval_requests.c.action == action)
+                & (approval_requests.c.object_ref == object_ref)
+                & (approval_requests.c.requested_by == self._actor.name)
+                & (approval_requests.c.status == "pending")
+            )
+            .limit(1)
+        ).first()
+        if pending is not None:
+            return str(pending.id)
+        request_id = new_id()
+        conn.execute(
+            approval_requests.insert().values(
+                id=request_id,
+                policy=decision.policy,
+                action=action,
+                object_ref=object_ref,
+                project=project,
+                attributes=attributes,
+                requested_by=self._actor.name,
+                status="pending",
+                decided_by=None,
+                decided_at=None,
+                reason=None,
+                created_at=utcnow(),
+            )
+        )
+        audit.record(
+            conn,
+            self._actor,
+            "approval.request",
+            "approval",
+            request_id,
+            {"policy": decision.policy, "action": action, "object": object_ref},
+        )
+        return request_id
+
+    def approve(
+        self, request_id: str, *, reject: bool = False, reason: str | None = None
+    ) -> ApprovalRequest:
+        """Sign off (or reject) a pending request; needs ``approver`` on its project."""
+        with self._store.begin() as conn:
+            row = (
+                conn.execute(select(approval_requests).where(approval_requests.c.id == request_id))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise NotFound(
+                    f"no approval request {request_id!r}", hint="see them with: gp approvals list"
+                )
+            self._access.require("approval.approve", row["project"])
+            if row["requested_by"] == self._actor.name:
+                raise PermissionDenied(
+                    "you cannot approve your own request", hint="another approver must sign it off"
+                )
+            if row["status"] != "pending":
+                raise Conflict(f"request {request_id} is already {row['status']}")
+            status = "rejected" if reject else "approved"
+            conn.execute(
+                approval_requests.update()
+                .where(approval_requests.c.id == request_id)
+                .values(
+                    status=status, decided_by=self._actor.name, decided_at=utcnow(), reason=reason
+                )
+            )
+            audit.record(
+                conn,
+                self._actor,
+                f"approval.{'reject' if reject else 'approve'}",
+                "approval",
+                request_id,
+                {"reason": reason, "action": row["action"], "object": row["object_ref"]},
+            )
+        return self.get(request_id)
+
+    def get(self, request_id: str) -> ApprovalRequest:
+        with self._store.connect() as conn:
+            row = (
+                conn.execute(select(approval_requests).where(approval_requests.c.id == request_id))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFound(f"no approval request {request_id!r}")
+        return ApprovalRequest(**dict(row))
+
+    def approvals(self, status: str | None = None) -> builtins.list[ApprovalRequest]:
+        """Requests you made, or that you could approve."""
+        query = select(approval_requests).order_by(approval_requests.c.created_at.desc())
+        if status:
+            query = query.where(approval_requests.c.status == status)
+        with self._store.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            ApprovalRequest(**dict(r))
+            for r in rows
+            if r["requested_by"] == self._actor.name
+            or self._access.allowed("approval.approve", r["project"])
+        ]

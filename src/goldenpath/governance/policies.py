@@ -1,0 +1,187 @@
+"""Policy as code: CEL rules checked before actions.
+
+Policies live in the workspace's ``policies/`` directory, one or more per YAML file::
+
+    policies:
+      - name: prod-deploys-need-approval
+        description: Production deployments need an approver's sign-off and a good model.
+        actions: [deployment.create]          # fnmatch globs: "dataset.*"
+        when: 'object.environment == "prod"'  # optional: where the policy applies
+        allow: 'approved && object.model.metrics.roc_auc >= 0.8'
+        message: prod needs an approval and roc_auc >= 0.8
+        approval: true                        # a denial opens an approval request
+
+Every expression is compiled when the policies are loaded, so a policy that does not compile
+is reported (file, policy name, CEL error) before any action runs. Evaluation fails closed: an
+expression that errors (a missing attribute, a type clash) denies, naming the policy.
+
+The input to ``when`` and ``allow``: ``action`` (string), ``actor`` ({name, kind}),
+``object`` (the action's attributes), ``project`` (string or null), ``approved`` (an approver
+signed off this action on this object), ``now`` (ISO time).
+"""
+
+from __future__ import annotations
+
+import builtins
+import fnmatch
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import celpy
+from celpy.adapter import json_to_cel
+from pydantic import BaseModel, ConfigDict, Field
+
+from goldenpath.core.actor import Actor
+from goldenpath.core.clock import utcnow
+from goldenpath.core.errors import InvalidInput, NotFound
+from goldenpath.core.yamlfile import parse_yaml_model, read_text
+
+NAME = r"^[a-z][a-z0-9_-]{0,62}$"
+
+
+class PolicySpec(BaseModel):
+    """One policy as written in a file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME)
+    description: str = ""
+    actions: list[str] = Field(min_length=1)
+    when: str | None = None
+    allow: str
+    message: str
+    approval: bool = False
+
+
+class PolicyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policies: list[PolicySpec] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of checking one action against every policy that applies to it."""
+
+    allowed: bool
+    policy: str | None = None  # the first policy that denied
+    message: str = ""
+    approvable: bool = False
+    evaluated: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Policy:
+    spec: PolicySpec
+    source: str
+    when: Any  # compiled celpy Runner, or None
+    allow: Any
+
+    def applies_to(self, action: str) -> bool:
+        return any(fnmatch.fnmatchcase(action, pattern) for pattern in self.spec.actions)
+
+
+_ENV = celpy.Environment()
+_CACHE: dict[Path, tuple[tuple[tuple[str, float], ...], list[Policy]]] = {}
+
+
+def _compile(expression: str, where: str) -> Any:
+    try:
+        return _ENV.program(_ENV.compile(expression))
+    except Exception as exc:  # celpy raises parse errors of several kinds
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInput(
+            f"{where}: CEL does not compile: {first}: {expression!r}",
+            hint="fix the expression; see docs/governance.md",
+        ) from None
+
+
+def load_policies(directory: Path) -> list[Policy]:
+    """Every policy under ``directory`` (``*.yaml``), compiled; cached until a file changes."""
+    files = sorted(directory.glob("*.yaml")) if directory.is_dir() else []
+    stamp = tuple((str(f), f.stat().st_mtime) for f in files)
+    cached = _CACHE.get(directory)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    policies: list[Policy] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        parsed = parse_yaml_model(read_text(path), PolicyFile, source=str(path))
+        for spec in parsed.policies:
+            where = f"{path.name}: policy {spec.name!r}"
+            if spec.name in seen:
+                raise InvalidInput(f"{where}: the name is also used in {seen[spec.name]}")
+            seen[spec.name] = path.name
+            when = _compile(spec.when, f"{where} (when)") if spec.when else None
+            policies.append(Policy(spec, path.name, when, _compile(spec.allow, f"{where} (allow)")))
+    _CACHE[directory] = (stamp, policies)
+    return policies
+
+
+def _run(program: Any, activation: dict[str, Any]) -> tuple[bool, str | None]:
+    """Evaluate to a boolean; an error (or a non-boolean) is reported, and denies."""
+    try:
+        value = program.evaluate(activation)
+    except Exception as exc:  # celpy's CELEvalError and friends
+        return False, str(exc.args[0]) if exc.args else type(exc).__name__
+    if not isinstance(value, celpy.celtypes.BoolType):
+        return False, f"the expression gave {value!r}, not true or false"
+    return bool(value), None
+
+
+def evaluate(
+    policies: list[Policy],
+    action: str,
+    actor: Actor,
+    attributes: dict[str, Any],
+    *,
+    project: str | None,
+    approved: bool,
+) -> Decision:
+    """Check ``action`` against every applicable policy; the first denial wins."""
+    document = {
+        "action": action,
+        "actor": {"name": actor.name, "kind": actor.kind},
+        "object": json.loads(json.dumps(attributes, default=str)),
+        "project": project,
+        "approved": approved,
+        "now": utcnow().isoformat(),
+    }
+    activation = {key: json_to_cel(value) for key, value in document.items()}
+    evaluated: list[str] = []
+    for policy in policies:
+        if not policy.applies_to(action):
+            continue
+        if policy.when is not None:
+            applies, error = _run(policy.when, activation)
+            if error:
+                return Decision(
+                    False,
+                    policy.spec.name,
+                    f"{policy.spec.message} ({error})",
+                    policy.spec.approval,
+                    tuple(evaluated),
+                )
+            if not applies:
+                continue
+        evaluated.append(policy.spec.name)
+        allowed, error = _run(policy.allow, activation)
+        if not allowed:
+            detail = f" ({error})" if error else ""
+            return Decision(
+                False,
+                policy.spec.name,
+                f"{policy.spec.message}{detail}",
+                policy.spec.approval,
+                tuple(evaluated),
+            )
+    return Decision(True, evaluated=tuple(evaluated))
+
+
+def find(policies: builtins.list[Policy], name: str) -> Policy:
+    for policy in policies:
+        if policy.spec.name == name:
+            return policy
+    raise NotFound(f"no policy named {name!r}", hint="see them with: gp policy list")

@@ -1,0 +1,206 @@
+"""Policies as code: compiled at load, fail closed, approvals unblock an action once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import goldenpath
+from goldenpath import InvalidInput, PermissionDenied
+from goldenpath.core.errors import Conflict, PolicyDenied
+from tests.conftest import write
+
+POLICIES = """\
+policies:
+  - name: prod-deploys-need-approval
+    description: Production needs an approver's sign-off and a good model.
+    actions: [deployment.create]
+    when: 'object.environment == "prod"'
+    allow: 'approved && object.model.metrics.roc_auc >= 0.8'
+    message: deployments to prod need an approval and roc_auc >= 0.8
+    approval: true
+  - name: restricted-data-needs-approval
+    actions: ["dataset.*"]
+    when: 'object.classification == "restricted"'
+    allow: approved
+    message: restricted data needs an approver's sign-off
+    approval: true
+  - name: no-admin-for-agents
+    actions: [access.grant]
+    allow: 'object.role != "admin" || !object.principal.startsWith("bot")'
+    message: agents never get admin
+"""
+PROD = {"environment": "prod", "model": {"metrics": {"roc_auc": 0.91}}}
+
+
+@pytest.fixture
+def org(ws: goldenpath.Workspace) -> Iterator[goldenpath.Workspace]:
+    """Policies in place; bob contributes to 'fraud', carol approves there."""
+    write_policies(ws, POLICIES)
+    ws.access.create_project("fraud")
+    for name, role in (("bob", "contributor"), ("carol", "approver")):
+        ws.principals.add(name)
+        ws.access.grant(role, name, project="fraud")
+    yield ws
+
+
+def write_policies(ws: goldenpath.Workspace, text: str) -> None:
+    folder = ws.stack.home / "policies"
+    folder.mkdir(exist_ok=True)
+    write(folder / "main.yaml", text)
+
+
+def as_(ws: goldenpath.Workspace, who: str) -> goldenpath.Workspace:
+    return goldenpath.connect(ws.stack.home, metadata=ws.stack.metadata, actor=who, project="fraud")
+
+
+def test_a_prod_deploy_is_denied_without_approval_and_allowed_after_one(
+    org: goldenpath.Workspace,
+) -> None:
+    bob, carol = as_(org, "bob"), as_(org, "carol")
+    with pytest.raises(PolicyDenied) as denied:
+        bob.policies.enforce("deployment.create", "fraud-api", PROD, project="fraud")
+    assert denied.value.policy == "prod-deploys-need-approval"
+    assert "need an approval" in denied.value.message
+    request = denied.value.request_id
+    assert request and f"gp approve {request}" in (denied.value.hint or "")
+    with pytest.raises(PolicyDenied) as again:  # asking twice reuses the pending request
+        bob.policies.enforce("deployment.create", "fraud-api", PROD, project="fraud")
+    assert again.value.request_id == request
+    with pytest.raises(PermissionDenied, match="your own request"):
+        org.principals.add("dave") and None
+        org.access.grant("approver", "bob", project="fraud")
+        as_(org, "bob").policies.approve(request)
+    assert carol.policies.approve(request, reason="model card reviewed").status == "approved"
+    with pytest.raises(Conflict, match="already approved"):
+        carol.policies.approve(request)
+    bob.policies.enforce("deployment.create", "fraud-api", PROD, project="fraud")  # allowed
+    assert org.policies.get(request).status == "used"
+    with pytest.raises(PolicyDenied):  # an approval is good for one action
+        bob.policies.enforce("deployment.create", "fraud-api", PROD, project="fraud")
+    staging = {**PROD, "environment": "staging"}
+    bob.policies.enforce("deployment.create", "fraud-api", staging, project="fraud")
+    actions = [e.action for e in org.audit.list(limit=20)]
+    assert {"policy.deny", "approval.request", "approval.approve", "approval.use"} <= set(actions)
+
+
+def test_a_weak_model_is_denied_even_with_approval(org: goldenpath.Workspace) -> None:
+    weak = {"environment": "prod", "model": {"metrics": {"roc_auc": 0.6}}}
+    with pytest.raises(PolicyDenied) as denied:
+        as_(org, "bob").policies.enforce("deployment.create", "x", weak, project="fraud")
+    as_(org, "carol").policies.approve(denied.value.request_id or "")
+    with pytest.raises(PolicyDenied, match=r"roc_auc >= 0\.8"):
+        as_(org, "bob").policies.enforce("deployment.create", "x", weak, project="fraud")
+
+
+def test_restricted_data_ingest_waits_for_an_approver(
+    org: goldenpath.Workspace, tmp_path: Path
+) -> None:
+    contract = write(tmp_path / "c.yaml", "classification: restricted\n")
+    data = write(tmp_path / "d.csv", "id\n1\n")
+    bob = as_(org, "bob")
+    with pytest.raises(PolicyDenied, match="restricted data") as denied:
+        bob.datasets.ingest("patients", data, contract=contract)
+    assert org.datasets.list() == []  # nothing written
+    as_(org, "carol").policies.approve(denied.value.request_id or "")
+    assert bob.datasets.ingest("patients", data, contract=contract).version.ref == "patients@1"
+    with pytest.raises(PolicyDenied):  # the contract stays attached; the next one needs sign-off
+        bob.datasets.ingest("patients", data)
+
+
+def test_grant_policies_apply_to_role_grants(org: goldenpath.Workspace) -> None:
+    org.principals.add(
+        "bot-1", kind="agent", owner="bob", allowed_actions=["dataset.read"], expires_in="1d"
+    )
+    with pytest.raises(PolicyDenied, match="agents never get admin"):
+        org.access.grant("admin", "bot-1")
+    org.access.grant("viewer", "bot-1", project="fraud")
+
+
+def test_evaluation_errors_deny_and_name_the_policy(org: goldenpath.Workspace) -> None:
+    # The 'when' of restricted-data-needs-approval reads object.classification: missing here.
+    with pytest.raises(PolicyDenied, match=r"restricted-data-needs-approval.*no such member"):
+        org.policies.enforce("dataset.ingest", "x", {"dataset": "x"}, project="fraud")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "policies:\n  - name: bad\n    actions: [x]\n    allow: 'approved &&'\n"
+            "    message: m\n",
+            "main.yaml: policy 'bad' (allow): CEL does not compile",
+        ),
+        (
+            "policies:\n  - name: bad\n    actions: [x]\n    when: 'object.'\n    allow: 'true'\n"
+            "    message: m\n",
+            "policy 'bad' (when): CEL does not compile",
+        ),
+        (
+            "policies:\n  - name: bad\n    actions: [x]\n    allow: 'true'\n    mesage: m\n",
+            "main.yaml:5: policies.0.mesage",
+        ),
+        (
+            "policies:\n  - name: Bad Name\n    actions: [x]\n    allow: 'true'\n    message: m\n",
+            "main.yaml:2: policies.0.name",
+        ),
+    ],
+)
+def test_broken_policies_fail_at_load_with_name_and_line(
+    ws: goldenpath.Workspace, text: str, expected: str
+) -> None:
+    write_policies(ws, text)
+    with pytest.raises(InvalidInput) as caught:
+        ws.policies.list()
+    assert expected in caught.value.message
+
+
+def test_gp_policy_test_and_list(org: goldenpath.Workspace, tmp_path: Path) -> None:
+    gp = Path(sys.executable).parent / "gp"
+    env = {
+        **os.environ,
+        "GP_HOME": str(org.stack.home),
+        "GP_METADATA": org.stack.metadata,
+        "GP_ACTOR": "alice",
+    }
+    sample = write(
+        tmp_path / "s.json",
+        json.dumps({"action": "deployment.create", "object": PROD, "approved": False}),
+    )
+    denied = subprocess.run(
+        [str(gp), "policy", "test", "prod-deploys-need-approval", "--input", str(sample)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert denied.returncode == 3 and "deny" in denied.stdout
+    write(sample, json.dumps({"action": "deployment.create", "object": PROD, "approved": True}))
+    allowed = subprocess.run(
+        [str(gp), "policy", "test", "prod-deploys-need-approval", "--input", str(sample)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert allowed.returncode == 0 and "allow" in allowed.stdout
+    listed = subprocess.run(
+        [str(gp), "policy", "list", "--json"], env=env, capture_output=True, text=True
+    )
+    assert [p["name"] for p in json.loads(listed.stdout)] == [
+        "prod-deploys-need-approval",
+        "restricted-data-needs-approval",
+        "no-admin-for-agents",
+    ]
+    bad = write(tmp_path / "bad.json", "{not json")
+    broken = subprocess.run(
+        [str(gp), "policy", "test", "no-admin-for-agents", "--input", str(bad)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert broken.returncode == 2 and broken.stderr.startswith("error: ")
