@@ -11,6 +11,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from goldenpath.core.redact import redact
+
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -49,8 +51,8 @@ def fields(pairs: Sequence[tuple[str, Any]]) -> None:
 
 
 def error(message: str, hint: str | None = None) -> None:
-    """``error: ...`` and ``hint: ...`` on stderr."""
-    lines = message.splitlines() or [""]
+    """``error: ...`` and ``hint: ...`` on stderr (secrets redacted)."""
+    lines = redact(message).splitlines() or [""]
     err.print(f"[red]error:[/red] {lines[0]}", markup=True)
     for line in lines[1:]:
         err.print(line, markup=False)

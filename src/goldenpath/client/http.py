@@ -74,7 +74,12 @@ def _error(response: httpx.Response) -> errors.GoldenpathError:
         body = response.json()
     except ValueError:
         body = {"detail": response.text[:200] or response.reason_phrase}
+    detail, hint = str(body.get("detail", "request failed")), body.get("hint")
+    if body.get("title") == "PolicyDenied":
+        return errors.PolicyDenied(
+            detail, hint=hint, policy=body.get("policy", ""), request_id=body.get("request_id")
+        )
     cls = _BY_NAME.get(body.get("title", "")) or _BY_STATUS.get(
         response.status_code, errors.GoldenpathError
     )
-    return cls(str(body.get("detail", "request failed")), hint=body.get("hint"))
+    return cls(detail, hint=hint)

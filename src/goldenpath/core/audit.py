@@ -26,6 +26,7 @@ from goldenpath.core.actor import Actor
 from goldenpath.core.audit_chain import GENESIS, chain_hash
 from goldenpath.core.clock import utcnow
 from goldenpath.core.ids import new_id
+from goldenpath.core.redact import redact, redact_value
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import audit_checkpoints, audit_events
 
@@ -105,8 +106,9 @@ class AuditVerification:
 
 
 def _jsonable(details: Mapping[str, Any] | None) -> dict[str, Any]:
-    # Exactly what the JSON column will hand back, so the hash can be re-computed from it.
-    return dict(json.loads(json.dumps(dict(details or {}), default=str)))
+    # Exactly what the JSON column will hand back, so the hash can be re-computed from it;
+    # and never a secret, since the trail is exported to SIEMs and cannot be edited later.
+    return dict(redact_value(json.loads(json.dumps(dict(details or {}), default=str))))
 
 
 def record(
@@ -125,6 +127,7 @@ def record(
     ).scalar()
     prev_hash = head or GENESIS
     event_id, at, body = new_id(), utcnow(), _jsonable(details)
+    object_ref = redact(object_ref)
     digest = chain_hash(prev_hash, event_id, at, actor.name, action, object_type, object_ref, body)
     conn.execute(
         audit_events.insert().values(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # Bearer tokens, and password-looking parts of URLs and key=value pairs.
 _PATTERNS = [
     (re.compile(r"gp_[A-Za-z0-9_-]{43}"), "gp_***"),
     (re.compile(r"(://[^:/@\s]+:)[^@\s]+@"), r"\1***@"),
-    (re.compile(r"(?i)\b(password|passwd|secret|token|api[_-]?key)=([^\s&]+)"), r"\1=***"),
+    (re.compile(r"(?i)\b(password|passwd|secret|token|api[_-]?key)=([^\s&/;,\"']+)"), r"\1=***"),
     (re.compile(r"(?i)(authorization:\s*bearer\s+)\S+"), r"\1***"),
 ]
 
@@ -18,3 +19,14 @@ def redact(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def redact_value(value: Any) -> Any:
+    """``value`` (JSON-like: dicts, lists, strings) with every string redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(item) for item in value]
+    return value

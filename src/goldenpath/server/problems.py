@@ -4,17 +4,47 @@ from __future__ import annotations
 
 import logging
 import re
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from goldenpath.core.errors import GoldenpathError, Unauthenticated
+from goldenpath.core.errors import GoldenpathError, PolicyDenied, Unauthenticated
 from goldenpath.core.redact import redact
 
 log = logging.getLogger("goldenpath.server")
 PROBLEM = "application/problem+json"
+
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "hint": {"type": "string"},
+        "policy": {"type": "string"},
+        "request_id": {"type": "string"},
+    },
+}
+_MEANINGS = {
+    400: "Malformed request (the body does not parse)",
+    401: "No valid bearer token",
+    403: "Not allowed (role or policy)",
+    404: "No such object",
+    409: "Conflicts with existing state",
+    422: "Invalid input, or data broke its contract",
+    503: "A backend is unavailable",
+}
+# Every route may answer with these; declared so clients (and schemathesis) know them.
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    status: {"description": meaning, "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}}
+    for status, meaning in _MEANINGS.items()
+}
 
 
 def _slug(name: str) -> str:
@@ -28,8 +58,9 @@ def problem(
     *,
     hint: str | None = None,
     headers: dict[str, str] | None = None,
+    **extra: str | None,
 ) -> JSONResponse:
-    body = {
+    body: dict[str, object] = {
         "type": f"https://goldenpath.dev/problems/{_slug(title)}",
         "title": title,
         "status": status,
@@ -37,6 +68,7 @@ def problem(
     }
     if hint:
         body["hint"] = hint
+    body.update({key: value for key, value in extra.items() if value is not None})
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -46,8 +78,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(GoldenpathError)
     async def _ours(_: Request, exc: GoldenpathError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+        extra = (
+            {"policy": exc.policy, "request_id": exc.request_id}
+            if isinstance(exc, PolicyDenied)
+            else {}
+        )
         return problem(
-            exc.http_status, type(exc).__name__, exc.message, hint=exc.hint, headers=headers
+            exc.http_status,
+            type(exc).__name__,
+            exc.message,
+            hint=exc.hint,
+            headers=headers,
+            **extra,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -58,7 +100,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return problem(exc.status_code, "HTTPError", str(exc.detail))
+        title = HTTPStatus(exc.status_code).phrase.replace(" ", "").replace("-", "")
+        return problem(exc.status_code, title, str(exc.detail))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

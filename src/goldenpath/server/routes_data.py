@@ -16,8 +16,9 @@ from fastapi.responses import Response
 from goldenpath.core.errors import InvalidInput
 from goldenpath.core.workspace import Workspace
 from goldenpath.data.formats import FORMATS
+from goldenpath.server.problems import ERROR_RESPONSES
 
-router = APIRouter(tags=["datasets"])
+router = APIRouter(tags=["datasets"], responses=ERROR_RESPONSES)
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 
 

@@ -11,8 +11,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from goldenpath.core.workspace import Workspace
+from goldenpath.server.problems import ERROR_RESPONSES
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 
 
 def workspace() -> Workspace:  # replaced by the app's authenticating dependency
