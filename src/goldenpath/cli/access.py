@@ -10,12 +10,25 @@ from goldenpath.governance.principals import Kind
 
 JSON = typer.Option(False, "--json", help="Print as JSON.")
 
-principals_app = typer.Typer(help="Users, service accounts and AI agents.", no_args_is_help=True)
-tokens_app = typer.Typer(help="Bearer tokens (shown once, stored hashed).", no_args_is_help=True)
-access_app = typer.Typer(
-    help="Roles on projects, teams and the workspace (deny by default).", no_args_is_help=True
+principals_app = typer.Typer(
+    help=("Users, service accounts and AI agents.\n\nExample: gp principals add bob"),
+    no_args_is_help=True,
 )
-projects_app = typer.Typer(help="Projects, grouped into teams.", no_args_is_help=True)
+tokens_app = typer.Typer(
+    help=("Bearer tokens (shown once, stored hashed).\n\nExample: gp tokens create --expires 30d"),
+    no_args_is_help=True,
+)
+access_app = typer.Typer(
+    help=(
+        "Roles on projects, teams and the workspace (deny by default).\n\n"
+        "Example: gp access grant contributor bob --project fraud"
+    ),
+    no_args_is_help=True,
+)
+projects_app = typer.Typer(
+    help=("Projects, grouped into teams.\n\nExample: gp projects create fraud --team risk"),
+    no_args_is_help=True,
+)
 
 
 @principals_app.command("add")

@@ -13,7 +13,9 @@ from goldenpath.core.errors import GoldenpathError
 
 app = typer.Typer(
     name="gp",
-    help="goldenpath: from notebook to governed production in one command.",
+    help=(
+        "goldenpath: from notebook to governed production in one command.\n\nExample: gp quickstart"
+    ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

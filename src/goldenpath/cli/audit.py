@@ -15,7 +15,8 @@ from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import InvalidInput
 
 app = typer.Typer(
-    help="The audit trail: who did what, to which object, when.", no_args_is_help=True
+    help=("The audit trail: who did what, to which object, when.\n\nExample: gp audit verify"),
+    no_args_is_help=True,
 )
 
 

@@ -14,7 +14,11 @@ from goldenpath.cli.progress import StepProgress
 from goldenpath.data import Mode
 
 app = typer.Typer(
-    help="Versioned datasets, validated against data contracts.", no_args_is_help=True
+    help=(
+        "Versioned datasets, validated against data contracts.\n\n"
+        "Example: gp data ingest transactions tx.csv --contract tx.contract.yaml"
+    ),
+    no_args_is_help=True,
 )
 
 JSON = typer.Option(False, "--json", help="Print as JSON.")

@@ -13,8 +13,17 @@ from goldenpath.core.errors import InvalidInput
 from goldenpath.core.yamlfile import read_text
 
 JSON = typer.Option(False, "--json", help="Print as JSON.")
-policy_app = typer.Typer(help="Policies (CEL) checked before actions.", no_args_is_help=True)
-approvals_app = typer.Typer(help="Approval requests opened by policies.", no_args_is_help=True)
+policy_app = typer.Typer(
+    help=(
+        "Policies (CEL) checked before actions.\n\n"
+        "Example: gp policy test prod-deploys --input sample.json"
+    ),
+    no_args_is_help=True,
+)
+approvals_app = typer.Typer(
+    help=("Approval requests opened by policies.\n\nExample: gp approvals list --status pending"),
+    no_args_is_help=True,
+)
 
 
 @policy_app.command("list")
