@@ -169,3 +169,21 @@ def test_binding_beyond_loopback_needs_tls_or_an_explicit_flag() -> None:
     check_bind("0.0.0.0", tls=False, insecure_bind=True)
     with pytest.raises(goldenpath.InvalidInput, match="refusing to serve plain HTTP"):
         check_bind("0.0.0.0", tls=False, insecure_bind=False)
+
+
+def test_the_server_checkpoints_the_audit_trail_periodically(server: Running) -> None:
+    import time
+
+    from goldenpath.cli.server import _checkpoint_periodically
+
+    stop = _checkpoint_periodically(server.ws, 1)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if server.ws.audit.verify().checkpoint is not None:
+                break
+            time.sleep(0.2)
+    finally:
+        stop.set()
+    result = server.ws.audit.verify()
+    assert result.ok and result.checkpoint is not None

@@ -76,7 +76,8 @@ def serve(
     )
 
 
-def _checkpoint_periodically(ws: object, seconds: int) -> None:
+def _checkpoint_periodically(ws: object, seconds: int) -> threading.Event:
+    """Sign the audit head every ``seconds`` in a daemon thread; set the event to stop."""
     from goldenpath.core.workspace import Workspace
 
     assert isinstance(ws, Workspace)
@@ -90,3 +91,4 @@ def _checkpoint_periodically(ws: object, seconds: int) -> None:
                 render.err.print(f"audit checkpoint failed: {exc}")
 
     threading.Thread(target=loop, name="audit-checkpoint", daemon=True).start()
+    return stop
