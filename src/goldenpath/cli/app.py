@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from goldenpath.cli import access, audit, data, policy, quickstart, server, workspace
+from goldenpath.cli import access, audit, data, policy, quickstart, render, server, workspace
 from goldenpath.cli.context import state
 from goldenpath.cli.render import error
 from goldenpath.core.errors import GoldenpathError
@@ -29,7 +29,6 @@ def _global(
         None,
         "--workspace",
         "-w",
-        envvar="GP_HOME",
         help="Workspace directory (or GP_HOME; default ~/.local/share/goldenpath).",
     ),
     project: str | None = typer.Option(
@@ -63,13 +62,29 @@ app.command("approve")(policy.approve)
 
 def main() -> None:
     """Run the CLI; a user error prints ``error:``/``hint:`` lines and exits non-zero."""
+    # Typer vendors click; its usage errors are re-raised here (standalone_mode=False) so
+    # that they read like every other error: one line, a hint, exit code 2.
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
     try:
-        app()
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        if exc.ctx is not None:
+            render.out.print(exc.ctx.get_help(), markup=False, highlight=False)
+        sys.exit(0)
+    except UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "gp"
+        error(exc.format_message(), f"see: {command} --help")
+        sys.exit(2)
+    except ClickException as exc:
+        error(exc.format_message())
+        sys.exit(exc.exit_code)
     except GoldenpathError as exc:
         if state.debug or "--debug" in sys.argv:
             raise
         error(exc.message, exc.hint)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         error("interrupted")
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -175,6 +175,9 @@ class Workspace:
 
 def _bootstrap_admin(store: MetadataStore, actor: Actor) -> None:
     """Make ``actor`` the workspace admin if nobody is (a new or upgraded workspace)."""
+    with store.connect() as conn:  # the common case: a read, without SQLite's write lock
+        if conn.execute(select(principals.c.id).limit(1)).first() is not None:
+            return
     with store.begin() as conn:
         if conn.execute(select(principals.c.id).limit(1)).first() is not None:
             return

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import builtins
 import fnmatch
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import celpy
-from celpy.adapter import json_to_cel
 from pydantic import BaseModel, ConfigDict, Field
 
 from goldenpath.core.actor import Actor
@@ -83,13 +82,22 @@ class Policy:
         return any(fnmatch.fnmatchcase(action, pattern) for pattern in self.spec.actions)
 
 
-_ENV = celpy.Environment()
 _CACHE: dict[Path, tuple[tuple[tuple[str, float], ...], list[Policy]]] = {}
 
 
+@functools.cache
+def _environment() -> Any:
+    # Built on first use: importing celpy and building its parser costs ~0.5 s, which every
+    # gp command would otherwise pay whether or not a policy is ever evaluated.
+    import celpy
+
+    return celpy.Environment()
+
+
 def _compile(expression: str, where: str) -> Any:
+    env = _environment()
     try:
-        return _ENV.program(_ENV.compile(expression))
+        return env.program(env.compile(expression))
     except Exception as exc:  # celpy raises parse errors of several kinds
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidInput(
@@ -126,7 +134,9 @@ def _run(program: Any, activation: dict[str, Any]) -> tuple[bool, str | None]:
         value = program.evaluate(activation)
     except Exception as exc:  # celpy's CELEvalError and friends
         return False, str(exc.args[0]) if exc.args else type(exc).__name__
-    if not isinstance(value, celpy.celtypes.BoolType):
+    from celpy.celtypes import BoolType
+
+    if not isinstance(value, BoolType):
         return False, f"the expression gave {value!r}, not true or false"
     return bool(value), None
 
@@ -149,6 +159,8 @@ def evaluate(
         "approved": approved,
         "now": utcnow().isoformat(),
     }
+    from celpy.adapter import json_to_cel
+
     activation = {key: json_to_cel(value) for key, value in document.items()}
     evaluated: list[str] = []
     for policy in policies:
