@@ -209,26 +209,9 @@ def test_gp_policy_test_and_list(org: goldenpath.Workspace, tmp_path: Path) -> N
 def test_a_policy_denial_over_http_carries_its_request(
     org: goldenpath.Workspace, tmp_path: Path
 ) -> None:
-    import threading
-    import time
+    from tests.server.conftest import serving
 
-    import uvicorn
-
-    from goldenpath.server.app import create_app
-    from tests.server.conftest import free_port
-
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(org.stack, org.store), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        url = f"http://127.0.0.1:{port}"
+    with serving(org) as url:
         bob = goldenpath.connect(
             url, token=org.principals.create_token("bob").secret, project="fraud"
         )
@@ -242,6 +225,3 @@ def test_a_policy_denial_over_http_carries_its_request(
         assert [a.id for a in carol.policies.approvals("pending")] == [denied.value.request_id]
         carol.policies.approve(denied.value.request_id)
         assert bob.datasets.ingest("patients", data, contract=contract).version.version == 1
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

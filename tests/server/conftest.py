@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -27,8 +28,9 @@ class Running:
     ws: goldenpath.Workspace
 
 
-@pytest.fixture
-def server(ws: goldenpath.Workspace) -> Iterator[Running]:
+@contextmanager
+def serving(ws: goldenpath.Workspace) -> Iterator[str]:
+    """Serve ``ws`` with uvicorn on a free 127.0.0.1 port; yield its base URL."""
     port = free_port()
     config = uvicorn.Config(
         create_app(ws.stack, ws.store), host="127.0.0.1", port=port, log_level="warning"
@@ -41,6 +43,14 @@ def server(ws: goldenpath.Workspace) -> Iterator[Running]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
-    yield Running(f"http://127.0.0.1:{port}", ws)
-    running.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        running.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(ws: goldenpath.Workspace) -> Iterator[Running]:
+    with serving(ws) as url:
+        yield Running(url, ws)

@@ -5,14 +5,11 @@ Bounded (a few examples per operation) so it stays a test, not a fuzzing campaig
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -24,9 +21,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 import goldenpath
-from goldenpath.server.app import create_app
 from tests.conftest import write
-from tests.server.conftest import free_port
+from tests.server.conftest import serving
 
 
 @pytest.fixture(scope="module")
@@ -35,19 +31,8 @@ def admin_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
     ws = goldenpath.connect(home, actor="alice", create=True)
     ws.datasets.ingest("tx", write(home.parent / "d.csv", "id,amount\n1,2.0\n"))
     token = ws.principals.create_token("alice", expires_in="1d").secret
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(ws.stack, ws.store), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", token
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(ws) as url:
+        yield url, token
     ws.close()
 
 

@@ -49,6 +49,18 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    """Turn a driver's "cannot reach the database" into our one-line error."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise BackendUnavailable(
+            f"metadata database unavailable: {str(exc.orig).splitlines()[0]}",
+            hint="check the metadata URL with: gp status",
+        ) from None
+
+
 class MetadataStore:
     """An engine on the metadata database with its dialect's settings applied."""
 
@@ -79,28 +91,16 @@ class MetadataStore:
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """A connection inside one transaction, committed on success, rolled back on error."""
-        try:
-            with self.engine.connect() as conn:
-                conn.execution_options(gp_write=True)
-                with conn.begin():
-                    yield conn
-        except OperationalError as exc:
-            raise BackendUnavailable(
-                f"metadata database unavailable: {str(exc.orig).splitlines()[0]}",
-                hint="check the metadata URL with: gp status",
-            ) from None
+        with _unavailable(), self.engine.connect() as conn:
+            conn.execution_options(gp_write=True)
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         """A connection for reads."""
-        try:
-            with self.engine.connect() as conn:
-                yield conn
-        except OperationalError as exc:
-            raise BackendUnavailable(
-                f"metadata database unavailable: {str(exc.orig).splitlines()[0]}",
-                hint="check the metadata URL with: gp status",
-            ) from None
+        with _unavailable(), self.engine.connect() as conn:
+            yield conn
 
     def current_revision(self) -> str | None:
         """The applied Alembic revision, or ``None`` on an empty database."""
