@@ -16,14 +16,11 @@ from fastapi.responses import Response
 from goldenpath.core.errors import InvalidInput
 from goldenpath.core.workspace import Workspace
 from goldenpath.data.formats import FORMATS
+from goldenpath.server.auth import workspace
 from goldenpath.server.problems import ERROR_RESPONSES
 
 router = APIRouter(tags=["datasets"], responses=ERROR_RESPONSES)
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
-
-
-def workspace() -> Workspace:  # replaced by the app's authenticating dependency
-    raise NotImplementedError
 
 
 WS = Annotated[Workspace, Depends(workspace)]

@@ -11,13 +11,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from goldenpath.core.workspace import Workspace
+from goldenpath.server.auth import workspace
 from goldenpath.server.problems import ERROR_RESPONSES
 
 router = APIRouter(responses=ERROR_RESPONSES)
-
-
-def workspace() -> Workspace:  # replaced by the app's authenticating dependency
-    raise NotImplementedError
 
 
 WS = Annotated[Workspace, Depends(workspace)]

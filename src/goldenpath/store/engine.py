@@ -7,6 +7,7 @@ the check is one indexed read, not an Alembic start-up (~60 ms saved on every co
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,6 +62,10 @@ def _unavailable() -> Iterator[None]:
         ) from None
 
 
+# JSON columns are written with plain json.dumps on every backend (pinned, not left to the
+# dialect's default): the audit chain hashes that exact text (core/audit_chain.py).
+
+
 class MetadataStore:
     """An engine on the metadata database with its dialect's settings applied."""
 
@@ -76,12 +81,14 @@ class MetadataStore:
             path = self.url.removeprefix("sqlite:///")
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = create_engine(self.url)
+            self.engine: Engine = create_engine(self.url, json_serializer=json.dumps)
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
         else:
             try:
-                self.engine = create_engine(self.url, pool_pre_ping=True)
+                self.engine = create_engine(
+                    self.url, pool_pre_ping=True, json_serializer=json.dumps
+                )
             except ModuleNotFoundError:
                 raise InvalidInput(
                     "PostgreSQL metadata needs the psycopg driver",

@@ -1,0 +1,50 @@
+"""Authenticating a request: its bearer token becomes a Workspace acting as that principal.
+
+A plain dependency (not ``app.dependency_overrides``, which FastAPI re-inspects on every
+request: 24% of the server's CPU in a py-spy profile, see benchmarks/RESULTS.md). It stays
+synchronous so that its database reads run in the thread pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Header, Request
+
+from goldenpath.core.config import Stack
+from goldenpath.core.errors import Unauthenticated
+from goldenpath.core.workspace import DEFAULT_PROJECT, Workspace
+from goldenpath.governance.access import AccessControl
+from goldenpath.governance.principals import authenticate
+from goldenpath.store.engine import MetadataStore
+
+
+class Context:
+    """What every request shares: the resolved stack and one pooled metadata engine."""
+
+    def __init__(self, stack: Stack, store: MetadataStore) -> None:
+        self.stack = stack
+        self.store = store
+
+    def workspace(self, authorization: str | None, project: str | None) -> Workspace:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated(
+                "a bearer token is required",
+                hint="send 'Authorization: Bearer gp_...'; create one with: gp tokens create",
+            )
+        principal, scopes = authenticate(self.store, token.strip())
+        access = AccessControl(self.store, principal, scopes)
+        return Workspace(self.stack, self.store, access, project or DEFAULT_PROJECT)
+
+
+def workspace(
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+    x_gp_project: Annotated[
+        str | None, Header(description="Project new objects go to (default: 'default')")
+    ] = None,
+) -> Workspace:
+    """The request's workspace, acting as its token's principal."""
+    context: Context = request.app.state.context
+    return context.workspace(authorization, x_gp_project)
