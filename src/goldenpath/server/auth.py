@@ -1,8 +1,9 @@
 """Authenticating a request: its bearer token becomes a Workspace acting as that principal.
 
 A plain dependency (not ``app.dependency_overrides``, which FastAPI re-inspects on every
-request: 24% of the server's CPU in a py-spy profile, see benchmarks/RESULTS.md). It stays
-synchronous so that its database reads run in the thread pool, never on the event loop.
+request: 24% of the server's CPU in a py-spy profile, see benchmarks/RESULTS.md). It is
+``async`` to save a thread-pool hop per request: its work is ~0.4 ms of CPU-bound lookups
+(the GIL serialises it in a thread anyway); the routes themselves stay in the thread pool.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class Context:
         return Workspace(self.stack, self.store, access, project or DEFAULT_PROJECT)
 
 
-def workspace(
+async def workspace(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
     x_gp_project: Annotated[

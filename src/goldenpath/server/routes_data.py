@@ -52,25 +52,25 @@ def _saved(upload: UploadFile | None, label: str) -> Iterator[Path | None]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@router.get("/datasets")
+@router.get("/datasets", response_model=None)
 def list_datasets(ws: WS) -> list[dict[str, Any]]:
     """Datasets you can read, with their newest version."""
     return [d.as_dict() for d in ws.datasets.list()]
 
 
-@router.get("/datasets/{name}")
+@router.get("/datasets/{name}", response_model=None)
 def show(ws: WS, name: str, version: Version = None) -> dict[str, Any]:
     """A dataset version: rows, schema, fingerprint, source."""
     return ws.datasets.get(_ref(name, version)).as_dict()
 
 
-@router.get("/datasets/{name}/versions")
+@router.get("/datasets/{name}/versions", response_model=None)
 def history(ws: WS, name: str) -> list[dict[str, Any]]:
     """Every version, oldest first."""
     return [v.as_dict() for v in ws.datasets.history(name)]
 
 
-@router.get("/datasets/{name}/head")
+@router.get("/datasets/{name}/head", response_model=None)
 def head(
     ws: WS, name: str, version: Version = None, rows: Annotated[int, Query(ge=1, le=10_000)] = 10
 ) -> list[dict[str, Any]]:
@@ -101,19 +101,19 @@ def data(
     return Response(sink.getvalue().to_pybytes(), media_type=ARROW_STREAM)
 
 
-@router.get("/datasets/{name}/profile")
+@router.get("/datasets/{name}/profile", response_model=None)
 def profile(ws: WS, name: str, version: Version = None) -> dict[str, Any]:
     """The stored column profile of a version."""
     return ws.datasets.profile(_ref(name, version))
 
 
-@router.get("/datasets/{name}/validation")
+@router.get("/datasets/{name}/validation", response_model=None)
 def validation(ws: WS, name: str, version: Version = None) -> dict[str, Any] | None:
     """The stored validation report of the batch that produced a version."""
     return ws.datasets.validation(_ref(name, version))
 
 
-@router.get("/datasets/{name}/quarantine")
+@router.get("/datasets/{name}/quarantine", response_model=None)
 def quarantine(
     ws: WS, name: str, limit: Annotated[int, Query(ge=1, le=100_000)] = 100
 ) -> list[dict[str, Any]]:
@@ -122,7 +122,7 @@ def quarantine(
     return [{k: _jsonable(v) if k != "_gp_rules" else v for k, v in r.items()} for r in rows]
 
 
-@router.post("/datasets/{name}/versions", status_code=201)
+@router.post("/datasets/{name}/versions", status_code=201, response_model=None)
 def ingest(
     ws: WS,
     name: str,
@@ -140,7 +140,7 @@ def ingest(
     return result.as_dict()
 
 
-@router.post("/datasets/{name}/validate")
+@router.post("/datasets/{name}/validate", response_model=None)
 def validate(
     ws: WS,
     name: str,

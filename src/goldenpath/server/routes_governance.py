@@ -51,19 +51,19 @@ class GrantBody(_Body):
     team: Name | None = None
 
 
-@router.get("/status", tags=["meta"])
+@router.get("/status", tags=["meta"], response_model=None)
 def status(ws: WS) -> dict[str, Any]:
     """The stack, the acting principal and object counts."""
     return ws.status().as_dict()
 
 
-@router.get("/whoami", tags=["access"])
+@router.get("/whoami", tags=["access"], response_model=None)
 def whoami(ws: WS) -> dict[str, Any]:
     """The acting principal and its roles."""
     return ws.access.whoami()
 
 
-@router.get("/audit/events", tags=["audit"])
+@router.get("/audit/events", tags=["audit"], response_model=None)
 def audit_events(
     ws: WS,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 50,
@@ -78,13 +78,13 @@ def audit_events(
     ]
 
 
-@router.get("/audit/verify", tags=["audit"])
+@router.get("/audit/verify", tags=["audit"], response_model=None)
 def audit_verify(ws: WS) -> dict[str, Any]:
     """Check the hash chain and the newest signed checkpoint."""
     return ws.audit.verify().as_dict()
 
 
-@router.post("/audit/checkpoint", tags=["audit"])
+@router.post("/audit/checkpoint", tags=["audit"], response_model=None)
 def audit_checkpoint(ws: WS) -> dict[str, Any]:
     """Sign the chain's head."""
     return ws.audit.checkpoint()
@@ -103,25 +103,25 @@ def audit_export(ws: WS, since: datetime | None = None) -> Response:
     return Response(out.getvalue(), media_type="application/x-ndjson")
 
 
-@router.get("/projects", tags=["access"])
+@router.get("/projects", tags=["access"], response_model=None)
 def projects(ws: WS) -> list[dict[str, Any]]:
     """Projects you can see."""
     return [p.as_dict() for p in ws.access.projects()]
 
 
-@router.post("/projects", tags=["access"], status_code=201)
+@router.post("/projects", tags=["access"], status_code=201, response_model=None)
 def create_project(ws: WS, body: NewProject) -> dict[str, Any]:
     """Create a project."""
     return ws.access.create_project(body.name, team=body.team).as_dict()
 
 
-@router.get("/principals", tags=["access"])
+@router.get("/principals", tags=["access"], response_model=None)
 def principals(ws: WS) -> list[dict[str, Any]]:
     """Every principal (admins)."""
     return [p.as_dict() for p in ws.principals.list()]
 
 
-@router.post("/principals", tags=["access"], status_code=201)
+@router.post("/principals", tags=["access"], status_code=201, response_model=None)
 def add_principal(ws: WS, body: NewPrincipal) -> dict[str, Any]:
     """Add a user, service account or agent."""
     return ws.principals.add(
@@ -133,14 +133,14 @@ def add_principal(ws: WS, body: NewPrincipal) -> dict[str, Any]:
     ).as_dict()
 
 
-@router.post("/principals/{name}/disable", tags=["access"])
+@router.post("/principals/{name}/disable", tags=["access"], response_model=None)
 def disable_principal(ws: WS, name: str) -> dict[str, str]:
     """Disable a principal; its tokens stop working."""
     ws.principals.disable(name)
     return {"disabled": name}
 
 
-@router.get("/tokens", tags=["access"])
+@router.get("/tokens", tags=["access"], response_model=None)
 def tokens(
     ws: WS,
     principal: Annotated[str | None, Query(max_length=63)] = None,
@@ -149,7 +149,7 @@ def tokens(
     return [t.as_dict() for t in ws.principals.tokens(principal)]
 
 
-@router.post("/tokens", tags=["access"], status_code=201)
+@router.post("/tokens", tags=["access"], status_code=201, response_model=None)
 def create_token(ws: WS, body: NewToken) -> dict[str, Any]:
     """Create a token; the secret is in this response only."""
     created = ws.principals.create_token(
@@ -158,14 +158,14 @@ def create_token(ws: WS, body: NewToken) -> dict[str, Any]:
     return {**created.info.as_dict(), "token": created.secret}
 
 
-@router.delete("/tokens/{token_id}", tags=["access"])
+@router.delete("/tokens/{token_id}", tags=["access"], response_model=None)
 def revoke_token(ws: WS, token_id: str) -> dict[str, str]:
     """Revoke a token."""
     ws.principals.revoke_token(token_id)
     return {"revoked": token_id}
 
 
-@router.get("/grants", tags=["access"])
+@router.get("/grants", tags=["access"], response_model=None)
 def grants(
     ws: WS,
     principal: Annotated[str | None, Query(max_length=63)] = None,
@@ -175,7 +175,7 @@ def grants(
     return [g.as_dict() for g in ws.access.list(principal=principal, project=project)]
 
 
-@router.post("/grants", tags=["access"], status_code=201)
+@router.post("/grants", tags=["access"], status_code=201, response_model=None)
 def grant(ws: WS, body: GrantBody) -> dict[str, Any]:
     """Grant a role (workspace-wide if neither project nor team)."""
     return ws.access.grant(
@@ -183,7 +183,7 @@ def grant(ws: WS, body: GrantBody) -> dict[str, Any]:
     ).as_dict()
 
 
-@router.post("/grants/revoke", tags=["access"])
+@router.post("/grants/revoke", tags=["access"], response_model=None)
 def revoke(ws: WS, body: GrantBody) -> dict[str, str]:
     """Take a role away."""
     ws.access.revoke(body.role, body.principal, project=body.project, team=body.team)
@@ -195,13 +195,13 @@ class Decision(_Body):
     reason: str | None = Field(default=None, max_length=2000)
 
 
-@router.get("/policies", tags=["policy"])
+@router.get("/policies", tags=["policy"], response_model=None)
 def policies(ws: WS) -> list[dict[str, Any]]:
     """Every policy (all compiled)."""
     return ws.policies.list()
 
 
-@router.post("/policies/{name}/test", tags=["policy"])
+@router.post("/policies/{name}/test", tags=["policy"], response_model=None)
 def test_policy(ws: WS, name: str, document: dict[str, Any]) -> dict[str, Any]:
     """Evaluate one policy against a sample input."""
     decision = ws.policies.test(name, document)
@@ -213,7 +213,7 @@ def test_policy(ws: WS, name: str, document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/approvals", tags=["policy"])
+@router.get("/approvals", tags=["policy"], response_model=None)
 def approvals(
     ws: WS,
     status: Annotated[Literal["pending", "approved", "rejected", "used"] | None, Query()] = None,
@@ -222,7 +222,7 @@ def approvals(
     return [a.as_dict() for a in ws.policies.approvals(status)]
 
 
-@router.post("/approvals/{request_id}", tags=["policy"])
+@router.post("/approvals/{request_id}", tags=["policy"], response_model=None)
 def decide(ws: WS, request_id: str, body: Decision) -> dict[str, Any]:
     """Approve (or reject) a pending request."""
     return ws.policies.approve(request_id, reject=body.reject, reason=body.reason).as_dict()
