@@ -166,6 +166,9 @@ def _conform(batch: pa.Table, stored: pa.Schema) -> pa.Table:
     return batch
 
 
+_VERSION_COLUMNS = [c for c in dataset_versions.c if c.name != "profile"]
+
+
 class DatasetService:
     """Ingest, inspect and read versioned datasets."""
 
@@ -705,26 +708,32 @@ class DatasetService:
             return None
 
     def _version(self, conn: Connection, ref: Ref) -> DatasetVersion:
-        dataset_id = self._dataset_id(conn, ref.name)
-        query = select(*[c for c in dataset_versions.c if c.name != "profile"]).where(
-            dataset_versions.c.dataset_id == dataset_id
+        # One query for the version and its project (the hot path of every read and of the
+        # server's GET /datasets/{name}); access is checked before anything is returned.
+        query = (
+            select(*_VERSION_COLUMNS, projects.c.name.label("project"))
+            .join(datasets, datasets.c.id == dataset_versions.c.dataset_id)
+            .join(projects, projects.c.id == datasets.c.project_id)
+            .where(datasets.c.name == ref.name)
         )
         if ref.version is None:
             query = query.order_by(dataset_versions.c.version.desc()).limit(1)
         else:
             query = query.where(dataset_versions.c.version == ref.version)
         row = conn.execute(query).mappings().first()
-        if row is None:
-            count = conn.execute(
-                select(func.max(dataset_versions.c.version)).where(
-                    dataset_versions.c.dataset_id == dataset_id
-                )
-            ).scalar()
-            raise NotFound(
-                f"dataset {ref.name!r} has no version {ref.version}",
-                hint=f"its versions are 1..{count}; see: gp data history {ref.name}",
+        if row is not None:
+            self._access.require("dataset.read", row["project"])
+            return self._to_version(ref.name, row)
+        dataset_id = self._dataset_id(conn, ref.name)  # NotFound or PermissionDenied first
+        count = conn.execute(
+            select(func.max(dataset_versions.c.version)).where(
+                dataset_versions.c.dataset_id == dataset_id
             )
-        return self._to_version(ref.name, row)
+        ).scalar()
+        raise NotFound(
+            f"dataset {ref.name!r} has no version {ref.version}",
+            hint=f"its versions are 1..{count}; see: gp data history {ref.name}",
+        )
 
     @staticmethod
     def _to_version(name: str, row: RowMapping | dict[str, Any]) -> DatasetVersion:

@@ -73,22 +73,32 @@ class AccessControl:
     """The acting principal's effective permissions."""
 
     def __init__(
-        self, store: MetadataStore, principal: Principal, scopes: frozenset[str] | None = None
+        self,
+        store: MetadataStore,
+        principal: Principal,
+        scopes: frozenset[str] | None = None,
+        conn: Connection | None = None,
     ) -> None:
         self._store = store
         self.principal = principal
         self._scopes = scopes
-        self.reload()
+        if conn is not None:
+            self._load(conn)
+        else:
+            self.reload()
 
     def reload(self) -> None:
         """Re-read grants and projects (after a grant changes)."""
         with self._store.connect() as conn:
-            held = conn.execute(
-                select(grants.c.role, grants.c.scope_kind, grants.c.scope_name).where(
-                    grants.c.principal_id == self.principal.id
-                )
-            ).all()
-            self._teams = dict(conn.execute(select(projects.c.name, projects.c.team)).all())
+            self._load(conn)
+
+    def _load(self, conn: Connection) -> None:
+        held = conn.execute(
+            select(grants.c.role, grants.c.scope_kind, grants.c.scope_name).where(
+                grants.c.principal_id == self.principal.id
+            )
+        ).all()
+        self._teams = dict(conn.execute(select(projects.c.name, projects.c.team)).all())
         self._workspace: set[str] = set()
         self._team: dict[str, set[str]] = {}
         self._project: dict[str, set[str]] = {}

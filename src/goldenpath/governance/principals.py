@@ -187,21 +187,23 @@ def insert_principal(
     return _principal(row)
 
 
-def authenticate(store: MetadataStore, secret: str) -> tuple[Principal, frozenset[str] | None]:
+def authenticate(
+    store: MetadataStore, secret: str, conn: Connection | None = None
+) -> tuple[Principal, frozenset[str] | None]:
     """The principal and token scopes behind a bearer token; raise if it is not valid now."""
     if not TOKEN_PATTERN.fullmatch(secret or ""):
         raise Unauthenticated("invalid token", hint="create one with: gp tokens create")
     now = utcnow()
-    with store.connect() as conn:
-        row = (
-            conn.execute(
-                select(tokens.c.scopes, tokens.c.expires_at, tokens.c.revoked_at, principals)
-                .join(principals, principals.c.id == tokens.c.principal_id)
-                .where(tokens.c.token_hash == token_hash(secret))
-            )
-            .mappings()
-            .first()
-        )
+    query = (
+        select(tokens.c.scopes, tokens.c.expires_at, tokens.c.revoked_at, principals)
+        .join(principals, principals.c.id == tokens.c.principal_id)
+        .where(tokens.c.token_hash == token_hash(secret))
+    )
+    if conn is not None:
+        row = conn.execute(query).mappings().first()
+    else:
+        with store.connect() as fresh:
+            row = fresh.execute(query).mappings().first()
     if row is None:
         raise Unauthenticated("invalid token", hint="create one with: gp tokens create")
     if row["revoked_at"] is not None:

@@ -34,8 +34,9 @@ class Context:
                 "a bearer token is required",
                 hint="send 'Authorization: Bearer gp_...'; create one with: gp tokens create",
             )
-        principal, scopes = authenticate(self.store, token.strip())
-        access = AccessControl(self.store, principal, scopes)
+        with self.store.connect() as conn:  # one checkout for identity and grants
+            principal, scopes = authenticate(self.store, token.strip(), conn)
+            access = AccessControl(self.store, principal, scopes, conn)
         return Workspace(self.stack, self.store, access, project or DEFAULT_PROJECT)
 
 
