@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 import time
 from importlib import resources
 from pathlib import Path
@@ -55,6 +57,12 @@ def quickstart(
         f"({time.perf_counter() - started:.1f}s)"
     )
     render.out.print("\n[bold]try next[/bold]")
+    gp = shutil.which("gp")
+    if gp is None or Path(gp).resolve() != Path(sys.argv[0]).resolve():
+        # make quickstart runs .venv/bin/gp; the user's shell may not have it on PATH yet.
+        render.out.print(
+            f"  (first put gp on your PATH: source {Path(sys.argv[0]).parent}/activate)"
+        )
     for command in (
         f"gp data show {v.ref}",
         "gp data quarantine transactions        # the rows the contract held back, and why",
