@@ -14,8 +14,8 @@ from goldenpath.core.errors import InvalidInput
 from goldenpath.core.progress import Progress
 from goldenpath.core.workspace import WorkspaceStatus
 from goldenpath.data import Mode
-from goldenpath.data.service import DatasetSummary, DatasetVersion, IngestResult
 from goldenpath.data.validation import ValidationReport
+from goldenpath.data.versions import DatasetSummary, DatasetVersion, IngestResult
 from goldenpath.governance.access import Grant, Project
 from goldenpath.governance.approvals import ApprovalRequest
 from goldenpath.governance.policies import Decision

@@ -7,10 +7,6 @@ an audit event in the same database transaction that records the change.
 from __future__ import annotations
 
 import builtins
-import hashlib
-import json
-from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,150 +16,32 @@ from sqlalchemy import Connection, RowMapping, func, select
 from goldenpath.core import audit, faults
 from goldenpath.core.actor import Actor
 from goldenpath.core.clock import utcnow
-from goldenpath.core.errors import Conflict, InvalidInput, NotFound, ValidationFailed
+from goldenpath.core.errors import InvalidInput, NotFound, ValidationFailed
 from goldenpath.core.ids import new_id
 from goldenpath.core.names import Ref, parse_ref, validate_name
 from goldenpath.core.progress import NoProgress, Progress
 from goldenpath.data import Mode
-from goldenpath.data.contracts import ARROW_TYPES, LoadedContract, load_contract, parse_contract
+from goldenpath.data.contracts import LoadedContract, load_contract, parse_contract
 from goldenpath.data.formats import read_table
+from goldenpath.data.ingest import (
+    check_evolution,
+    conform,
+    file_source,
+    fingerprint,
+    pinned_types,
+    tag_quarantine,
+)
 from goldenpath.data.profiles import profile
 from goldenpath.data.schema import SchemaChanges, diff_schemas, schema_json
-from goldenpath.data.tables import DatasetFiles, SchemaMode
+from goldenpath.data.tables import DatasetFiles
 from goldenpath.data.validation import ValidationReport, validate_batch
+from goldenpath.data.versions import DatasetSummary, DatasetVersion, IngestResult
 from goldenpath.governance.access import AccessControl, Enforcer
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import dataset_versions, datasets, projects, validations
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-@dataclass(frozen=True)
-class DatasetVersion:
-    """One version of a dataset: what it holds and where it came from."""
-
-    dataset: str
-    version: int
-    id: str
-    mode: str
-    row_count: int
-    batch_rows: int
-    quarantined_rows: int
-    schema: list[dict[str, Any]]
-    schema_changes: dict[str, Any]
-    fingerprint: str
-    source: dict[str, Any]
-    contract_sha256: str | None
-    created_at: datetime
-    created_by: str
-    delta_version: int
-
-    @property
-    def ref(self) -> str:
-        return f"{self.dataset}@{self.version}"
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["ref"] = self.ref
-        data["created_at"] = self.created_at.isoformat()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DatasetVersion:
-        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**{**fields, "created_at": datetime.fromisoformat(data["created_at"])})
-
-
-@dataclass(frozen=True)
-class DatasetSummary:
-    """A dataset in a listing."""
-
-    name: str
-    versions: int
-    latest_version: int
-    rows: int
-    has_contract: bool
-    created_at: datetime
-    updated_at: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["created_at"] = self.created_at.isoformat()
-        data["updated_at"] = self.updated_at.isoformat()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DatasetSummary:
-        return cls(
-            **{
-                **data,
-                "created_at": datetime.fromisoformat(data["created_at"]),
-                "updated_at": datetime.fromisoformat(data["updated_at"]),
-            }
-        )
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    """What an ingest produced."""
-
-    version: DatasetVersion
-    outcome: str  # accepted | quarantined
-    report: ValidationReport | None
-    schema_changes: SchemaChanges
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "version": self.version.as_dict(),
-            "outcome": self.outcome,
-            "validation": self.report.as_dict() if self.report else None,
-            "schema_changes": self.schema_changes.as_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> IngestResult:
-        report = data["validation"]
-        return cls(
-            DatasetVersion.from_dict(data["version"]),
-            data["outcome"],
-            ValidationReport.from_dict(report) if report else None,
-            SchemaChanges(**data["schema_changes"]),
-        )
-
-
-def _file_source(path: Path, fmt: str) -> dict[str, Any]:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return {
-        "path": str(path.resolve()),
-        "format": fmt,
-        "bytes": path.stat().st_size,
-        "sha256": digest.hexdigest(),
-    }
-
-
-def _fingerprint(schema: list[dict[str, Any]], rows: int, content_sum: str) -> str:
-    shape = json.dumps([[c["name"], c["type"]] for c in schema])
-    return hashlib.sha256(f"{shape}|{rows}|{content_sum}".encode()).hexdigest()
-
-
-def _conform(batch: pa.Table, stored: pa.Schema) -> pa.Table:
-    """Cast columns the stored table already has to its types (int32 -> int64, ...)."""
-    for index, field in enumerate(batch.schema):
-        if field.name in stored.names:
-            target = stored.field(field.name).type
-            if target != field.type:
-                try:
-                    batch = batch.set_column(index, field.name, batch.column(index).cast(target))
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                    raise Conflict(
-                        f"column {field.name!r} cannot be stored as {target}: {exc}",
-                        hint="use --mode overwrite --allow-breaking to retype it",
-                    ) from None
-    return batch
 
 
 _VERSION_COLUMNS = [c for c in dataset_versions.c if c.name != "profile"]
@@ -344,7 +222,7 @@ class DatasetService:
                 f"dataset {name!r} has no contract to validate against",
                 hint="pass one with --contract FILE",
             )
-        table, _ = read_table(path, fmt, column_types=self._pinned_types(loaded))
+        table, _ = read_table(path, fmt, column_types=pinned_types(loaded))
         with self._store.connect() as conn:
             latest = self._latest_or_none(conn, name)
         existing = (
@@ -391,8 +269,8 @@ class DatasetService:
                 project=project,
             )
         with steps.step("read"):
-            table, fmt = read_table(path, fmt, column_types=self._pinned_types(loaded))
-            source = _file_source(path, fmt)
+            table, fmt = read_table(path, fmt, column_types=pinned_types(loaded))
+            source = file_source(path, fmt)
         files = DatasetFiles(self._root, name)
         with files.lock():
             with self._store.connect() as conn:
@@ -420,20 +298,18 @@ class DatasetService:
                 if previous is not None
                 else SchemaChanges(added=list(valid.column_names))
             )
-            schema_mode = self._check_evolution(
-                name, previous, mode, changes, loaded, allow_breaking
-            )
+            schema_mode = check_evolution(name, previous, mode, changes, loaded, allow_breaking)
             with steps.step("write"):
                 exists = files.prepare(previous.delta_version if previous else None)
                 if exists and previous is not None and mode == "append":
-                    valid = _conform(valid, files.stored_schema(previous.delta_version))
+                    valid = conform(valid, files.stored_schema(previous.delta_version))
                 delta_version = files.write(
                     valid, mode=mode, exists=exists, schema_mode=schema_mode
                 )
                 faults.reach("ingest.after-data-commit")
                 version_id = new_id()
                 if quarantined is not None and quarantined.num_rows:
-                    files.quarantine(self._tag_quarantine(quarantined, version_id))
+                    files.quarantine(tag_quarantine(quarantined, version_id))
             with steps.step("profile"):
                 stored = files.dataset(delta_version)
                 version_profile = profile(stored)
@@ -473,19 +349,6 @@ class DatasetService:
             return None
         return parse_contract(row.contract, source=f"contract of {name}")
 
-    @staticmethod
-    def _pinned_types(loaded: LoadedContract | None) -> dict[str, pa.DataType]:
-        # Only string columns are pinned at read time: text never fails to parse, and it keeps
-        # values like "01234" intact. Other types are checked (and cast) by the validator, so a
-        # bad value becomes a counted, quarantinable rule failure instead of a read error.
-        if loaded is None:
-            return {}
-        return {
-            n: ARROW_TYPES["string"]
-            for n, c in loaded.contract.columns.items()
-            if c.type == "string"
-        }
-
     def _refuse_if_broken(
         self, name: str, source: dict[str, Any], loaded: LoadedContract, report: ValidationReport
     ) -> None:
@@ -511,49 +374,6 @@ class DatasetService:
             hint="fix the data, or set on_violation: quarantine to keep the valid rows",
             report=report,
         )
-
-    def _check_evolution(
-        self,
-        name: str,
-        previous: DatasetVersion | None,
-        mode: Mode,
-        changes: SchemaChanges,
-        loaded: LoadedContract | None,
-        allow_breaking: bool,
-    ) -> SchemaMode | None:
-        if previous is None:
-            return None
-        if (
-            changes.added
-            and loaded is not None
-            and not allow_breaking
-            and loaded.contract.additive_changes == "forbid"
-        ):
-            raise Conflict(
-                f"{name!r}: the contract forbids new columns, and this batch adds "
-                f"{', '.join(changes.added)}",
-                hint="drop the columns, or change additive_changes in the contract",
-            )
-        if changes.breaking and not allow_breaking:
-            raise Conflict(
-                f"{name!r}: breaking schema change ({changes.describe()})",
-                hint="pass --allow-breaking if readers of this dataset can cope",
-            )
-        if changes.retyped and mode == "append":
-            raise Conflict(
-                f"{name!r}: an append cannot retype columns ({changes.describe()})",
-                hint="use --mode overwrite --allow-breaking",
-            )
-        if not changes.any:
-            return None
-        return "merge" if mode == "append" else "overwrite"
-
-    @staticmethod
-    def _tag_quarantine(rows: pa.Table, version_id: str) -> pa.Table:
-        count = rows.num_rows
-        rows = rows.append_column("_gp_version_id", pa.array([version_id] * count, pa.string()))
-        at = pa.array([utcnow()] * count, pa.timestamp("us", tz="UTC"))
-        return rows.append_column("_gp_quarantined_at", at)
 
     def _record(
         self,
@@ -626,7 +446,7 @@ class DatasetService:
                 "quarantined_rows": quarantined_rows,
                 "schema": schema,
                 "schema_changes": changes.as_dict(),
-                "fingerprint": _fingerprint(
+                "fingerprint": fingerprint(
                     schema, version_profile["rows"], version_profile["content_sum"]
                 ),
                 "content_sum": version_profile["content_sum"],

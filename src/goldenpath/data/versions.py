@@ -1,0 +1,103 @@
+"""What the dataset service returns: versions, listings and ingest results (with JSON forms)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from goldenpath.data.schema import SchemaChanges
+from goldenpath.data.validation import ValidationReport
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """One version of a dataset: what it holds and where it came from."""
+
+    dataset: str
+    version: int
+    id: str
+    mode: str
+    row_count: int
+    batch_rows: int
+    quarantined_rows: int
+    schema: list[dict[str, Any]]
+    schema_changes: dict[str, Any]
+    fingerprint: str
+    source: dict[str, Any]
+    contract_sha256: str | None
+    created_at: datetime
+    created_by: str
+    delta_version: int
+
+    @property
+    def ref(self) -> str:
+        return f"{self.dataset}@{self.version}"
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ref"] = self.ref
+        data["created_at"] = self.created_at.isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DatasetVersion:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**{**fields, "created_at": datetime.fromisoformat(data["created_at"])})
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """A dataset in a listing."""
+
+    name: str
+    versions: int
+    latest_version: int
+    rows: int
+    has_contract: bool
+    created_at: datetime
+    updated_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        data["updated_at"] = self.updated_at.isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DatasetSummary:
+        return cls(
+            **{
+                **data,
+                "created_at": datetime.fromisoformat(data["created_at"]),
+                "updated_at": datetime.fromisoformat(data["updated_at"]),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What an ingest produced."""
+
+    version: DatasetVersion
+    outcome: str  # accepted | quarantined
+    report: ValidationReport | None
+    schema_changes: SchemaChanges
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version.as_dict(),
+            "outcome": self.outcome,
+            "validation": self.report.as_dict() if self.report else None,
+            "schema_changes": self.schema_changes.as_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IngestResult:
+        report = data["validation"]
+        return cls(
+            DatasetVersion.from_dict(data["version"]),
+            data["outcome"],
+            ValidationReport.from_dict(report) if report else None,
+            SchemaChanges(**data["schema_changes"]),
+        )
