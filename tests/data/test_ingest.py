@@ -192,3 +192,20 @@ def test_missing_file_and_bad_names_and_versions(ws: goldenpath.Workspace, tmp_p
     with pytest.raises(InvalidInput, match="no column"):
         ws.datasets.read("tx", columns=["nope"])
     assert ws.datasets.list()[0].versions == 1
+
+
+def test_a_table_no_metadata_knows_is_moved_aside_not_deleted(
+    local_ws: goldenpath.Workspace, tmp_path: Path
+) -> None:
+    local_ws.datasets.ingest("tx", csv(tmp_path, "a.csv", [(1, 1.0)]))
+    # A new metadata database pointed at the same storage root.
+    fresh = goldenpath.connect(
+        tmp_path / "other", storage=str(local_ws.storage_root), actor="alice", create=True
+    )
+    fresh.datasets.ingest("tx", csv(tmp_path, "b.csv", [(2, 2.0)]))
+    assert fresh.datasets.read("tx").to_pylist() == [{"id": 2, "amount": 2.0}]
+    aside = list((local_ws.storage_root / "datasets" / "tx").glob("orphaned-table-*"))
+    assert len(aside) == 1
+    from deltalake import DeltaTable
+
+    assert DeltaTable(str(aside[0])).to_pyarrow_table().to_pylist() == [{"id": 1, "amount": 1.0}]

@@ -15,6 +15,7 @@ versions), and the next writer restores the table to the last recorded version f
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from goldenpath.core.errors import Conflict, NotFound
+from goldenpath.core.ids import new_id
 
 SchemaMode = Literal["merge", "overwrite"]
 
@@ -76,12 +78,16 @@ class DatasetFiles:
         ``recorded`` is the Delta version of the newest recorded dataset version (None for a
         new dataset). Commits after it come from a writer that died before recording them.
         """
+        table_dir = self.dir / "table"
         if not DeltaTable.is_deltatable(self.table_uri):
-            if (self.dir / "table").exists():
-                shutil.rmtree(self.dir / "table")  # files of a first write that never committed
+            if table_dir.exists():
+                shutil.rmtree(table_dir)  # data files of a first write that never committed
             return False
         if recorded is None:
-            shutil.rmtree(self.dir / "table")  # a first write that was never recorded
+            # A committed table that no metadata knows: a first ingest killed before recording
+            # it, or a storage root reused with a new metadata database. Moved aside, never
+            # deleted: the second case may be someone's only copy.
+            os.replace(table_dir, self.dir / f"orphaned-table-{new_id()}")
             return False
         table = DeltaTable(self.table_uri)
         if table.version() != recorded:
