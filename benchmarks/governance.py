@@ -56,6 +56,7 @@ from typing import Any, TypeVar, cast
 
 import httpx
 import uvicorn
+from _timing import best_of
 from fastapi import FastAPI
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 from starlette.applications import Starlette
@@ -167,19 +168,6 @@ def tight_loop_mean(call: Callable[[], object], n: int) -> float:
     for _ in range(n):
         call()
     return (time.perf_counter() - started) / n
-
-
-def best_of(runs: int, work: Callable[[], T]) -> tuple[float, T]:
-    """The fastest of ``runs`` runs of ``work``: its seconds and its result."""
-    best: tuple[float, T] | None = None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = work()
-        seconds = time.perf_counter() - started
-        if best is None or seconds < best[0]:
-            best = (seconds, result)
-    assert best is not None
-    return best
 
 
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -42,6 +42,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from _timing import best_of
 from deltalake import write_deltalake
 from pyarrow import csv
 
@@ -260,19 +261,6 @@ def csv_path(table: pa.Table, rows: int, source: Path) -> Path:
 
 
 # -- timing --------------------------------------------------------------------------------------
-
-
-def best_of(runs: int, work: Callable[[], T]) -> tuple[float, T]:
-    """The fastest of ``runs`` calls of ``work`` and that call's result."""
-    best: tuple[float, T] | None = None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = work()
-        seconds = time.perf_counter() - started
-        if best is None or seconds < best[0]:
-            best = (seconds, result)
-    assert best is not None, "runs must be at least 1"
-    return best
 
 
 @dataclass(frozen=True)
