@@ -62,9 +62,24 @@ def test_an_edited_event_is_pinpointed(trail: goldenpath.Workspace) -> None:
 
 
 def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(trail: goldenpath.Workspace) -> None:
-    attack(trail, "UPDATE audit_events SET hash = 'f' || substr(hash, 2) WHERE seq = 3")
-    problems = kinds(trail)
-    assert ("edited", 3) in problems
+    # The forger rewrites #3's actor and gives it a valid hash of its own: only the link that
+    # #4 recorded to the old #3 gives it away.
+    with trail.store.connect() as conn:
+        row = conn.execute(text("SELECT * FROM audit_events WHERE seq = 3")).mappings().one()
+    forged = chain_hash(
+        row["prev_hash"],
+        row["id"],
+        row["at"],
+        "mallory",
+        row["action"],
+        row["object_type"],
+        row["object_ref"],
+        row["details"],
+    )
+    attack(trail, f"UPDATE audit_events SET actor = 'mallory', hash = '{forged}' WHERE seq = 3")
+    result = trail.audit.verify()
+    assert [(p.kind, p.seq) for p in result.problems] == [("edited", 3)]
+    assert "#4 links to a hash no event has" in result.problems[0].message
 
 
 def test_a_deleted_event_is_pinpointed(trail: goldenpath.Workspace) -> None:

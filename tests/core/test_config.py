@@ -64,3 +64,12 @@ def test_home_comes_from_flag_then_env(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.delenv("GP_HOME")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert resolve_home(None) == ((tmp_path / "xdg" / "goldenpath").resolve(), "default")
+
+
+def test_a_bad_environment_variable_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GP_RUNTIME", "docker")
+    with pytest.raises(InvalidInput, match=r"GP_RUNTIME: .*local.*kubernetes") as caught:
+        resolve_stack(tmp_path)
+    assert "GP_RUNTIME" in (caught.value.hint or "")

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from goldenpath.core.errors import InvalidInput
 from goldenpath.core.yamlfile import load_yaml_model
@@ -106,6 +106,19 @@ def _absolute_metadata(value: str, home: Path) -> str:
     return value
 
 
+def _environment_settings() -> StackSettings:
+    """The ``GP_METADATA``, ``GP_STORAGE``, ``GP_ONLINE``, ``GP_RUNTIME`` layer."""
+    values = {key: value for key in STACK_KEYS if (value := os.environ.get(f"GP_{key.upper()}"))}
+    try:
+        return StackSettings.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        variable = f"GP_{str(first['loc'][0]).upper()}"
+        raise InvalidInput(
+            f"{variable}: {first['msg']}", hint=f"fix or unset the {variable} environment variable"
+        ) from None
+
+
 def resolve_stack(
     home: Path,
     overrides: StackSettings | None = None,
@@ -123,17 +136,7 @@ def resolve_stack(
     workspace = load_yaml_model(config_path, StackSettings) if config_path.exists() else None
     project_path = (project_dir or Path.cwd()) / PROJECT_FILE
     project = load_yaml_model(project_path, ProjectConfig).stack if project_path.exists() else None
-    env = (
-        StackSettings.model_validate(
-            {
-                k: os.environ[f"GP_{k.upper()}"]
-                for k in STACK_KEYS
-                if os.environ.get(f"GP_{k.upper()}")
-            }
-        )
-        if any(os.environ.get(f"GP_{k.upper()}") for k in STACK_KEYS)
-        else None
-    )
+    env = _environment_settings()
 
     layers: list[tuple[str, StackSettings | None]] = [
         ("argument", overrides),
