@@ -305,13 +305,17 @@ bench_rows = Table(
 
 @dataclass(frozen=True)
 class AuditWrite:
-    """One-row transactions without and with ``audit.record``, and record() timed alone."""
+    """One-row transactions without and with ``audit.record``, and record() timed alone; and,
+    as the engine's floor for any one more statement, the same transaction with a second
+    plain insert (the second insert timed alone too)."""
 
     backend: str
     trail: int  # events in the trail before the measurement
     plain: Stats
     audited: Stats
     record: Stats
+    doubled: Stats
+    second: Stats
 
     def cost(self, pick: Callable[[Stats], float]) -> float:
         """The audit write's cost at one percentile: the larger of the two ways to see it."""
@@ -330,6 +334,7 @@ def measure_audit_write(store: MetadataStore, backend: str, n: int) -> AuditWrit
     actor = Actor("bench")
     statement = insert(bench_rows)
     record_seconds: list[float] = []
+    second_seconds: list[float] = []
 
     def plain() -> None:
         with store.begin() as conn:
@@ -343,13 +348,24 @@ def measure_audit_write(store: MetadataStore, backend: str, n: int) -> AuditWrit
             audit.record(conn, actor, "bench.write", "bench_row", row_id, {"value": 1})
             record_seconds.append(time.perf_counter() - started)
 
-    samples = time_interleaved({"plain": plain, "audited": audited}, n, warmup=100)
+    def doubled() -> None:
+        with store.begin() as conn:
+            conn.execute(statement, {"id": new_id(), "value": 1, "note": "plain"})
+            started = time.perf_counter()
+            conn.execute(statement, {"id": new_id(), "value": 2, "note": "second"})
+            second_seconds.append(time.perf_counter() - started)
+
+    samples = time_interleaved(
+        {"plain": plain, "audited": audited, "doubled": doubled}, n, warmup=100
+    )
     return AuditWrite(
         backend,
         trail,
         Stats.of(samples["plain"]),
         Stats.of(samples["audited"]),
         Stats.of(record_seconds[-n:]),  # without the warm-up
+        Stats.of(samples["doubled"]),
+        Stats.of(second_seconds[-n:]),
     )
 
 
@@ -462,6 +478,8 @@ def report_audit_writes(writes: Sequence[AuditWrite]) -> None:
                 f"{ms(w.audited.p50)} / {ms(w.audited.p99)}",
                 f"{ms(w.audited.p50 - w.plain.p50)} / {ms(w.audited.p99 - w.plain.p99)}",
                 f"{ms(w.record.p50)} / {ms(w.record.p99)}",
+                f"{ms(w.doubled.p50 - w.plain.p50)} / {ms(w.doubled.p99 - w.plain.p99)}",
+                f"{ms(w.second.p50)} / {ms(w.second.p99)}",
             ]
         )
     headers = [
@@ -471,6 +489,8 @@ def report_audit_writes(writes: Sequence[AuditWrite]) -> None:
         "insert + record(): p50 / p99 ms",
         "difference p50 / p99 ms",
         "record() alone p50 / p99 ms",
+        "floor, 1 more plain insert: difference p50 / p99 ms",
+        "that insert alone p50 / p99 ms",
     ]
     print(markdown_table(headers, rows))
 
@@ -974,16 +994,16 @@ def measure_handler(gov: Governed, n: int) -> dict[str, Stats]:
     ws = gov.admin
     context = create_app(ws.stack, ws.store).state.context
     header = f"Bearer {gov.secret}"
-    principal, scopes = authenticate(ws.store, gov.secret)
-    access = AccessControl(ws.store, principal, scopes)
+    identity = authenticate(ws.store, gov.secret)
+    access = AccessControl.of(ws.store, identity)
     scoped = Workspace(ws.stack, ws.store, access)
     calls: dict[str, Callable[[], object]] = {
-        "authenticate(token): 1 query": partial(authenticate, ws.store, gov.secret),
-        "AccessControl(...): 2 queries (grants, projects)": partial(
-            AccessControl, ws.store, principal, scopes
+        "authenticate(token): 1 query (token, principal, grants)": partial(
+            authenticate, ws.store, gov.secret
         ),
+        "AccessControl.of(identity): no query": partial(AccessControl.of, ws.store, identity),
         "Workspace(...)": partial(Workspace, ws.stack, ws.store, access),
-        f"ws.datasets.get('{DATASET}'): 2 queries": partial(scoped.datasets.get, DATASET),
+        f"ws.datasets.get('{DATASET}'): 1 query": partial(scoped.datasets.get, DATASET),
         "all of it, as the route does (+ as_dict)": lambda: (
             context.workspace(header, None).datasets.get(DATASET).as_dict()
         ),
@@ -1110,6 +1130,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, help="timed HTTP requests per target")
     parser.add_argument("--skip-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--skip-wrk", action="store_true", help="no concurrent wrk figure")
+    parser.add_argument(
+        "--only",
+        choices=("overhead", "verify", "server"),
+        action="append",
+        help="run only this budget's section (repeatable; default: all three)",
+    )
     args = parser.parse_args(argv)
     for name in ("events", "runs", "requests"):
         value = getattr(args, name)
@@ -1133,14 +1159,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     start_load = load_text()
     pg = None if args.skip_postgres else postgres_version()
     use_wrk = not args.skip_wrk and shutil.which("wrk") is not None
+    sections = set(args.only or ("overhead", "verify", "server"))
     trail, build_seconds = ensure_trail(sizes.events)
     budgets: list[Budget] = []
     with tempfile.TemporaryDirectory(prefix="gp-bench-gov-") as tmp:
         gov = make_governed(Path(tmp) / "home")
         try:
-            budgets += run_overhead(gov, trail, sizes, pg)
-            budgets += run_verify(trail, sizes, build_seconds)
-            budgets += run_server(gov, sizes, use_wrk)
+            if "overhead" in sections:
+                budgets += run_overhead(gov, trail, sizes, pg)
+            if "verify" in sections:
+                budgets += run_verify(trail, sizes, build_seconds)
+            if "server" in sections:
+                budgets += run_server(gov, sizes, use_wrk)
         finally:
             gov.close()
     print("\n## Budgets\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import goldenpath
 from goldenpath.core import audit
 from goldenpath.core.actor import Actor
 from goldenpath.core.audit_chain import chain_hash
+from goldenpath.store.engine import MetadataStore, open_store
 
 
 @pytest.fixture
@@ -158,3 +160,41 @@ def test_export_writes_json_lines_since_a_time(trail: goldenpath.Workspace) -> N
     later = io.StringIO()
     since = trail.audit.list(limit=1)[0].at
     assert trail.audit.export(later, since=since) == 1
+
+
+def test_a_rolled_back_event_is_never_linked_to(ws: goldenpath.Workspace) -> None:
+    # The append keeps the head it wrote as a hint; after a rollback that head is gone.
+    with pytest.raises(RuntimeError), ws.store.begin() as conn:
+        audit.record(conn, Actor("alice"), "thing.update", "thing", "gone", {})
+        raise RuntimeError("roll back")
+    with ws.store.begin() as conn:
+        audit.record(conn, Actor("alice"), "thing.update", "thing", "kept", {})
+    result = ws.audit.verify()
+    assert result.ok, result.problems
+    assert [e.object_ref for e in ws.audit.list(limit=1)] == ["kept"]
+
+
+def test_concurrent_writers_keep_one_unbroken_chain(ws: goldenpath.Workspace) -> None:
+    # Two engines (as two processes would have), each with three threads, append at once.
+    before = ws.audit.verify().events
+    stores = [ws.store, open_store(ws.store.url)]
+    errors: list[BaseException] = []
+
+    def append(store: MetadataStore, n: int) -> None:
+        try:
+            for i in range(25):
+                with store.begin() as conn:
+                    audit.record(conn, Actor("alice"), "thing.update", "thing", f"w{n}-{i}", {})
+        except BaseException as exc:  # reported below: a thread's exception is otherwise lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=append, args=(stores[n % 2], n)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stores[1].dispose()
+    assert not errors
+    result = ws.audit.verify()
+    assert result.ok, result.problems
+    assert result.events == before + 150 and result.head_seq == result.events

@@ -12,7 +12,7 @@ from sqlalchemy import update
 import goldenpath
 from goldenpath import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from goldenpath.core.clock import utcnow
-from goldenpath.store.tables import tokens
+from goldenpath.store.tables import principals, tokens
 from tests.conftest import write
 
 
@@ -165,6 +165,17 @@ def test_agents_are_narrow_owned_and_expiring(org: goldenpath.Workspace, tmp_pat
             bot.datasets.ingest("fraud_tx", data(tmp_path))
     token = org.principals.create_token("bot", expires_in="30d")
     assert token.info.expires_at <= agent.expires_at  # never outlives the agent
+    # The agent's own expiry counts, not only its token's (they are different columns of one
+    # joined row: this once read the token's expiry as the agent's).
+    token = org.principals.create_token("bot", expires_in="1h")
+    with org.store.begin() as conn:
+        conn.execute(
+            update(principals)
+            .where(principals.c.name == "bot")
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    with pytest.raises(Unauthenticated, match="disabled or expired"):
+        goldenpath.connect(org.stack.home, metadata=org.stack.metadata, token=token.secret)
 
 
 def test_unknown_principals_and_bad_grants(org: goldenpath.Workspace) -> None:

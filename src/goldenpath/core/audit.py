@@ -18,25 +18,72 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, Engine, func, select
 
 from goldenpath.core import signing
 from goldenpath.core.actor import Actor
-from goldenpath.core.audit_chain import GENESIS, chain_hash
+from goldenpath.core.audit_chain import GENESIS, canonical_time, chain_hash
 from goldenpath.core.clock import utcnow
+from goldenpath.core.errors import Conflict
 from goldenpath.core.ids import new_id
-from goldenpath.core.redact import redact, redact_value
+from goldenpath.core.redact import redact, redact_value, suspicious
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import audit_checkpoints, audit_events
 
-# Serialises audit appends on PostgreSQL (SQLite write transactions are already exclusive).
-_POSTGRES_LOCK = 0x67705F6175646974  # "gp_audit"
-# Built once: a statement made per call defeats SQLAlchemy's compiled cache (measured at
-# ~0.17 ms of a ~0.3 ms audit write; benchmarks/RESULTS.md).
-_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
-_HEAD = select(audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
-_INSERT = audit_events.insert()
+# The append: one statement, one round trip. It inserts the event as ``seq = head + 1`` only if
+# the head it links to is still there (``EXISTS``) and no other event took that place (``ON
+# CONFLICT (seq) DO NOTHING``, which on PostgreSQL waits for a concurrent writer of the same
+# place to commit or roll back). So the chain can never fork or link to a rolled-back event,
+# without a lock; a writer that loses the race re-reads the head and tries again. It is driver
+# SQL, run as is: SQLAlchemy's statement machinery cost more than the statement itself on
+# SQLite (benchmarks/RESULTS.md).
+_APPEND = """
+INSERT INTO audit_events (seq, id, at, actor, action, object_type, object_ref, details,
+                          prev_hash, hash)
+SELECT {seq}, {id}, {at}, {actor}, {action}, {object_type}, {object_ref}, {details},
+       {prev_hash}, {hash}
+WHERE {linked}
+ON CONFLICT (seq) DO NOTHING
+"""
+_LINKED = "EXISTS (SELECT 1 FROM audit_events WHERE seq = {link_seq} AND hash = {link_hash})"
+_FIRST = "NOT EXISTS (SELECT 1 FROM audit_events)"
+_PARAMS = [
+    "seq",
+    "id",
+    "at",
+    "actor",
+    "action",
+    "object_type",
+    "object_ref",
+    "details",
+    "prev_hash",
+    "hash",
+    "link_seq",
+    "link_hash",
+]
+
+
+def _append_sql(dialect: str, first: bool) -> str:
+    style = "%({})s" if dialect == "postgresql" else ":{}"  # psycopg's and sqlite3's named style
+    names = {name: style.format(name) for name in _PARAMS}
+    if dialect == "postgresql":
+        names["details"] = f"CAST({names['details']} AS JSON)"
+    linked = _FIRST if first else _LINKED.format(**names)
+    return _APPEND.format(linked=linked, **names)
+
+
+_APPENDS = {
+    (dialect, first): _append_sql(dialect, first)
+    for dialect in ("sqlite", "postgresql")
+    for first in (False, True)
+}
+_HEAD = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
+# The head each engine last appended: a hint that saves the head query (a stale one only costs
+# a retry, since the statement checks it).
+_HEADS: WeakKeyDictionary[Engine, tuple[int, str]] = WeakKeyDictionary()
+_MAX_ATTEMPTS = 1000
 _COLUMNS = "seq, id, at, actor, action, object_type, object_ref, details, prev_hash, hash"
 
 
@@ -110,10 +157,13 @@ class AuditVerification:
         )
 
 
-def _jsonable(details: Mapping[str, Any] | None) -> dict[str, Any]:
-    # Exactly what the JSON column will hand back, so the hash can be re-computed from it;
-    # and never a secret, since the trail is exported to SIEMs and cannot be edited later.
-    return dict(redact_value(json.loads(json.dumps(dict(details or {}), default=str))))
+def _details_text(details: Mapping[str, Any] | None) -> str:
+    """The JSON text stored (and hashed) for ``details``, never holding a secret: the trail is
+    exported to SIEMs and cannot be edited later."""
+    text = json.dumps(dict(details or {}), default=str)
+    if not suspicious(text):  # the common case: one regex search, no re-encoding
+        return text
+    return json.dumps(redact_value(json.loads(text)))
 
 
 def record(
@@ -125,27 +175,42 @@ def record(
     details: Mapping[str, Any] | None = None,
 ) -> str:
     """Append an audit event on ``conn`` (inside the caller's transaction); return its id."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(_LOCK, {"key": _POSTGRES_LOCK})
-    prev_hash = conn.execute(_HEAD).scalar() or GENESIS
-    event_id, at, body = new_id(), utcnow(), _jsonable(details)
+    event_id, at, body = new_id(), utcnow(), _details_text(details)
     object_ref = redact(object_ref)
-    digest = chain_hash(prev_hash, event_id, at, actor.name, action, object_type, object_ref, body)
-    conn.execute(
-        _INSERT,
-        {
-            "id": event_id,
-            "at": at,
-            "actor": actor.name,
-            "action": action,
-            "object_type": object_type,
-            "object_ref": object_ref,
-            "details": body,
-            "prev_hash": prev_hash,
-            "hash": digest,
-        },
+    dialect, engine = conn.dialect.name, conn.engine
+    params: dict[str, Any] = {
+        "id": event_id,
+        # SQLite stores the text SQLAlchemy would; psycopg sends the aware datetime.
+        "at": canonical_time(at) if dialect == "sqlite" else at,
+        "actor": actor.name,
+        "action": action,
+        "object_type": object_type,
+        "object_ref": object_ref,
+        "details": body,
+    }
+    head = _HEADS.get(engine)
+    for _ in range(_MAX_ATTEMPTS):
+        if head is None:
+            head = conn.execute(_HEAD).one_or_none() or (0, GENESIS)
+        prev_seq, prev_hash = head
+        digest = chain_hash(
+            prev_hash, event_id, at, actor.name, action, object_type, object_ref, body
+        )
+        params.update(
+            seq=prev_seq + 1,
+            prev_hash=prev_hash,
+            hash=digest,
+            link_seq=prev_seq,
+            link_hash=prev_hash,
+        )
+        if conn.exec_driver_sql(_APPENDS[dialect, prev_seq == 0], params).rowcount == 1:
+            _HEADS[engine] = (prev_seq + 1, digest)
+            return event_id
+        head = None  # another writer appended first, or the hint was stale: re-read the head
+    raise Conflict(
+        f"could not append to the audit trail after {_MAX_ATTEMPTS} attempts",
+        hint="other writers keep appending first; retry the operation",
     )
-    return event_id
 
 
 class AuditService:

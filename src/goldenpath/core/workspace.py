@@ -187,8 +187,7 @@ def _bootstrap_admin(store: MetadataStore, actor: Actor) -> None:
 
 def _access(store: MetadataStore, actor: Actor | None, token: str | None) -> AccessControl:
     if token is not None:
-        principal, scopes = authenticate(store, token)
-        return AccessControl(store, principal, scopes)
+        return AccessControl.of(store, authenticate(store, token))
     who = actor or default_actor()
     _bootstrap_admin(store, who)
     with store.connect() as conn:

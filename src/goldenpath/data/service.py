@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy import Connection, RowMapping, bindparam, func, select
 
 from goldenpath.core import audit, faults
 from goldenpath.core.actor import Actor
@@ -45,6 +45,16 @@ if TYPE_CHECKING:
 
 
 _VERSION_COLUMNS = [c for c in dataset_versions.c if c.name != "profile"]
+# A version and its project in one query, built once (the hot path of every read and of the
+# server's GET /datasets/{name}; a statement built per call costs as much as running it).
+_BY_NAME = (
+    select(*_VERSION_COLUMNS, projects.c.name.label("project"))
+    .join(datasets, datasets.c.id == dataset_versions.c.dataset_id)
+    .join(projects, projects.c.id == datasets.c.project_id)
+    .where(datasets.c.name == bindparam("name"))
+)
+_NEWEST_VERSION = _BY_NAME.order_by(dataset_versions.c.version.desc()).limit(1)
+_VERSION = _BY_NAME.where(dataset_versions.c.version == bindparam("version"))
 
 
 class DatasetService:
@@ -528,19 +538,12 @@ class DatasetService:
             return None
 
     def _version(self, conn: Connection, ref: Ref) -> DatasetVersion:
-        # One query for the version and its project (the hot path of every read and of the
-        # server's GET /datasets/{name}); access is checked before anything is returned.
-        query = (
-            select(*_VERSION_COLUMNS, projects.c.name.label("project"))
-            .join(datasets, datasets.c.id == dataset_versions.c.dataset_id)
-            .join(projects, projects.c.id == datasets.c.project_id)
-            .where(datasets.c.name == ref.name)
-        )
+        # Access is checked before anything is returned.
         if ref.version is None:
-            query = query.order_by(dataset_versions.c.version.desc()).limit(1)
+            found = conn.execute(_NEWEST_VERSION, {"name": ref.name})
         else:
-            query = query.where(dataset_versions.c.version == ref.version)
-        row = conn.execute(query).mappings().first()
+            found = conn.execute(_VERSION, {"name": ref.name, "version": ref.version})
+        row = found.mappings().first()
         if row is not None:
             self._access.require("dataset.read", row["project"])
             return self._to_version(ref.name, row)

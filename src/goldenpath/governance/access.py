@@ -9,11 +9,12 @@ intersection of all three.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Protocol, Self
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from goldenpath.core import audit
 from goldenpath.core.actor import Actor
@@ -21,7 +22,7 @@ from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from goldenpath.core.ids import new_id
 from goldenpath.core.names import validate_name
-from goldenpath.governance.principals import Principal, principal_by_name
+from goldenpath.governance.principals import Identity, Principal, principal_by_name
 from goldenpath.governance.roles import DELEGABLE, ROLES, WORKSPACE_PERMISSIONS
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import grants, principals, projects
@@ -61,6 +62,13 @@ class Project:
         return cls(**{**data, "created_at": datetime.fromisoformat(data["created_at"])})
 
 
+# Built once: a statement built per call costs more than running it.
+_GRANTS_OF = select(grants.c.role, grants.c.scope_kind, grants.c.scope_name).where(
+    grants.c.principal_id == bindparam("principal_id")
+)
+_TEAMS = select(projects.c.name, projects.c.team)
+
+
 class Enforcer(Protocol):
     """Policy enforcement as the services need it (``PolicyService.enforce``)."""
 
@@ -71,6 +79,8 @@ class Enforcer(Protocol):
 
 class AccessControl:
     """The acting principal's effective permissions."""
+
+    _teams: dict[str, str] | None
 
     def __init__(
         self,
@@ -87,18 +97,27 @@ class AccessControl:
         else:
             self.reload()
 
+    @classmethod
+    def of(cls, store: MetadataStore, identity: Identity) -> Self:
+        """The permissions of an authenticated token (its grants already read with it)."""
+        access = cls.__new__(cls)
+        access._store, access.principal, access._scopes = store, identity.principal, identity.scopes
+        access._apply(identity.grants)
+        return access
+
     def reload(self) -> None:
         """Re-read grants and projects (after a grant changes)."""
         with self._store.connect() as conn:
             self._load(conn)
 
     def _load(self, conn: Connection) -> None:
-        held = conn.execute(
-            select(grants.c.role, grants.c.scope_kind, grants.c.scope_name).where(
-                grants.c.principal_id == self.principal.id
-            )
-        ).all()
-        self._teams = dict(conn.execute(select(projects.c.name, projects.c.team)).all())
+        held = conn.execute(_GRANTS_OF, {"principal_id": self.principal.id}).all()
+        self._apply([tuple(row) for row in held])
+        if self._team:  # only team grants need to know which team each project is in
+            self._teams = dict(conn.execute(_TEAMS).all())
+
+    def _apply(self, held: Iterable[Sequence[str]]) -> None:
+        self._teams = None  # which team each project is in: read when first needed
         self._workspace: set[str] = set()
         self._team: dict[str, set[str]] = {}
         self._project: dict[str, set[str]] = {}
@@ -110,6 +129,12 @@ class AccessControl:
                 self._team.setdefault(name, set()).update(permissions - WORKSPACE_PERMISSIONS)
             else:
                 self._project.setdefault(name, set()).update(permissions - WORKSPACE_PERMISSIONS)
+
+    def _project_teams(self) -> dict[str, str]:
+        if self._teams is None:
+            with self._store.connect() as conn:
+                self._teams = dict(conn.execute(_TEAMS).all())
+        return self._teams
 
     def allowed(self, permission: str, project: str | None = None) -> bool:
         """Whether the principal may use ``permission`` (on ``project``, if given)."""
@@ -126,8 +151,10 @@ class AccessControl:
             return True
         if project is None:
             return False
-        return permission in self._project.get(project, ()) or permission in self._team.get(
-            self._teams.get(project, ""), ()
+        if permission in self._project.get(project, ()):
+            return True
+        return bool(self._team) and permission in self._team.get(
+            self._project_teams().get(project, ""), ()
         )
 
     def require(self, permission: str, project: str | None = None) -> None:
@@ -146,10 +173,11 @@ class AccessControl:
         """Projects where ``permission`` is allowed; ``None`` means every project."""
         if self.allowed(permission):
             return None
-        return {p for p in self._teams if self.allowed(permission, p)}
+        candidates = self._project_teams() if self._team else self._project
+        return {p for p in candidates if self.allowed(permission, p)}
 
     def team_of(self, project: str) -> str | None:
-        return self._teams.get(project)
+        return self._project_teams().get(project)
 
 
 def insert_grant(

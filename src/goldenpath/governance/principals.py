@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from goldenpath.core import audit
 from goldenpath.core.actor import Actor
@@ -25,7 +25,7 @@ from goldenpath.core.ids import new_id
 from goldenpath.core.names import validate_name
 from goldenpath.governance.roles import PERMISSIONS
 from goldenpath.store.engine import MetadataStore
-from goldenpath.store.tables import principals, tokens
+from goldenpath.store.tables import grants, principals, tokens
 
 Kind = Literal["user", "service", "agent"]
 TOKEN_PATTERN = re.compile(r"gp_[A-Za-z0-9_-]{43}")
@@ -187,34 +187,60 @@ def insert_principal(
     return _principal(row)
 
 
-def authenticate(
-    store: MetadataStore, secret: str, conn: Connection | None = None
-) -> tuple[Principal, frozenset[str] | None]:
-    """The principal and token scopes behind a bearer token; raise if it is not valid now."""
+@dataclass(frozen=True)
+class Identity:
+    """Who a bearer token speaks for: the principal, the token's scopes, the roles it holds."""
+
+    principal: Principal
+    scopes: frozenset[str] | None
+    grants: tuple[tuple[str, str, str], ...]  # (role, scope kind, scope name)
+
+
+# Token, principal and grants in one indexed query, built once (a statement built per call
+# costs more than running it).
+_BY_TOKEN = (
+    select(
+        tokens.c.scopes,
+        tokens.c.expires_at.label("token_expires_at"),
+        tokens.c.revoked_at,
+        principals,
+        grants.c.role,
+        grants.c.scope_kind,
+        grants.c.scope_name,
+    )
+    .join(principals, principals.c.id == tokens.c.principal_id)
+    .outerjoin(grants, grants.c.principal_id == principals.c.id)
+    .where(tokens.c.token_hash == bindparam("token_hash"))
+)
+
+
+def authenticate(store: MetadataStore, secret: str, conn: Connection | None = None) -> Identity:
+    """The identity behind a bearer token; raise :class:`Unauthenticated` unless it is valid
+    now (the token neither revoked nor expired, its principal neither disabled nor expired)."""
     if not TOKEN_PATTERN.fullmatch(secret or ""):
         raise Unauthenticated("invalid token", hint="create one with: gp tokens create")
     now = utcnow()
-    query = (
-        select(tokens.c.scopes, tokens.c.expires_at, tokens.c.revoked_at, principals)
-        .join(principals, principals.c.id == tokens.c.principal_id)
-        .where(tokens.c.token_hash == token_hash(secret))
-    )
+    params = {"token_hash": token_hash(secret)}
     if conn is not None:
-        row = conn.execute(query).mappings().first()
+        rows = conn.execute(_BY_TOKEN, params).mappings().all()
     else:
         with store.connect() as fresh:
-            row = fresh.execute(query).mappings().first()
-    if row is None:
+            rows = fresh.execute(_BY_TOKEN, params).mappings().all()
+    if not rows:
         raise Unauthenticated("invalid token", hint="create one with: gp tokens create")
+    row = rows[0]
     if row["revoked_at"] is not None:
         raise Unauthenticated("this token was revoked", hint="create a new one")
-    if row["expires_at"] <= now:
+    if row["token_expires_at"] <= now:
         raise Unauthenticated("this token has expired", hint="create a new one")
     principal = _principal(row)
     if not principal.usable(now):
         raise Unauthenticated(f"principal {principal.name!r} is disabled or expired")
     scopes = row["scopes"]
-    return principal, (frozenset(scopes) if scopes is not None else None)
+    held = tuple(
+        (r["role"], r["scope_kind"], r["scope_name"]) for r in rows if r["role"] is not None
+    )
+    return Identity(principal, frozenset(scopes) if scopes is not None else None, held)
 
 
 class PrincipalService:

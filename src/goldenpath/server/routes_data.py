@@ -1,4 +1,10 @@
-"""Dataset routes: thin shells over :class:`~goldenpath.data.service.DatasetService`."""
+"""Dataset routes: thin shells over :class:`~goldenpath.data.service.DatasetService`.
+
+Routes that only look metadata up (a few indexed queries, well under a millisecond) are
+``async def`` and run on the event loop; routes that read or write data files, take a write
+lock or scan are plain ``def`` and run in the thread pool. The thread-pool hop costs more
+than the lookup itself on a small machine (benchmarks/RESULTS.md, issue 6).
+"""
 
 from __future__ import annotations
 
@@ -53,19 +59,19 @@ def _saved(upload: UploadFile | None, label: str) -> Iterator[Path | None]:
 
 
 @router.get("/datasets", response_model=None)
-def list_datasets(ws: WS) -> list[dict[str, Any]]:
+async def list_datasets(ws: WS) -> list[dict[str, Any]]:
     """Datasets you can read, with their newest version."""
     return [d.as_dict() for d in ws.datasets.list()]
 
 
 @router.get("/datasets/{name}", response_model=None)
-def show(ws: WS, name: str, version: Version = None) -> dict[str, Any]:
+async def show(ws: WS, name: str, version: Version = None) -> dict[str, Any]:
     """A dataset version: rows, schema, fingerprint, source."""
     return ws.datasets.get(_ref(name, version)).as_dict()
 
 
 @router.get("/datasets/{name}/versions", response_model=None)
-def history(ws: WS, name: str) -> list[dict[str, Any]]:
+async def history(ws: WS, name: str) -> list[dict[str, Any]]:
     """Every version, oldest first."""
     return [v.as_dict() for v in ws.datasets.history(name)]
 
@@ -102,13 +108,13 @@ def data(
 
 
 @router.get("/datasets/{name}/profile", response_model=None)
-def profile(ws: WS, name: str, version: Version = None) -> dict[str, Any]:
+async def profile(ws: WS, name: str, version: Version = None) -> dict[str, Any]:
     """The stored column profile of a version."""
     return ws.datasets.profile(_ref(name, version))
 
 
 @router.get("/datasets/{name}/validation", response_model=None)
-def validation(ws: WS, name: str, version: Version = None) -> dict[str, Any] | None:
+async def validation(ws: WS, name: str, version: Version = None) -> dict[str, Any] | None:
     """The stored validation report of the batch that produced a version."""
     return ws.datasets.validation(_ref(name, version))
 

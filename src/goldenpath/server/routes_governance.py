@@ -1,4 +1,8 @@
-"""Audit, access, principal, token and project routes: thin shells over the services."""
+"""Audit, access, principal, token and project routes: thin shells over the services.
+
+As in ``routes_data``: metadata look-ups are ``async def`` (on the event loop); writes,
+policy evaluation and whole-trail work (verify, export) run in the thread pool.
+"""
 
 from __future__ import annotations
 
@@ -58,13 +62,13 @@ def status(ws: WS) -> dict[str, Any]:
 
 
 @router.get("/whoami", tags=["access"], response_model=None)
-def whoami(ws: WS) -> dict[str, Any]:
+async def whoami(ws: WS) -> dict[str, Any]:
     """The acting principal and its roles."""
     return ws.access.whoami()
 
 
 @router.get("/audit/events", tags=["audit"], response_model=None)
-def audit_events(
+async def audit_events(
     ws: WS,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 50,
     action: Annotated[str | None, Query(max_length=64)] = None,
@@ -104,7 +108,7 @@ def audit_export(ws: WS, since: datetime | None = None) -> Response:
 
 
 @router.get("/projects", tags=["access"], response_model=None)
-def projects(ws: WS) -> list[dict[str, Any]]:
+async def projects(ws: WS) -> list[dict[str, Any]]:
     """Projects you can see."""
     return [p.as_dict() for p in ws.access.projects()]
 
@@ -116,7 +120,7 @@ def create_project(ws: WS, body: NewProject) -> dict[str, Any]:
 
 
 @router.get("/principals", tags=["access"], response_model=None)
-def principals(ws: WS) -> list[dict[str, Any]]:
+async def principals(ws: WS) -> list[dict[str, Any]]:
     """Every principal (admins)."""
     return [p.as_dict() for p in ws.principals.list()]
 
@@ -141,7 +145,7 @@ def disable_principal(ws: WS, name: str) -> dict[str, str]:
 
 
 @router.get("/tokens", tags=["access"], response_model=None)
-def tokens(
+async def tokens(
     ws: WS,
     principal: Annotated[str | None, Query(max_length=63)] = None,
 ) -> list[dict[str, Any]]:
@@ -166,7 +170,7 @@ def revoke_token(ws: WS, token_id: str) -> dict[str, str]:
 
 
 @router.get("/grants", tags=["access"], response_model=None)
-def grants(
+async def grants(
     ws: WS,
     principal: Annotated[str | None, Query(max_length=63)] = None,
     project: Annotated[str | None, Query(max_length=63)] = None,
@@ -214,7 +218,7 @@ def test_policy(ws: WS, name: str, document: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/approvals", tags=["policy"], response_model=None)
-def approvals(
+async def approvals(
     ws: WS,
     status: Annotated[Literal["pending", "approved", "rejected", "used"] | None, Query()] = None,
 ) -> list[dict[str, Any]]:
