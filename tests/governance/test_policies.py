@@ -8,11 +8,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import goldenpath
-from goldenpath import InvalidInput, PermissionDenied
+from goldenpath import InvalidInput, NotFound, PermissionDenied
 from goldenpath.core.errors import Conflict, PolicyDenied
 from tests.conftest import write
 
@@ -224,3 +225,118 @@ def test_a_policy_denial_over_http_carries_its_request(
         assert [a.id for a in carol.policies.approvals("pending")] == [denied.value.request_id]
         carol.policies.approve(denied.value.request_id)
         assert bob.datasets.ingest("patients", data, contract=contract).version.version == 1
+        with pytest.raises(PolicyDenied) as held:
+            bob.policies.check("deployment.create", "fraud-api@prod", PROD, project="fraud")
+        carol.policies.approve(held.value.request_id or "")
+        checked = bob.policies.check("deployment.create", "fraud-api@prod", PROD, project="fraud")
+        assert checked.allowed and checked.evaluated == ("prod-deploys-need-approval",)
+
+
+def test_an_external_deploy_is_checked_approved_once_and_audited(
+    org: goldenpath.Workspace,
+) -> None:
+    bob, carol = as_(org, "bob"), as_(org, "carol")
+    with pytest.raises(PolicyDenied) as denied:
+        bob.policies.check("deployment.create", "fraud-api@prod", PROD, project="fraud")
+    request = denied.value.request_id
+    assert denied.value.policy == "prod-deploys-need-approval" and request
+    carol.policies.approve(request)
+    # The approver cannot carry the action out under the request she signed off.
+    with pytest.raises(PolicyDenied) as own:
+        carol.policies.check("deployment.create", "fraud-api@prod", PROD, project="fraud")
+    assert own.value.request_id not in (None, request)
+    decision = bob.policies.check("deployment.create", "fraud-api@prod", PROD, project="fraud")
+    assert decision.allowed and decision.evaluated == ("prod-deploys-need-approval",)
+    with pytest.raises(PolicyDenied):  # an approval is used once
+        bob.policies.check("deployment.create", "fraud-api@prod", PROD, project="fraud")
+    staging = {**PROD, "environment": "staging"}
+    assert bob.policies.check("deployment.create", "fraud-api@staging", staging, project="fraud")
+    events = [(e.actor, e.action) for e in org.audit.list(action="policy.")]
+    assert events.count(("bob", "policy.allow")) == 2
+    assert events.count(("bob", "policy.deny")) == 2
+
+
+@pytest.mark.parametrize(
+    ("action", "object_ref", "attributes", "project", "error", "match"),
+    [
+        ("Deploy!", "x", {}, "fraud", InvalidInput, "invalid action"),
+        ("deployment", "x", {}, "fraud", InvalidInput, "invalid action"),
+        ("deployment.create", "has space", {}, "fraud", InvalidInput, "invalid object"),
+        ("deployment.create", "", {}, "fraud", InvalidInput, "invalid object"),
+        ("deployment.create", "x" * 257, {}, "fraud", InvalidInput, "invalid object"),
+        ("deployment.create", "x", [1], "fraud", InvalidInput, "JSON object"),
+        ("deployment.create", "x", {"a": "b" * 70_000}, "fraud", InvalidInput, "larger"),
+        ("deployment.create", "x", {}, "Bad Name", InvalidInput, "project name"),
+        ("deployment.create", "x", {}, "nosuch", NotFound, "no project"),
+        ("deployment.create", "x", {}, "default", PermissionDenied, "may not policy.read"),
+    ],
+)
+def test_a_bad_check_is_refused_and_records_nothing(
+    org: goldenpath.Workspace,
+    action: str,
+    object_ref: str,
+    attributes: Any,
+    project: str,
+    error: type[Exception],
+    match: str,
+) -> None:
+    # Only someone who may read every project learns that one does not exist.
+    who = "alice" if error is NotFound else "bob"
+    before = len(org.audit.list(limit=1000))
+    with pytest.raises(error, match=match):
+        as_(org, who).policies.check(action, object_ref, attributes, project=project)
+    assert len(org.audit.list(limit=1000)) == before
+    assert org.policies.approvals() == []
+
+
+def test_gp_policy_check_denies_until_approved(org: goldenpath.Workspace, tmp_path: Path) -> None:
+    gp = Path(sys.executable).parent / "gp"
+    env = {**os.environ, "GP_HOME": str(org.stack.home), "GP_METADATA": org.stack.metadata}
+    attributes = write(tmp_path / "model.json", json.dumps({"model": {"name": "fraud"}}))
+    check = [
+        str(gp),
+        "-p",
+        "fraud",
+        "policy",
+        "check",
+        "deployment.create",
+        "fraud-api@prod",
+        "--attributes",
+        str(attributes),
+        "--attr",
+        "environment=prod",
+        "--attr",
+        "model.metrics.roc_auc=0.91",
+    ]
+    denied = subprocess.run(check, env={**env, "GP_ACTOR": "bob"}, capture_output=True, text=True)
+    assert denied.returncode == 3, denied.stderr
+    assert "prod-deploys-need-approval" in denied.stderr
+    request = json.loads(
+        subprocess.run(
+            [str(gp), "approvals", "list", "--json"],
+            env={**env, "GP_ACTOR": "carol"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )[0]
+    assert request["attributes"]["model"] == {"name": "fraud", "metrics": {"roc_auc": 0.91}}
+    assert f"gp approve {request['id']}" in denied.stderr
+    subprocess.run(
+        [str(gp), "approve", request["id"]],
+        env={**env, "GP_ACTOR": "carol"},
+        capture_output=True,
+        check=True,
+    )
+    allowed = subprocess.run(check, env={**env, "GP_ACTOR": "bob"}, capture_output=True, text=True)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "allow: deployment.create on fraud-api@prod" in allowed.stdout
+    for bad, message in (
+        (["--attr", "novalue"], "invalid --attr"),
+        (["--attr", "environment.x=1"], "already a value"),
+        (["--attributes", str(write(tmp_path / "list.json", "[1]"))], "JSON object"),
+    ):
+        refused = subprocess.run(
+            [*check, *bad], env={**env, "GP_ACTOR": "bob"}, capture_output=True, text=True
+        )
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -86,6 +87,74 @@ def test_policy(
         render.out.print(f"[red]deny[/red]: {decision.message}")
     if not decision.allowed:
         raise typer.Exit(3)
+
+
+@policy_app.command("check")
+def check_policy(
+    action: str = typer.Argument(..., help="The action, e.g. deployment.create."),
+    object_ref: str = typer.Argument(
+        ..., metavar="OBJECT", help="What it acts on, e.g. fraud-api@prod."
+    ),
+    attributes_file: Path | None = typer.Option(
+        None, "--attributes", help="A JSON object: the object's attributes."
+    ),
+    pairs: list[str] = typer.Option(
+        [],
+        "--attr",
+        help="KEY=VALUE, repeatable; dotted keys nest (model.metrics.roc_auc=0.91); "
+        "the value is read as JSON when it parses, else as text.",
+    ),
+    json_: bool = JSON,
+) -> None:
+    """Ask the policies whether you may do an action goldenpath does not carry out itself
+    (a deploy from a CD pipeline, say); recorded in the audit trail. Exits 0 when allowed,
+    3 when denied (with the approval request to sign off, if the policy allows one).
+
+    Example: gp -p fraud policy check deployment.create fraud-api@prod
+    --attr environment=prod --attr model.metrics.roc_auc=0.91
+    """
+    attributes = _attributes(attributes_file, pairs)
+    ws = workspace()
+    decision = ws.policies.check(action, object_ref, attributes, project=ws.project)
+    if json_:
+        render.print_json(
+            {"allowed": True, "message": decision.message, "evaluated": decision.evaluated}
+        )
+        return
+    which = ", ".join(decision.evaluated) or "none apply"
+    render.out.print(f"[green]allow[/green]: {action} on {object_ref} (policies: {which})")
+
+
+def _attributes(path: Path | None, pairs: list[str]) -> dict[str, Any]:
+    """The object's attributes: the JSON file's object, then each KEY=VALUE over it."""
+    attributes: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = json.loads(read_text(path))
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        if not isinstance(loaded, dict):
+            raise InvalidInput(f"{path}: the attributes must be a JSON object")
+        attributes = loaded
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        parts = key.split(".")
+        if not sep or not all(parts):
+            raise InvalidInput(
+                f"invalid --attr {pair!r}", hint="use KEY=VALUE, e.g. --attr environment=prod"
+            )
+        try:
+            value: Any = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        target = attributes
+        for part in parts[:-1]:
+            nested = target.setdefault(part, {})
+            if not isinstance(nested, dict):
+                raise InvalidInput(f"--attr {pair!r}: {part!r} is already a value, not an object")
+            target = nested
+        target[parts[-1]] = value
+    return attributes
 
 
 def approve(

@@ -269,6 +269,22 @@ class RemotePolicies:
             body["allowed"], body["policy"], body["message"], evaluated=tuple(body["evaluated"])
         )
 
+    def check(
+        self,
+        action: str,
+        object_ref: str,
+        attributes: dict[str, Any] | None = None,
+        *,
+        project: str | None = None,
+    ) -> Decision:
+        document = {"action": action, "object": object_ref, "attributes": attributes or {}}
+        if project is not None:
+            document["project"] = project
+        body = self._http.json("POST", "/policy/check", json=document)
+        return Decision(
+            body["allowed"], body["policy"], body["message"], evaluated=tuple(body["evaluated"])
+        )
+
     def approve(
         self, request_id: str, *, reject: bool = False, reason: str | None = None
     ) -> ApprovalRequest:

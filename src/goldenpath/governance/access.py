@@ -74,7 +74,7 @@ class Enforcer(Protocol):
 
     def enforce(
         self, action: str, object_ref: str, attributes: dict[str, Any], *, project: str | None
-    ) -> None: ...
+    ) -> object: ...
 
 
 class AccessControl:

@@ -9,6 +9,8 @@ duties), the same action passes once and the approval is marked used.
 from __future__ import annotations
 
 import builtins
+import json
+import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,10 +23,15 @@ from goldenpath.core.actor import Actor
 from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PolicyDenied
 from goldenpath.core.ids import new_id
+from goldenpath.core.names import validate_name
 from goldenpath.governance.access import AccessControl
 from goldenpath.governance.policies import Decision, evaluate, find, load_policies
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import approval_requests
+
+_ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_-]*){1,3}")
+_OBJECT_REF = re.compile(r"[!-~]{1,256}")  # printable ASCII, no spaces
+_MAX_ATTRIBUTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -103,13 +110,59 @@ class PolicyService:
             approved=bool(document.get("approved", False)),
         )
 
+    def check(
+        self,
+        action: str,
+        object_ref: str,
+        attributes: dict[str, Any] | None = None,
+        *,
+        project: str | None = None,
+    ) -> Decision:
+        """Ask whether the acting principal may do ``action`` on ``object_ref``, for actions
+        carried out outside goldenpath (a deploy from a CD pipeline, say). Evaluated, approved
+        and recorded exactly as goldenpath's own actions are: raises :class:`PolicyDenied`
+        (with the approval request to sign off, if the policy allows one) or returns the
+        allowing decision. Needs any role on ``project`` (``policy.read``)."""
+        if not isinstance(action, str) or not _ACTION.fullmatch(action):
+            raise InvalidInput(
+                f"invalid action {action!r}",
+                hint="an action is dotted lower-case words, e.g. deployment.create",
+            )
+        if not isinstance(object_ref, str) or not _OBJECT_REF.fullmatch(object_ref):
+            raise InvalidInput(
+                f"invalid object {object_ref!r}",
+                hint="1 to 256 printable characters without spaces, e.g. fraud-api@prod",
+            )
+        attributes = {} if attributes is None else attributes
+        if not isinstance(attributes, dict):
+            raise InvalidInput("the attributes must be a JSON object")
+        if len(json.dumps(attributes, default=str)) > _MAX_ATTRIBUTES:
+            raise InvalidInput(f"the attributes are larger than {_MAX_ATTRIBUTES:,} bytes of JSON")
+        if project is not None:
+            validate_name(project, kind="project name")
+        self._access.require("policy.read", project)
+        if project is not None and self._access.team_of(project) is None:
+            raise NotFound(f"no project named {project!r}", hint="see them with: gp projects list")
+        decision = self.enforce(action, object_ref, attributes, project=project)
+        with self._store.begin() as conn:
+            audit.record(
+                conn,
+                self._actor,
+                "policy.allow",
+                "policy",
+                ",".join(decision.evaluated),
+                {"action": action, "object": object_ref, "project": project},
+            )
+        return decision
+
     def enforce(
         self, action: str, object_ref: str, attributes: dict[str, Any], *, project: str | None
-    ) -> None:
-        """Raise :class:`PolicyDenied` unless every policy that applies allows the action."""
+    ) -> Decision:
+        """Raise :class:`PolicyDenied` unless every policy that applies allows the action;
+        return the allowing decision."""
         policies = [p for p in load_policies(self.directory) if p.applies_to(action)]
         if not policies:
-            return
+            return Decision(True, message="no policy applies")
         with self._store.begin() as conn:
             approval = self._approved(conn, action, object_ref)
             decision = evaluate(
@@ -135,7 +188,7 @@ class PolicyService:
                         approval,
                         {"action": action, "object": object_ref},
                     )
-                return
+                return decision
             request_id = None
             if decision.approvable:
                 request_id = self._open_request(
@@ -162,11 +215,14 @@ class PolicyService:
         )
 
     def _approved(self, conn: Connection, action: str, object_ref: str) -> str | None:
+        # Only the requester's own approved request counts: an approver cannot sign off
+        # someone's request and then carry the action out under it themselves.
         row = conn.execute(
             select(approval_requests.c.id)
             .where(
                 (approval_requests.c.action == action)
                 & (approval_requests.c.object_ref == object_ref)
+                & (approval_requests.c.requested_by == self._actor.name)
                 & (approval_requests.c.status == "approved")
             )
             .limit(1)

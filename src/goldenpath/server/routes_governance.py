@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from goldenpath.core.workspace import Workspace
+from goldenpath.governance.policies import Decision as PolicyDecision
 from goldenpath.server.auth import workspace
 from goldenpath.server.problems import ERROR_RESPONSES
 
@@ -199,6 +200,22 @@ class Decision(_Body):
     reason: str | None = Field(default=None, max_length=2000)
 
 
+class PolicyCheck(_Body):
+    action: str = Field(min_length=1, max_length=64, examples=["deployment.create"])
+    object: str = Field(min_length=1, max_length=256, examples=["fraud-api@prod"])
+    project: Name | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+def _decision(decision: PolicyDecision) -> dict[str, Any]:
+    return {
+        "allowed": decision.allowed,
+        "policy": decision.policy,
+        "message": decision.message,
+        "evaluated": list(decision.evaluated),
+    }
+
+
 @router.get("/policies", tags=["policy"], response_model=None)
 def policies(ws: WS) -> list[dict[str, Any]]:
     """Every policy (all compiled)."""
@@ -208,13 +225,16 @@ def policies(ws: WS) -> list[dict[str, Any]]:
 @router.post("/policies/{name}/test", tags=["policy"], response_model=None)
 def test_policy(ws: WS, name: str, document: dict[str, Any]) -> dict[str, Any]:
     """Evaluate one policy against a sample input."""
-    decision = ws.policies.test(name, document)
-    return {
-        "allowed": decision.allowed,
-        "policy": decision.policy,
-        "message": decision.message,
-        "evaluated": list(decision.evaluated),
-    }
+    return _decision(ws.policies.test(name, document))
+
+
+@router.post("/policy/check", tags=["policy"], response_model=None)
+def check_policy(ws: WS, body: PolicyCheck) -> dict[str, Any]:
+    """May I do this? For actions carried out outside goldenpath (a deploy from a CD pipeline):
+    evaluated, approved and audited like goldenpath's own. 200 when allowed; 403 with the
+    denying policy and, if it can be approved, the approval request when not."""
+    decision = ws.policies.check(body.action, body.object, body.attributes, project=body.project)
+    return _decision(decision)
 
 
 @router.get("/approvals", tags=["policy"], response_model=None)
