@@ -150,7 +150,7 @@ class PolicyService:
                 self._actor,
                 "policy.allow",
                 "policy",
-                ",".join(decision.evaluated),
+                ",".join(decision.evaluated) or "(none applies)",
                 {"action": action, "object": object_ref, "project": project},
             )
         return decision
