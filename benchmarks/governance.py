@@ -1039,6 +1039,13 @@ def http_section(gov: Governed, sizes: Sizes, use_wrk: bool) -> tuple[Stats, str
             if use_wrk:
                 for target in (targets[1], targets[3]):
                     concurrent[target.label] = run_wrk(target, sizes.wrk_seconds)
+    if use_wrk:
+        workers = [*gp_command[:-1], "--workers", "2", "--port"]
+        with serving(workers, {"GP_HOME": str(gov.home)}) as two_url:
+            label = f"gp server --workers 2: GET {path} (bob's token)"
+            two = Target(label, two_url, path, auth)
+            run_wrk(two, 2)  # warm both workers up, as the sequential run warmed the others
+            concurrent[label] = run_wrk(two, sizes.wrk_seconds)
     print(
         f"Sequential GETs over one keep-alive httpx.Client each, {sizes.requests:,} per "
         f"target after 200 warm-up, targets in turn; response: {len(body):,} bytes of JSON\n"

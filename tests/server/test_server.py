@@ -187,3 +187,63 @@ def test_the_server_checkpoints_the_audit_trail_periodically(server: Running) ->
         stop.set()
     result = server.ws.audit.verify()
     assert result.ok and result.checkpoint is not None
+
+
+def _children(pid: int) -> set[int]:
+    """Live child processes of ``pid`` (from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_gp_server_with_workers_serves_from_several_processes(
+    ws: goldenpath.Workspace, tmp_path: Path
+) -> None:
+    import time
+
+    from tests.server.conftest import free_port
+
+    token = ws.principals.create_token("alice", expires_in="1h").secret
+    port = free_port()
+    gp = Path(sys.executable).parent / "gp"
+    env = {
+        **os.environ,
+        "GP_HOME": str(ws.stack.home),
+        "GP_METADATA": ws.stack.metadata,
+        "GP_ACTOR": "alice",
+    }
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(gp), "server", "--port", str(port), "--workers", "2", "--checkpoint-every", "0"],
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the server did not start"
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        auth = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=url, headers=auth) as client:
+            assert {client.get("/api/v1/whoami").status_code for _ in range(20)} == {200}
+        assert len(_children(process.pid)) >= 2  # the workers (and multiprocessing's tracker)
+        assert httpx.get(url + "/api/v1/whoami").status_code == 401
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    assert process.returncode is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import threading
 from pathlib import Path
 
@@ -45,6 +46,9 @@ def serve(
     checkpoint_every: int = typer.Option(
         3600, min=0, help="Seconds between signed audit checkpoints (0: never)."
     ),
+    workers: int = typer.Option(
+        1, min=1, max=64, help="Server processes: each uses one core (default 1)."
+    ),
 ) -> None:
     """Serve the platform's API (OpenAPI at /docs) with bearer-token authentication.
 
@@ -61,18 +65,33 @@ def serve(
     check_bind(host, tls_cert is not None, insecure_bind)
     ws = open_workspace(state.workspace)  # the operator: must be a known principal
     stack = resolve_stack(ws.stack.home)
-    app = create_app(stack, ws.store)
     if checkpoint_every:
         _checkpoint_periodically(ws, checkpoint_every)
     scheme = "https" if tls_cert else "http"
     render.err.print(f"serving {stack.home} on {scheme}://{host}:{port} (docs: /docs)")
+    certfile, keyfile = (str(tls_cert), str(tls_key)) if tls_cert else (None, None)
+    if workers > 1:
+        # Each worker process builds its own app (and engine) for the same workspace; this
+        # one supervises them and signs the checkpoints.
+        os.environ["GP_HOME"] = str(stack.home)
+        uvicorn.run(
+            "goldenpath.server.app:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="warning",
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
+        )
+        return
     uvicorn.run(
-        app,
+        create_app(stack, ws.store),
         host=host,
         port=port,
         log_level="warning",
-        ssl_certfile=str(tls_cert) if tls_cert else None,
-        ssl_keyfile=str(tls_key) if tls_key else None,
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
     )
 
 
