@@ -340,3 +340,22 @@ def test_gp_policy_check_denies_until_approved(org: goldenpath.Workspace, tmp_pa
             [*check, *bad], env={**env, "GP_ACTOR": "bob"}, capture_output=True, text=True
         )
         assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+
+
+def test_an_approval_covers_exactly_what_was_approved(org: goldenpath.Workspace) -> None:
+    bob, carol = as_(org, "bob"), as_(org, "carol")
+    with pytest.raises(PolicyDenied) as denied:
+        bob.policies.check("deployment.create", "fraud-api@prod", PROD, project="fraud")
+    approved = denied.value.request_id or ""
+    carol.policies.approve(approved)
+    other_model = {**PROD, "model": {"metrics": {"roc_auc": 0.95}, "version": 7}}
+    with pytest.raises(PolicyDenied) as again:  # another model under the same name
+        bob.policies.check("deployment.create", "fraud-api@prod", other_model, project="fraud")
+    assert again.value.request_id not in (None, approved)
+    with pytest.raises(PolicyDenied) as reused:  # asking again reuses the pending request
+        bob.policies.check("deployment.create", "fraud-api@prod", other_model, project="fraud")
+    assert reused.value.request_id == again.value.request_id
+    reordered = {"model": PROD["model"], "environment": "prod"}  # same attributes
+    assert bob.policies.check("deployment.create", "fraud-api@prod", reordered, project="fraud")
+    statuses = {a.id: a.status for a in bob.policies.approvals()}
+    assert statuses == {approved: "used", again.value.request_id: "pending"}

@@ -34,6 +34,11 @@ _OBJECT_REF = re.compile(r"[!-~]{1,256}")  # printable ASCII, no spaces
 _MAX_ATTRIBUTES = 64 * 1024
 
 
+def _canonical(attributes: Any) -> str:
+    """Attributes as comparable text: as stored (through JSON), keys sorted."""
+    return json.dumps(json.loads(json.dumps(attributes, default=str)), sort_keys=True)
+
+
 @dataclass(frozen=True)
 class ApprovalRequest:
     """An action a policy holds until an approver signs it off."""
@@ -164,7 +169,7 @@ class PolicyService:
         if not policies:
             return Decision(True, message="no policy applies")
         with self._store.begin() as conn:
-            approval = self._approved(conn, action, object_ref)
+            approval = self._request(conn, "approved", action, object_ref, attributes, project)
             decision = evaluate(
                 policies,
                 action,
@@ -214,20 +219,36 @@ class PolicyService:
             request_id=request_id,
         )
 
-    def _approved(self, conn: Connection, action: str, object_ref: str) -> str | None:
-        # Only the requester's own approved request counts: an approver cannot sign off
-        # someone's request and then carry the action out under it themselves.
-        row = conn.execute(
-            select(approval_requests.c.id)
+    def _request(
+        self,
+        conn: Connection,
+        status: str,
+        action: str,
+        object_ref: str,
+        attributes: dict[str, Any],
+        project: str | None,
+    ) -> str | None:
+        """The acting principal's own request in ``status`` for exactly this action: the same
+        object, project and attributes. What was approved is what may happen (not another
+        model under the same name), and only for its requester: an approver cannot sign off
+        someone's request and then carry the action out under it."""
+        rows = conn.execute(
+            select(
+                approval_requests.c.id, approval_requests.c.project, approval_requests.c.attributes
+            )
             .where(
                 (approval_requests.c.action == action)
                 & (approval_requests.c.object_ref == object_ref)
                 & (approval_requests.c.requested_by == self._actor.name)
-                & (approval_requests.c.status == "approved")
+                & (approval_requests.c.status == status)
             )
-            .limit(1)
-        ).first()
-        return None if row is None else str(row.id)
+            .order_by(approval_requests.c.created_at)
+        ).all()
+        wanted = _canonical(attributes)
+        for row in rows:
+            if row.project == project and _canonical(row.attributes) == wanted:
+                return str(row.id)
+        return None
 
     def _open_request(
         self,
@@ -238,18 +259,9 @@ class PolicyService:
         attributes: dict[str, Any],
         project: str | None,
     ) -> str:
-        pending = conn.execute(
-            select(approval_requests.c.id)
-            .where(
-                (approval_requests.c.action == action)
-                & (approval_requests.c.object_ref == object_ref)
-                & (approval_requests.c.requested_by == self._actor.name)
-                & (approval_requests.c.status == "pending")
-            )
-            .limit(1)
-        ).first()
+        pending = self._request(conn, "pending", action, object_ref, attributes, project)
         if pending is not None:
-            return str(pending.id)
+            return pending
         request_id = new_id()
         conn.execute(
             approval_requests.insert().values(
@@ -258,7 +270,7 @@ class PolicyService:
                 action=action,
                 object_ref=object_ref,
                 project=project,
-                attributes=attributes,
+                attributes=json.loads(_canonical(attributes)),
                 requested_by=self._actor.name,
                 status="pending",
                 decided_by=None,
