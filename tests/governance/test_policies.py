@@ -359,3 +359,12 @@ def test_an_approval_covers_exactly_what_was_approved(org: goldenpath.Workspace)
     assert bob.policies.check("deployment.create", "fraud-api@prod", reordered, project="fraud")
     statuses = {a.id: a.status for a in bob.policies.approvals()}
     assert statuses == {approved: "used", again.value.request_id: "pending"}
+    # A secret in the attributes is never stored; the request still matches when asked again.
+    leaky = {**PROD, "feature_store": "postgresql://svc:hunter2pw@db/features"}
+    with pytest.raises(PolicyDenied) as first:
+        bob.policies.check("deployment.create", "fraud-api@prod", leaky, project="fraud")
+    with pytest.raises(PolicyDenied) as second:
+        bob.policies.check("deployment.create", "fraud-api@prod", leaky, project="fraud")
+    assert first.value.request_id == second.value.request_id
+    stored = [a.attributes for a in bob.policies.approvals() if a.id == first.value.request_id]
+    assert "hunter2pw" not in json.dumps(stored) and "svc:***@db" in json.dumps(stored)

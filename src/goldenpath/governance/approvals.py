@@ -24,6 +24,7 @@ from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PolicyDenied
 from goldenpath.core.ids import new_id
 from goldenpath.core.names import validate_name
+from goldenpath.core.redact import redact_value
 from goldenpath.governance.access import AccessControl
 from goldenpath.governance.policies import Decision, evaluate, find, load_policies
 from goldenpath.store.engine import MetadataStore
@@ -35,8 +36,8 @@ _MAX_ATTRIBUTES = 64 * 1024
 
 
 def _canonical(attributes: Any) -> str:
-    """Attributes as comparable text: as stored (through JSON), keys sorted."""
-    return json.dumps(json.loads(json.dumps(attributes, default=str)), sort_keys=True)
+    """Attributes as stored and compared: through JSON, secrets redacted, keys sorted."""
+    return json.dumps(redact_value(json.loads(json.dumps(attributes, default=str))), sort_keys=True)
 
 
 @dataclass(frozen=True)
