@@ -22,9 +22,13 @@ from goldenpath.store.engine import MetadataStore, open_store
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # Everything loaded by start-up (FastAPI, SQLAlchemy, pyarrow, ...: ~100,000 objects) is
-    # moved out of the garbage collector's sight. A full collection over them took ~60 ms,
-    # which showed up as the slowest request in every benchmark run (benchmarks/RESULTS.md).
+    # Load now what requests would otherwise load on first use: the data engines (pyarrow,
+    # DuckDB, deltalake, pandas) made a new server's first request take ~370 ms, which under
+    # `--workers` landed on whichever worker was still cold.
+    import goldenpath.data.service  # noqa: F401
+
+    # Then move everything loaded (~100,000 objects) out of the garbage collector's sight: a
+    # full collection over them took ~60 ms and was the slowest request of every benchmark run.
     gc.collect()
     gc.freeze()
     yield
