@@ -69,5 +69,7 @@ def quickstart(
         f"gp data profile {v.ref}",
         f"gp data validate transactions {data_file}",
         "gp audit list",
+        "gp audit verify                        # the hash-chained trail, checked end to end",
+        "gp server                              # the same over HTTP (OpenAPI at /docs)",
     ):
         render.out.print(f"  {command}")
