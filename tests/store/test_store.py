@@ -70,3 +70,19 @@ def test_unreachable_postgres_is_a_clear_error() -> None:
 
     with pytest.raises(BackendUnavailable, match="metadata database unavailable"):
         open_store("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_a_postgres_that_never_answers_times_out() -> None:
+    import socket
+    import time
+
+    from goldenpath.core.errors import BackendUnavailable
+
+    with socket.socket() as silent:  # listens, never accepts or answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailable, match="metadata database unavailable"):
+            open_store(f"postgresql://nobody@127.0.0.1:{port}/none")
+        assert time.monotonic() - started < 15

@@ -86,8 +86,14 @@ class MetadataStore:
             event.listen(self.engine, "begin", _sqlite_begin)
         else:
             try:
+                # A server that accepts but never answers must not hang a caller (or the control
+                # plane's event loop) for the OS's TCP timeout of minutes.
+                timeout = {} if "connect_timeout" in self.url else {"connect_timeout": 5}
                 self.engine = create_engine(
-                    self.url, pool_pre_ping=True, json_serializer=json.dumps
+                    self.url,
+                    pool_pre_ping=True,
+                    json_serializer=json.dumps,
+                    connect_args=timeout,
                 )
             except ModuleNotFoundError:
                 raise InvalidInput(
