@@ -91,7 +91,7 @@ def test_policy(
 
 @policy_app.command("check")
 def check_policy(
-    action: str = typer.Argument(..., help="The action, e.g. deployment.create."),
+    action: str = typer.Argument(..., metavar="ACTION", help="The action, e.g. deployment.create."),
     object_ref: str = typer.Argument(
         ..., metavar="OBJECT", help="What it acts on, e.g. fraud-api@prod."
     ),
