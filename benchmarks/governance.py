@@ -56,6 +56,7 @@ from typing import Any, TypeVar, cast
 
 import httpx
 import uvicorn
+from _report import markdown_table
 from _timing import best_of
 from fastapi import FastAPI
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
@@ -178,17 +179,6 @@ def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 
 # -- reporting -----------------------------------------------------------------------------------
-
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A Markdown table with padded columns, readable in a terminal and pasteable as is."""
-    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
 def ms(seconds: float) -> str:

@@ -42,6 +42,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from _report import markdown_table
 from _timing import best_of
 from deltalake import write_deltalake
 from pyarrow import csv
@@ -432,17 +433,6 @@ def time_ingest(source: Path, fmt: str, contract_file: Path, runs: int) -> Inges
 
 
 # -- reporting -----------------------------------------------------------------------------------
-
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A Markdown table with padded columns, readable in a terminal and pasteable as is."""
-    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
 def check_counts(results: Sequence[EngineResult]) -> list[str]:

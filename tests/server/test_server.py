@@ -241,9 +241,13 @@ def test_gp_server_with_workers_serves_from_several_processes(
         auth = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=url, headers=auth) as client:
             assert {client.get("/api/v1/whoami").status_code for _ in range(20)} == {200}
-        assert len(_children(process.pid)) >= 2  # the workers (and multiprocessing's tracker)
+        workers = _children(process.pid)
+        assert len(workers) >= 2  # the workers (and multiprocessing's tracker)
         assert httpx.get(url + "/api/v1/whoami").status_code == 401
     finally:
         process.terminate()
         process.wait(timeout=20)
-    assert process.returncode is not None
+    deadline = time.monotonic() + 10  # stopping the server stops its workers: no orphans
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]

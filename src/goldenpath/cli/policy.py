@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -72,14 +73,7 @@ def test_policy(
         raise InvalidInput(f"{input_file}:{exc.lineno}: not valid JSON: {exc.msg}") from None
     decision = workspace().policies.test(name, document)
     if json_:
-        render.print_json(
-            {
-                "allowed": decision.allowed,
-                "policy": decision.policy,
-                "message": decision.message,
-                "evaluated": decision.evaluated,
-            }
-        )
+        render.print_json(asdict(decision))
     elif decision.allowed:
         applied = "applies and allows" if decision.evaluated else "does not apply"
         render.out.print(f"[green]allow[/green]: {name} {applied}")
@@ -117,9 +111,7 @@ def check_policy(
     ws = workspace()
     decision = ws.policies.check(action, object_ref, attributes, project=ws.project)
     if json_:
-        render.print_json(
-            {"allowed": True, "message": decision.message, "evaluated": decision.evaluated}
-        )
+        render.print_json(asdict(decision))
         return
     which = ", ".join(decision.evaluated) or "none apply"
     render.out.print(f"[green]allow[/green]: {action} on {object_ref} (policies: {which})")

@@ -254,6 +254,12 @@ class RemotePrincipals:
         return [TokenInfo.from_dict(t) for t in self._http.json("GET", "/tokens", params=params)]
 
 
+def _decision(body: dict[str, Any]) -> Decision:
+    return Decision(
+        body["allowed"], body["policy"], body["message"], evaluated=tuple(body["evaluated"])
+    )
+
+
 class RemotePolicies:
     """``ws.policies`` over HTTP."""
 
@@ -264,10 +270,7 @@ class RemotePolicies:
         return list(self._http.json("GET", "/policies"))
 
     def test(self, name: str, document: dict[str, Any]) -> Decision:
-        body = self._http.json("POST", f"/policies/{name}/test", json=document)
-        return Decision(
-            body["allowed"], body["policy"], body["message"], evaluated=tuple(body["evaluated"])
-        )
+        return _decision(self._http.json("POST", f"/policies/{name}/test", json=document))
 
     def check(
         self,
@@ -280,10 +283,7 @@ class RemotePolicies:
         document = {"action": action, "object": object_ref, "attributes": attributes or {}}
         if project is not None:
             document["project"] = project
-        body = self._http.json("POST", "/policy/check", json=document)
-        return Decision(
-            body["allowed"], body["policy"], body["message"], evaluated=tuple(body["evaluated"])
-        )
+        return _decision(self._http.json("POST", "/policy/check", json=document))
 
     def approve(
         self, request_id: str, *, reject: bool = False, reason: str | None = None

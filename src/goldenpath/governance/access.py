@@ -87,34 +87,29 @@ class AccessControl:
         store: MetadataStore,
         principal: Principal,
         scopes: frozenset[str] | None = None,
-        conn: Connection | None = None,
+        grants: Iterable[Sequence[str]] | None = None,
     ) -> None:
+        """``grants`` (role, scope kind, scope name) if already read; else they are read now."""
         self._store = store
         self.principal = principal
         self._scopes = scopes
-        if conn is not None:
-            self._load(conn)
-        else:
+        if grants is None:
             self.reload()
+        else:
+            self._apply(grants)
 
     @classmethod
     def of(cls, store: MetadataStore, identity: Identity) -> Self:
-        """The permissions of an authenticated token (its grants already read with it)."""
-        access = cls.__new__(cls)
-        access._store, access.principal, access._scopes = store, identity.principal, identity.scopes
-        access._apply(identity.grants)
-        return access
+        """The permissions of an authenticated token (its grants were read with it)."""
+        return cls(store, identity.principal, identity.scopes, identity.grants)
 
     def reload(self) -> None:
         """Re-read grants and projects (after a grant changes)."""
         with self._store.connect() as conn:
-            self._load(conn)
-
-    def _load(self, conn: Connection) -> None:
-        held = conn.execute(_GRANTS_OF, {"principal_id": self.principal.id}).all()
-        self._apply([tuple(row) for row in held])
-        if self._team:  # only team grants need to know which team each project is in
-            self._teams = dict(conn.execute(_TEAMS).all())
+            held = conn.execute(_GRANTS_OF, {"principal_id": self.principal.id}).all()
+            self._apply([tuple(row) for row in held])
+            if self._team:  # only team grants need to know which team each project is in
+                self._teams = dict(conn.execute(_TEAMS).all())
 
     def _apply(self, held: Iterable[Sequence[str]]) -> None:
         self._teams = None  # which team each project is in: read when first needed

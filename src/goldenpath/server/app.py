@@ -8,13 +8,15 @@ live in the services, not here).
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
 from goldenpath import __version__
-from goldenpath.core.config import Stack
+from goldenpath.core.config import Stack, resolve_stack
 from goldenpath.server import problems
 from goldenpath.server.auth import Context
 from goldenpath.store.engine import MetadataStore, open_store
@@ -63,9 +65,4 @@ def create_app(stack: Stack, store: MetadataStore | None = None) -> FastAPI:
 def app_from_environment() -> FastAPI:
     """The application for the workspace in ``GP_HOME`` (``gp server --workers N`` runs one
     per worker process)."""
-    import os
-    from pathlib import Path
-
-    from goldenpath.core.config import resolve_stack
-
     return create_app(resolve_stack(Path(os.environ["GP_HOME"])))
