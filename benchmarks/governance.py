@@ -66,18 +66,18 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import goldenpath
-from goldenpath.core import audit
 from goldenpath.core.actor import Actor
 from goldenpath.core.audit_chain import GENESIS, chain_hash
 from goldenpath.core.clock import utcnow
 from goldenpath.core.ids import new_id
-from goldenpath.core.workspace import Workspace
 from goldenpath.data.service import DatasetService
+from goldenpath.governance import audit
 from goldenpath.governance.access import AccessControl, AccessService
 from goldenpath.governance.principals import authenticate
 from goldenpath.server.app import create_app
 from goldenpath.store.engine import MetadataStore, open_store
 from goldenpath.store.tables import audit_events
+from goldenpath.workspace import Workspace
 
 T = TypeVar("T")
 

@@ -26,7 +26,7 @@ from goldenpath.core.errors import (
     ValidationFailed,
 )
 from goldenpath.core.names import validate_name
-from goldenpath.core.workspace import Workspace, init_workspace, open_workspace
+from goldenpath.workspace import Workspace, init_workspace, open_workspace
 
 if TYPE_CHECKING:
     from goldenpath.client.remote import RemoteWorkspace

@@ -13,9 +13,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 import goldenpath
-from goldenpath.core import audit
 from goldenpath.core.actor import Actor
 from goldenpath.core.audit_chain import chain_hash
+from goldenpath.governance import audit
 from goldenpath.store.engine import MetadataStore, open_store
 
 

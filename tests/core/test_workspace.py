@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import goldenpath
-from goldenpath.core.workspace import redact_url as _redact
+from goldenpath.workspace import redact_url as _redact
 
 
 def test_connect_without_a_workspace_says_how_to_create_one(tmp_path: Path) -> None:

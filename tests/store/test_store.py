@@ -7,8 +7,8 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
 
-from goldenpath.core import audit
 from goldenpath.core.actor import Actor
+from goldenpath.governance import audit
 from goldenpath.store.engine import HEAD_REVISION, MIGRATIONS_DIR, open_store
 from goldenpath.store.tables import audit_events, metadata
 

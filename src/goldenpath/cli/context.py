@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from goldenpath.core.workspace import Workspace, open_workspace
+from goldenpath.workspace import Workspace, open_workspace
 
 if TYPE_CHECKING:
     from goldenpath.client.remote import RemoteWorkspace

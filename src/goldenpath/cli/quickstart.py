@@ -27,8 +27,8 @@ def quickstart(
     """
     from pyarrow import csv
 
-    from goldenpath.core.workspace import init_workspace
     from goldenpath.templates.sample_data import transactions
+    from goldenpath.workspace import init_workspace
 
     started = time.perf_counter()
     ws, _ = init_workspace(workspace_dir if workspace_dir is not None else state.workspace)

@@ -57,8 +57,8 @@ def serve(
     import uvicorn
 
     from goldenpath.core.config import resolve_stack
-    from goldenpath.core.workspace import open_workspace
     from goldenpath.server.app import create_app
+    from goldenpath.workspace import open_workspace
 
     if (tls_cert is None) != (tls_key is None):
         raise InvalidInput("give both --tls-cert and --tls-key")
@@ -97,7 +97,7 @@ def serve(
 
 def _checkpoint_periodically(ws: object, seconds: int) -> threading.Event:
     """Sign the audit head every ``seconds`` in a daemon thread; set the event to stop."""
-    from goldenpath.core.workspace import Workspace
+    from goldenpath.workspace import Workspace
 
     assert isinstance(ws, Workspace)
     stop = threading.Event()

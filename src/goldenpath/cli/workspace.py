@@ -8,7 +8,7 @@ import typer
 
 from goldenpath.cli import render
 from goldenpath.cli.context import state, workspace
-from goldenpath.core.workspace import init_workspace
+from goldenpath.workspace import init_workspace
 
 
 def init(

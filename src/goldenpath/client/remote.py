@@ -9,17 +9,17 @@ from typing import IO, TYPE_CHECKING, Any
 import pyarrow as pa
 
 from goldenpath.client.http import Http
-from goldenpath.core.audit import AuditEvent, AuditVerification
 from goldenpath.core.errors import InvalidInput
 from goldenpath.core.progress import Progress
-from goldenpath.core.workspace import WorkspaceStatus
 from goldenpath.data import Mode
 from goldenpath.data.validation import ValidationReport
 from goldenpath.data.versions import DatasetSummary, DatasetVersion, IngestResult
 from goldenpath.governance.access import Grant, Project
 from goldenpath.governance.approvals import ApprovalRequest
+from goldenpath.governance.audit import AuditEvent, AuditVerification
 from goldenpath.governance.policies import Decision
 from goldenpath.governance.principals import CreatedToken, Kind, Principal, TokenInfo
+from goldenpath.workspace import WorkspaceStatus
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -6,7 +6,7 @@ engine stores (``details_text``: plain ``json.dumps``, pinned in ``store/engine.
 the stored text means verification reads and hashes rows without parsing and re-serialising
 every event (that round trip was 85% of ``gp audit verify`` on a million events). The first
 event links to ``GENESIS``. Editing, deleting, inserting or reordering an event breaks a link
-that :meth:`goldenpath.core.audit.AuditService.verify` reports.
+that :meth:`goldenpath.governance.audit.AuditService.verify` reports.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from goldenpath.core.errors import InvalidInput
+from goldenpath.core.limits import Limits, resolve_limits
 from goldenpath.core.yamlfile import load_yaml_model
 
 CONFIG_FILE = "config.yaml"
@@ -54,6 +55,12 @@ class StackSettings(BaseModel):
         return value
 
 
+class WorkspaceConfig(StackSettings):
+    """The workspace's ``config.yaml``: where things live, and the limits in force."""
+
+    limits: Limits | None = None
+
+
 class ProjectConfig(BaseModel):
     """A project's ``gp.yaml``. Later capabilities add their sections here."""
 
@@ -73,6 +80,7 @@ class Stack:
     online: str
     runtime: str
     sources: dict[str, str] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
 
 
 def default_home() -> Path:
@@ -133,7 +141,7 @@ def resolve_stack(
         runtime="local",
     )
     config_path = home / CONFIG_FILE
-    workspace = load_yaml_model(config_path, StackSettings) if config_path.exists() else None
+    workspace = load_yaml_model(config_path, WorkspaceConfig) if config_path.exists() else None
     project_path = (project_dir or Path.cwd()) / PROJECT_FILE
     project = load_yaml_model(project_path, ProjectConfig).stack if project_path.exists() else None
     env = _environment_settings()
@@ -160,6 +168,11 @@ def resolve_stack(
         online=values["online"],
         runtime=values["runtime"],
         sources=sources,
+        limits=resolve_limits(
+            workspace.limits.model_dump(exclude_unset=True)
+            if workspace is not None and workspace.limits is not None
+            else None
+        ),
     )
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 from sqlalchemy import Connection, RowMapping, bindparam, func, select
 
-from goldenpath.core import audit, faults
+from goldenpath.core import faults
 from goldenpath.core.actor import Actor
 from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import InvalidInput, NotFound, ValidationFailed
@@ -36,6 +36,7 @@ from goldenpath.data.schema import SchemaChanges, diff_schemas, schema_json
 from goldenpath.data.tables import DatasetFiles
 from goldenpath.data.validation import ValidationReport, validate_batch
 from goldenpath.data.versions import DatasetSummary, DatasetVersion, IngestResult
+from goldenpath.governance import audit
 from goldenpath.governance.access import AccessControl, Enforcer
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import dataset_versions, datasets, projects, validations

@@ -16,12 +16,12 @@ from typing import Any, Protocol, Self
 
 from sqlalchemy import Connection, bindparam, select
 
-from goldenpath.core import audit
 from goldenpath.core.actor import Actor
 from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from goldenpath.core.ids import new_id
 from goldenpath.core.names import validate_name
+from goldenpath.governance import audit
 from goldenpath.governance.principals import Identity, Principal, principal_by_name
 from goldenpath.governance.roles import DELEGABLE, ROLES, WORKSPACE_PERMISSIONS
 from goldenpath.store.engine import MetadataStore

@@ -18,13 +18,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from goldenpath.core import audit
 from goldenpath.core.actor import Actor
 from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PolicyDenied
 from goldenpath.core.ids import new_id
 from goldenpath.core.names import validate_name
 from goldenpath.core.redact import redact_value
+from goldenpath.governance import audit
 from goldenpath.governance.access import AccessControl
 from goldenpath.governance.policies import Decision, evaluate, find, load_policies
 from goldenpath.store.engine import MetadataStore

@@ -17,12 +17,12 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, bindparam, select
 
-from goldenpath.core import audit
 from goldenpath.core.actor import Actor
 from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from goldenpath.core.ids import new_id
 from goldenpath.core.names import validate_name
+from goldenpath.governance import audit
 from goldenpath.governance.roles import PERMISSIONS
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import grants, principals, tokens

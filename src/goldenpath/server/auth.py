@@ -15,10 +15,10 @@ from fastapi import Header, Request
 
 from goldenpath.core.config import Stack
 from goldenpath.core.errors import Unauthenticated
-from goldenpath.core.workspace import DEFAULT_PROJECT, Workspace
 from goldenpath.governance.access import AccessControl
 from goldenpath.governance.principals import authenticate
 from goldenpath.store.engine import MetadataStore
+from goldenpath.workspace import DEFAULT_PROJECT, Workspace
 
 
 class Context:

@@ -20,10 +20,10 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import Response
 
 from goldenpath.core.errors import InvalidInput
-from goldenpath.core.workspace import Workspace
 from goldenpath.data.formats import FORMATS
 from goldenpath.server.auth import workspace
 from goldenpath.server.problems import ERROR_RESPONSES
+from goldenpath.workspace import Workspace
 
 router = APIRouter(tags=["datasets"], responses=ERROR_RESPONSES)
 ARROW_STREAM = "application/vnd.apache.arrow.stream"

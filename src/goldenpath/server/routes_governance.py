@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from goldenpath.core.workspace import Workspace
 from goldenpath.governance.policies import Decision as PolicyDecision
 from goldenpath.server.auth import workspace
 from goldenpath.server.problems import ERROR_RESPONSES
+from goldenpath.workspace import Workspace
 
 router = APIRouter(responses=ERROR_RESPONSES)
 

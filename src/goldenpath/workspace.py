@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from goldenpath.core import audit, signing
+from goldenpath.core import signing
 from goldenpath.core.actor import Actor, default_actor
 from goldenpath.core.config import (
     CONFIG_FILE,
@@ -28,6 +28,7 @@ from goldenpath.core.config import (
 )
 from goldenpath.core.errors import NotFound, Unauthenticated
 from goldenpath.core.names import validate_name
+from goldenpath.governance import audit
 from goldenpath.governance.access import AccessControl, AccessService, insert_grant
 from goldenpath.governance.approvals import PolicyService
 from goldenpath.governance.principals import (

@@ -1,0 +1,75 @@
+"""Limits on everything a caller controls, in one typed, documented place.
+
+Each limit has a default that suits a laptop and a shared server alike, can be changed in the
+workspace's ``config.yaml`` under ``limits:`` and overridden per process by
+``GP_LIMIT_<NAME>`` (for example ``GP_LIMIT_UPLOAD_MAX_BYTES=1073741824``). A project's
+``gp.yaml`` cannot change them: a project must not loosen what protects the server.
+``docs/security.md`` lists them with the attack each one answers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from goldenpath.core.errors import InvalidInput
+
+MiB = 1 << 20
+
+
+class Limits(BaseModel):
+    """The limits in force. Every field is a positive number; units are in the names."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # HTTP
+    body_max_bytes: int = Field(default=1 * MiB, gt=0, description="a JSON request body")
+    upload_max_bytes: int = Field(default=512 * MiB, gt=0, description="an uploaded file, as sent")
+    # Files read into datasets
+    columns_max: int = Field(default=2_000, gt=0, description="columns in one file")
+    rows_per_upload_max: int = Field(
+        default=50_000_000, gt=0, description="rows decoded from one file"
+    )
+    decompression_ratio_max: float = Field(
+        default=100.0, gt=0, description="decoded bytes per byte of a compressed file"
+    )
+    nesting_depth_max: int = Field(default=32, gt=0, description="nesting of JSON values and YAML")
+    column_name_chars_max: int = Field(
+        default=10_000, gt=0, description="characters in one column name"
+    )
+    # Policies
+    policy_evaluation_seconds: float = Field(
+        default=1.0, gt=0, description="one policy evaluation, wall clock"
+    )
+    policy_input_bytes_max: int = Field(
+        default=64 * 1024, gt=0, description="attributes a policy is evaluated on, as JSON"
+    )
+    # Tokens
+    token_lifetime_max_days: int = Field(default=90, gt=0, description="the longest a token lives")
+    # Errors and audit events
+    error_examples_max: int = Field(default=5, gt=0, description="examples per failed rule")
+    example_chars_max: int = Field(default=80, gt=0, description="characters per example")
+
+
+FIELDS = tuple(Limits.model_fields)
+
+
+def resolve_limits(configured: Mapping[str, object] | None = None) -> Limits:
+    """The limits: ``GP_LIMIT_*`` > the workspace config's ``limits:`` > defaults."""
+    values: dict[str, object] = dict(configured or {})
+    for name in FIELDS:
+        env = os.environ.get(f"GP_LIMIT_{name.upper()}")
+        if env:
+            values[name] = env
+    try:
+        return Limits.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = str(first["loc"][0]) if first["loc"] else "limits"
+        source = f"GP_LIMIT_{key.upper()}" if os.environ.get(f"GP_LIMIT_{key.upper()}") else key
+        raise InvalidInput(
+            f"limit {source}: {first['msg']}",
+            hint=f"the limits are: {', '.join(FIELDS)} (see docs/security.md)",
+        ) from None
