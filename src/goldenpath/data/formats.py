@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from goldenpath.core.errors import InvalidInput
+from goldenpath.data.columns import check_columns
 
 FORMATS = {
     ".csv": "csv",
@@ -70,6 +71,7 @@ def read_table(
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise InvalidInput(f"{path.name} repeats column names: {', '.join(dupes)}")
+    check_columns(table, fmt, path.name)
     return table, fmt
 
 
