@@ -257,6 +257,17 @@ def _plan(contract: Contract, schema: pa.Schema, has_existing: set[str]) -> _Pla
         if spec.null_fraction is not None:
             aggregates.append((f"nulls_{index}", f"count(*) FILTER (WHERE {col} IS NULL)"))
     if fresh is not None:
+        declared = contract.columns[fresh.column].type if fresh.column in contract.columns else None
+        arrow_type = schema.field(fresh.column).type
+        temporal = pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type)
+        if declared not in ("timestamp", "date") and not temporal:
+            # max() of text would compare strings, and the age of a string is a crash.
+            raise ContractError(
+                f"the freshness column {shorten(repr(fresh.column), EXAMPLE_CHARS)} holds "
+                f"{arrow_type}, not timestamps or dates",
+                hint="declare it in the contract's columns with type: timestamp "
+                "(its values are then parsed), or point freshness at a timestamp column",
+            )
         column = typed.get(fresh.column, quote(fresh.column))
         aggregates.append(("freshness", f"max({column})"))
     return _Plan(typed, rules, aggregates)
