@@ -76,7 +76,7 @@ def test_a_bad_contract_on_ingest_writes_nothing(
 ) -> None:
     data = write(tmp_path / "in.csv", "a\nx\n")
     contract = write(tmp_path / "c.yaml", "columns:\n  a: {regex: '(a)\\1'}\n")
-    with pytest.raises(ContractError, match="c.yaml:2"):
+    with pytest.raises(ContractError, match=r"c\.yaml:2"):
         local_ws.datasets.ingest("tx", data, contract=contract)
     assert local_ws.datasets.list() == []
 
@@ -89,7 +89,7 @@ def test_freshness_on_a_column_without_timestamps_is_a_clear_error(
     local_ws: goldenpath.Workspace, tmp_path: Path, column: str, values: list[object]
 ) -> None:
     contract = parse_contract(f"table:\n  freshness: {{column: {column}, max_age: 2d}}\n").contract
-    with pytest.raises(ContractError, match="holds .*, not timestamps or dates") as caught:
+    with pytest.raises(ContractError, match=r"holds .*, not timestamps or dates") as caught:
         validate_batch(pa.table({column: values}), contract, now=NOW)
     assert "type: timestamp" in (caught.value.hint or "")
     # Over ingest: exit 2, nothing written.
