@@ -67,11 +67,11 @@ def read_table(
         ) from None
     if table.num_columns == 0:
         raise InvalidInput(f"{path.name} has no columns")
+    check_columns(table, fmt, path.name)
     names = table.column_names
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise InvalidInput(f"{path.name} repeats column names: {', '.join(dupes)}")
-    check_columns(table, fmt, path.name)
     return table, fmt
 
 

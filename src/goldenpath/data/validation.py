@@ -34,6 +34,9 @@ EXAMPLE_CHARS = Limits().example_chars_max
 # Column names listed in an error before "and N more": a 2,000-column file must not make a
 # 20 MB message.
 NAMES_SHOWN = 20
+# Failed rules listed in a summary, and characters of each rule's name shown there.
+FAILURES_SHOWN = 20
+RULE_CHARS = 120
 
 
 def shorten(text: str, chars: int) -> str:
@@ -108,9 +111,13 @@ class ValidationReport:
             f"{len(self.failures)} of {len(self.results)} rules failed "
             f"({self.rows_failed:,} of {self.rows_checked:,} rows):"
         ]
-        for r in self.failures:
+        # Rule names hold column names (up to limits.column_name_chars_max each): the message
+        # names each failure briefly and lists a bounded number; as_dict() keeps them whole.
+        for r in self.failures[:FAILURES_SHOWN]:
             examples = f" e.g. {', '.join(r.examples)}" if r.examples else ""
-            lines.append(f"  {r.rule}: {r.message}{examples}")
+            lines.append(f"  {shorten(r.rule, RULE_CHARS)}: {r.message}{examples}")
+        if len(self.failures) > FAILURES_SHOWN:
+            lines.append(f"  ... and {len(self.failures) - FAILURES_SHOWN} more failed rules")
         return "\n".join(lines)
 
 
