@@ -132,3 +132,15 @@ def test_the_cli_says_error_and_exits_2(tmp_path: Path) -> None:
     assert run.returncode == 2, run.stderr
     assert "error:" in run.stderr and "differ only in case" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "_gp_row", "_GP_RULES", ""])
+def test_the_validator_refuses_what_the_reader_refuses(name: str) -> None:
+    from datetime import UTC, datetime
+
+    from goldenpath.data.contracts import parse_contract
+    from goldenpath.data.validation import validate_batch
+
+    contract = parse_contract("columns:\n  ok: {min: 0}\n").contract
+    with pytest.raises(InvalidInput, match="the batch: column"):
+        validate_batch(pa.table({"ok": [1], name: [2]}), contract, now=datetime.now(UTC))

@@ -26,6 +26,7 @@ from goldenpath.core.errors import ContractError
 from goldenpath.core.limits import Limits
 from goldenpath.core.sql import quote_identifier as quote
 from goldenpath.core.sql import sandboxed_duckdb
+from goldenpath.data.columns import check_names
 from goldenpath.data.contracts import SQL_TYPES, Contract, matches_type, parse_duration
 
 # Defaults when the caller passes no limits (the service passes the workspace's).
@@ -37,6 +38,7 @@ NAMES_SHOWN = 20
 # Failed rules listed in a summary, and characters of each rule's name shown there.
 FAILURES_SHOWN = 20
 RULE_CHARS = 120
+ERROR_CHARS = 300  # of an engine error, which may quote a column name whole
 
 
 def shorten(text: str, chars: int) -> str:
@@ -419,6 +421,9 @@ def validate_batch(
     ``limits.example_chars_max``).
     """
     started = time.perf_counter()
+    # What read_table refuses, refused here too for callers that pass a table of their own
+    # (a NUL cannot be quoted; a _gp_ column would collide with the quarantine's own).
+    check_names(table.column_names, "the batch", chars_max=Limits().column_name_chars_max)
     existing_columns = set(existing.schema.names) if existing is not None else set()
     plan = _plan(contract, table.schema, existing_columns)
     # Sandboxed: even a quoting bug here could read nothing but these two tables.
@@ -440,7 +445,8 @@ def validate_batch(
         )
     except duckdb.Error as exc:
         raise ContractError(
-            f"the contract cannot be checked on this data: {str(exc).splitlines()[0]}"
+            "the contract cannot be checked on this data: "
+            + shorten(str(exc).splitlines()[0], ERROR_CHARS)
         ) from None
     finally:
         con.close()
