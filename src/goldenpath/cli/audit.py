@@ -58,8 +58,10 @@ def verify(
     ),
     json_: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """Check the hash chain, the signed checkpoints, the signing key and the append-only
-    triggers; exit 9 if tampering is found.
+    """Check the chain, checkpoints, signing key and append-only triggers; exit 9 if tampered.
+
+    With --anchor, also fail if the trail no longer reaches or matches a checkpoint kept
+    outside the workspace.
 
     Example: gp audit verify --anchor /secure/audit-anchor.json
     """
@@ -121,8 +123,10 @@ def checkpoint(json_: bool = typer.Option(False, "--json", help="Print as JSON."
 def export_checkpoint(
     output: Path | None = typer.Option(None, "--output", "-o", help="File (default: stdout)."),
 ) -> None:
-    """Write the newest signed checkpoint, with its public key, as JSON: keep it outside the
-    workspace (another host, a ticket, a WORM bucket) and pass it to verify --anchor.
+    """Write the newest signed checkpoint with its public key, to keep as an anchor.
+
+    Keep the file outside the workspace (another host, a ticket, a WORM bucket) and pass it
+    to gp audit verify --anchor.
 
     Example: gp audit export-checkpoint -o /secure/audit-anchor.json
     """
@@ -149,8 +153,10 @@ def rotate_key(
     ),
     json_: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """Replace the audit signing key on purpose (admins). The old public key is kept, so
-    older checkpoints still verify; the rotation is audited and checkpointed.
+    """Replace the audit signing key on purpose (admins; audited).
+
+    The old public key is kept, so older checkpoints still verify; the old key vouches for
+    the new one, and a checkpoint is signed with the new key at once.
 
     Example: gp audit rotate-key
     """
