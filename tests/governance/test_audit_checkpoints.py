@@ -301,3 +301,18 @@ def test_a_neutered_trigger_is_reported(trail: goldenpath.Workspace) -> None:
         assert sum("was altered" in m for m in messages) == 3  # every trigger on that function
     else:
         assert messages == [messages[0]] and "audit_events_no_delete was altered" in messages[0]
+
+
+def test_a_workspace_from_before_the_key_history_adopts_only_its_own_key(
+    trail: goldenpath.Workspace,
+) -> None:
+    history = key_file(trail).with_suffix(".keys.json")
+    history.unlink()
+    good = key_file(trail).read_bytes()
+    signing.write_key(key_file(trail), Ed25519PrivateKey.generate())
+    with pytest.raises(Conflict, match="did not sign the newest checkpoint"):
+        trail.audit.checkpoint()
+    assert not history.exists()
+    key_file(trail).write_bytes(good)
+    trail.audit.checkpoint()
+    assert history.exists() and trail.audit.verify().ok

@@ -244,8 +244,22 @@ class AuditService:
         at = utcnow().isoformat()
         with self._store.connect() as conn:
             ever = self._keys.history_file.exists() or self._head_file.exists() or _had_key(conn)
+            signer = conn.execute(
+                select(audit_checkpoints.c.key_id).order_by(audit_checkpoints.c.seq.desc()).limit(1)
+            ).scalar()
         key = self._keys.signing_key() if ever else self._keys.create_first(at)
         public = key.public_key()
+        if not self._keys.history_file.exists():
+            # A workspace from before the key history: adopt its key only if it is the one
+            # that signed the newest checkpoint.
+            if signer is not None and signer != signing.key_id(public):
+                raise Conflict(
+                    f"the audit signing key {self._key_file} did not sign the newest "
+                    f"checkpoint (key {signer[:16]})",
+                    hint="restore the right key (check GP_AUDIT_KEY); if it is lost: "
+                    "gp audit rotate-key --old-key-lost",
+                )
+            self._keys.create_first(at)
         with self._store.begin() as conn:
             last = conn.execute(
                 select(audit_checkpoints.c.seq, audit_checkpoints.c.signature)
