@@ -218,17 +218,20 @@ def init_workspace(
     home, _ = resolve_home(workspace)
     config_path = home / CONFIG_FILE
     created = not config_path.exists()
+    audit_key = None
     if created:
         home.mkdir(parents=True, exist_ok=True)
+        # The audit signing key is made here, once (first, so that a key that cannot be
+        # written leaves no workspace behind); later a missing key is an error, never
+        # silently a new one (gp audit rotate-key replaces it on purpose).
+        key = AuditKeys(signing.key_path(home)).create_first(utcnow().isoformat())
+        audit_key = signing.key_id(key.public_key())
         write_workspace_config(home, settings or StackSettings())
     stack = resolve_stack(home, settings)
     store = open_store(stack.metadata)
     require_local_storage(stack.storage).mkdir(parents=True, exist_ok=True)
     who = actor or default_actor()
     if created:
-        # The audit signing key is made here, once; later a missing key is an error, never
-        # silently a new one (gp audit rotate-key replaces it on purpose).
-        key = AuditKeys(signing.key_path(home)).create_first(utcnow().isoformat())
         _bootstrap_admin(store, who)
         with store.begin() as conn:
             audit.record(
@@ -240,7 +243,7 @@ def init_workspace(
                 {
                     "metadata": redact_url(stack.metadata),
                     "storage": stack.storage,
-                    "audit_key": signing.key_id(key.public_key()),
+                    "audit_key": audit_key,
                 },
             )
     ws = Workspace(stack, store, _access(store, who, token), project or _project())

@@ -129,3 +129,12 @@ def test_dropped_triggers_exit_9(gp_db: Gp) -> None:
         lift_guard(ws)
     out = gp("audit", "verify", code=9)
     assert "guard" in out and "audit_events" in out
+
+
+def test_a_key_that_cannot_be_written_leaves_no_workspace(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    gp = Gp(tmp_path / "home", f"sqlite:///{tmp_path / 'gp.db'}")
+    out = gp("init", code=2, GP_AUDIT_KEY=str(blocker / "audit.pem"))
+    assert "cannot write the audit signing key" in out and "hint:" in out
+    assert not any((tmp_path / "home").iterdir())

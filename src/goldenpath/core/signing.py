@@ -50,17 +50,23 @@ def load_key(path: Path) -> Ed25519PrivateKey:
 
 def write_key(path: Path, key: Ed25519PrivateKey) -> None:
     """Write ``key`` to ``path`` (0600, atomically: a reader sees the old key or the new)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot write the audit signing key {path}: {exc.strerror or exc}",
+            hint="check GP_AUDIT_KEY and the permissions of its directory",
+        ) from None
 
 
 def public_hex(public: Ed25519PublicKey) -> str:

@@ -83,11 +83,17 @@ class AuditKeys:
             ) from None
 
     def _write_history(self, records: list[KeyRecord]) -> None:
-        self.history_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = self.history_file.with_name(self.history_file.name + ".tmp")
         text = json.dumps({"keys": [asdict(r) for r in records]}, indent=2) + "\n"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, self.history_file)
+        try:
+            self.history_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, self.history_file)
+        except OSError as exc:
+            raise InvalidInput(
+                f"cannot write the audit key history {self.history_file}: {exc.strerror or exc}",
+                hint="check GP_AUDIT_KEY and the permissions of its directory",
+            ) from None
 
     # -- the key -----------------------------------------------------------------------------
 

@@ -78,6 +78,8 @@ def parse_anchor(anchor: Mapping[str, Any]) -> dict[str, Any]:
     public = anchor.get("public_key")
     if public is not None and not isinstance(public, str):
         raise InvalidInput("the anchor's public_key is not a hex string", hint=hint)
+    if public is not None:
+        signing.public_from_hex(public)  # one clear error before anything is read
     return {k: anchor[k] for k in (*_ANCHOR_FIELDS, "signature", "public_key") if k in anchor}
 
 
