@@ -46,6 +46,7 @@ _KEY_FIELDS = {
     "audit.checkpoint": "key_id",
     "audit.key.rotate": "new_key_id",
 }
+_NEVER = 2**63
 _ANCHOR_FIELDS = {"seq": int, "count": int, "head_hash": str, "at": str, "key_id": str}
 
 
@@ -275,10 +276,16 @@ def _scan(rows: Iterator[tuple[Any, ...]], watch: set[int], problems: list[Audit
     verifying (a million events in a few seconds)."""
     scan = _Scan()
     pending = sorted(watch)
+    upcoming = pending[0] if pending else _NEVER  # one comparison per row, not a set lookup
     events, previous, broken, head_seq = 0, GENESIS, False, 0
     for seq, event_id, at, actor, action, otype, oref, details, prev, digest in rows:
-        while pending and seq > pending[0]:
-            scan.counts[pending.pop(0)] = events
+        if seq >= upcoming:
+            while pending and pending[0] <= seq:
+                watched = pending.pop(0)
+                if watched == seq:
+                    scan.hashes[seq] = digest
+                scan.counts[watched] = events + int(watched == seq)
+            upcoming = pending[0] if pending else _NEVER
         events += 1
         if chain_hash(prev, event_id, at, actor, action, otype, oref, details) != digest:
             problems.append(
@@ -289,8 +296,6 @@ def _scan(rows: Iterator[tuple[Any, ...]], watch: set[int], problems: list[Audit
                 )
             )
         broken = broken or prev != previous
-        if seq in watch:
-            scan.hashes[seq] = digest
         if action in _KEY_FIELDS:
             _note_key_event(scan, seq, action, details)
         previous, head_seq = digest, seq
