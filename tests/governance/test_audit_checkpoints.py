@@ -7,6 +7,7 @@ Each test plays the attacker on both metadata backends (the ``ws`` fixture), thr
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -316,3 +317,32 @@ def test_a_workspace_from_before_the_key_history_adopts_only_its_own_key(
     key_file(trail).write_bytes(good)
     trail.audit.checkpoint()
     assert history.exists() and trail.audit.verify().ok
+
+
+def test_verify_during_concurrent_checkpoints_raises_no_false_alarm(
+    ws: goldenpath.Workspace,
+) -> None:
+    # Another engine (as the server's checkpoint thread or a second process would be) keeps
+    # appending and checkpointing while verify reads the checkpoints, the file and the trail.
+    stop, errors = threading.Event(), []
+
+    def checkpointer() -> None:
+        try:
+            with reopen(ws) as other:
+                while not stop.is_set():
+                    add_events(other, 1)
+                    other.audit.checkpoint()
+        except BaseException as exc:  # reported below: a thread's exception is otherwise lost
+            errors.append(exc)
+
+    thread = threading.Thread(target=checkpointer)
+    thread.start()
+    try:
+        for _ in range(25):
+            result = ws.audit.verify()
+            assert result.ok, result.problems
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors
+    assert len(ws.audit.list(action="audit.checkpoint", limit=1000)) > 1

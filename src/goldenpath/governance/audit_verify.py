@@ -99,18 +99,22 @@ class Verifier:
         messages: list[str] = []
         keys = self._keys.inspect(messages, notes)
         problems.extend(AuditProblem("key", None, m) for m in messages)
+        # The file before the database: it is written after the checkpoint commits, so read
+        # first it is never newer than what the database shows next (on SQLite, one snapshot).
+        in_file = self._file_checkpoint(problems)
         with self._store.connect() as conn:
-            rows = {
-                int(row["seq"]): {**row, "at": row["at"].isoformat(), "from": "database"}
-                for row in conn.execute(select(audit_checkpoints)).mappings()
-            }
+            rows = _checkpoint_rows(conn)
             problems.extend(AuditProblem("guard", None, m) for m in missing_guards(conn))
-            point = self._newest_valid(rows, keys, problems)
+            point = self._newest_valid(rows, in_file, keys, problems)
             anchored = anchor is not None and _anchor_valid(anchor, keys, problems)
             watch = {int(p["seq"]) for p in (point, anchor if anchored else None) if p}
             scan = _scan(_rows(conn), watch, problems)
             if scan.broken:
                 problems.extend(diagnose_links([(r[0], r[8], r[9]) for r in _rows(conn)]))
+            # Read again: on PostgreSQL a checkpoint committed during the scan may have put its
+            # event in the scan after the first read; the event and the row commit together,
+            # so every checkpoint event the scan saw has its row by now.
+            later = _checkpoint_rows(conn)
         for checked, label in ((point, "checkpoint"), (anchor if anchored else None, "anchor")):
             if checked is not None:
                 seq = int(checked["seq"])
@@ -123,9 +127,9 @@ class Verifier:
                         f"the {label} signed at {checked['at']}",
                     )
                 )
-        has_checkpoints = bool(rows) or self._head_file.exists()
+        has_checkpoints = bool(rows) or in_file is not None
         problems.extend(self._key_problems(keys, scan, has_checkpoints, notes))
-        problems.extend(_chain_problems(scan.checkpoints, rows))
+        problems.extend(_chain_problems(scan.checkpoints, later))
         if not has_checkpoints:
             notes.append(
                 "no checkpoint yet: a cut-off tail cannot be detected (run: gp audit checkpoint)"
@@ -146,20 +150,34 @@ class Verifier:
             anchor,
         )
 
+    def _file_checkpoint(self, problems: list[AuditProblem]) -> dict[str, Any] | None:
+        """The checkpoint in the file beside the key, if there is one."""
+        try:
+            point = json.loads(self._head_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            point = None
+        if not isinstance(point, dict):
+            problems.append(
+                AuditProblem(
+                    "checkpoint", None, f"the checkpoint file {self._head_file} is unreadable"
+                )
+            )
+            return {}  # there is a file: the workspace has had checkpoints
+        return {**point, "from": "file"}
+
     def _newest_valid(
-        self, rows: dict[int, dict[str, Any]], keys: KeyState, problems: list[AuditProblem]
+        self,
+        rows: dict[int, dict[str, Any]],
+        in_file: dict[str, Any] | None,
+        keys: KeyState,
+        problems: list[AuditProblem],
     ) -> dict[str, Any] | None:
         """The newest validly signed checkpoint of the newest in the database and the file."""
         candidates = [rows[max(rows)]] if rows else []
-        if self._head_file.exists():
-            try:
-                candidates.append({**json.loads(self._head_file.read_text()), "from": "file"})
-            except (OSError, ValueError):
-                problems.append(
-                    AuditProblem(
-                        "checkpoint", None, f"the checkpoint file {self._head_file} is unreadable"
-                    )
-                )
+        if in_file:
+            candidates.append(in_file)
         if not keys.known:  # no key and no history: reported as a key problem
             return None
         valid = []
@@ -261,6 +279,13 @@ def _anchor_valid(anchor: dict[str, Any], keys: KeyState, problems: list[AuditPr
             )
         )
     return True
+
+
+def _checkpoint_rows(conn: Connection) -> dict[int, dict[str, Any]]:
+    return {
+        int(row["seq"]): {**row, "at": row["at"].isoformat(), "from": "database"}
+        for row in conn.execute(select(audit_checkpoints)).mappings()
+    }
 
 
 def _rows(conn: Connection) -> Iterator[tuple[Any, ...]]:
