@@ -338,7 +338,7 @@ def test_verify_during_concurrent_checkpoints_raises_no_false_alarm(
     thread = threading.Thread(target=checkpointer)
     thread.start()
     try:
-        for _ in range(25):
+        for _ in range(60):
             result = ws.audit.verify()
             assert result.ok, result.problems
     finally:
