@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from goldenpath.core import signing
 from goldenpath.core.actor import Actor, default_actor
+from goldenpath.core.clock import utcnow
 from goldenpath.core.config import (
     CONFIG_FILE,
     Stack,
@@ -31,6 +32,7 @@ from goldenpath.core.names import validate_name
 from goldenpath.governance import audit
 from goldenpath.governance.access import AccessControl, AccessService, insert_grant
 from goldenpath.governance.approvals import PolicyService
+from goldenpath.governance.audit_keys import AuditKeys
 from goldenpath.governance.principals import (
     PrincipalService,
     authenticate,
@@ -111,7 +113,7 @@ class Workspace:
 
     @cached_property
     def audit(self) -> audit.AuditService:
-        """The audit trail: list, verify, checkpoint, export."""
+        """The audit trail: list, verify, checkpoint, export; rotate its signing key."""
         return audit.AuditService(
             self.store, signing.key_path(self.stack.home), self.actor, self.access_control
         )
@@ -216,8 +218,14 @@ def init_workspace(
     home, _ = resolve_home(workspace)
     config_path = home / CONFIG_FILE
     created = not config_path.exists()
+    audit_key = None
     if created:
         home.mkdir(parents=True, exist_ok=True)
+        # The audit signing key is made here, once (first, so that a key that cannot be
+        # written leaves no workspace behind); later a missing key is an error, never
+        # silently a new one (gp audit rotate-key replaces it on purpose).
+        key = AuditKeys(signing.key_path(home)).create_first(utcnow().isoformat())
+        audit_key = signing.key_id(key.public_key())
         write_workspace_config(home, settings or StackSettings())
     stack = resolve_stack(home, settings)
     store = open_store(stack.metadata)
@@ -232,7 +240,11 @@ def init_workspace(
                 "workspace.init",
                 "workspace",
                 str(home),
-                {"metadata": redact_url(stack.metadata), "storage": stack.storage},
+                {
+                    "metadata": redact_url(stack.metadata),
+                    "storage": stack.storage,
+                    "audit_key": audit_key,
+                },
             )
     ws = Workspace(stack, store, _access(store, who, token), project or _project())
     return ws, created

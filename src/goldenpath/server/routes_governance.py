@@ -49,6 +49,14 @@ class NewToken(_Body):
     scopes: list[str] | None = None
 
 
+class AnchorBody(_Body):
+    anchor: dict[str, Any]
+
+
+class RotateKey(_Body):
+    old_key_lost: bool = False
+
+
 class GrantBody(_Body):
     role: Name
     principal: Name
@@ -89,10 +97,28 @@ def audit_verify(ws: WS) -> dict[str, Any]:
     return ws.audit.verify().as_dict()
 
 
+@router.post("/audit/verify", tags=["audit"], response_model=None)
+def audit_verify_anchored(ws: WS, body: AnchorBody) -> dict[str, Any]:
+    """Check the trail, and that it still reaches and matches an exported checkpoint."""
+    return ws.audit.verify(anchor=body.anchor).as_dict()
+
+
 @router.post("/audit/checkpoint", tags=["audit"], response_model=None)
 def audit_checkpoint(ws: WS) -> dict[str, Any]:
     """Sign the chain's head."""
     return ws.audit.checkpoint()
+
+
+@router.get("/audit/checkpoint", tags=["audit"], response_model=None)
+def audit_export_checkpoint(ws: WS) -> dict[str, Any]:
+    """The newest checkpoint with its public key: a copy to keep elsewhere as an anchor."""
+    return ws.audit.export_checkpoint()
+
+
+@router.post("/audit/rotate-key", tags=["audit"], response_model=None)
+def audit_rotate_key(ws: WS, body: RotateKey) -> dict[str, Any]:
+    """Replace the signing key on purpose (the old public key is kept; audited)."""
+    return ws.audit.rotate_key(old_key_lost=body.old_key_lost)
 
 
 @router.get(
