@@ -125,13 +125,19 @@ class Workspace:
     def policies(self) -> PolicyService:
         """Policies (CEL, checked before actions) and approvals."""
         return PolicyService(
-            self.store, self.stack.home / "policies", self.actor, self.access_control
+            self.store,
+            self.stack.home / "policies",
+            self.actor,
+            self.access_control,
+            self.stack.limits,
         )
 
     @cached_property
     def principals(self) -> PrincipalService:
         """Principals (users, service accounts, agents) and tokens."""
-        return PrincipalService(self.store, self.actor, self.access_control)
+        return PrincipalService(
+            self.store, self.actor, self.access_control, self.stack.limits, self.policies
+        )
 
     def status(self) -> WorkspaceStatus:
         """The stack and how many objects the workspace holds."""
