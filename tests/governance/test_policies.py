@@ -250,7 +250,9 @@ def test_an_external_deploy_is_checked_approved_once_and_audited(
     with pytest.raises(PolicyDenied):  # an approval is used once
         bob.policies.check("deployment.create", "fraud-api@prod", PROD, project="fraud")
     staging = {**PROD, "environment": "staging"}
-    assert bob.policies.check("deployment.create", "fraud-api@staging", staging, project="fraud")
+    assert bob.policies.check(
+        "deployment.create", "fraud-api@staging", staging, project="fraud"
+    ).allowed
     events = [(e.actor, e.action) for e in org.audit.list(action="policy.")]
     assert events.count(("bob", "policy.allow")) == 2
     assert events.count(("bob", "policy.deny")) == 2
