@@ -86,13 +86,15 @@ class Workspace:
         stack: Stack,
         store: MetadataStore,
         access: AccessControl,
-        project: str = DEFAULT_PROJECT,
+        project: str | None = None,
     ) -> None:
+        """``project``: where new objects go; ``None`` (not named) means ``default``."""
         self.stack = stack
         self.store = store
         self.access_control = access
         self.actor = Actor(access.principal.name, kind=access.principal.kind)
-        self.project = validate_name(project, kind="project name")
+        self.project = validate_name(project or DEFAULT_PROJECT, kind="project name")
+        self.project_named = project is not None
         self.storage_root = require_local_storage(stack.storage)
 
     @cached_property
@@ -107,6 +109,7 @@ class Workspace:
             self.access_control,
             self.project,
             self.policies,
+            project_named=self.project_named,
         )
 
     @cached_property
@@ -244,8 +247,8 @@ def init_workspace(
     return ws, created
 
 
-def _project() -> str:
-    return os.environ.get("GP_PROJECT") or DEFAULT_PROJECT
+def _project() -> str | None:
+    return os.environ.get("GP_PROJECT") or None
 
 
 def open_workspace(
