@@ -88,13 +88,15 @@ class Workspace:
         stack: Stack,
         store: MetadataStore,
         access: AccessControl,
-        project: str = DEFAULT_PROJECT,
+        project: str | None = None,
     ) -> None:
+        """``project``: where new objects go; ``None`` (not named) means ``default``."""
         self.stack = stack
         self.store = store
         self.access_control = access
         self.actor = Actor(access.principal.name, kind=access.principal.kind)
-        self.project = validate_name(project, kind="project name")
+        self.project = validate_name(project or DEFAULT_PROJECT, kind="project name")
+        self.project_named = project is not None
         self.storage_root = require_local_storage(stack.storage)
 
     @cached_property
@@ -109,6 +111,7 @@ class Workspace:
             self.access_control,
             self.project,
             self.policies,
+            project_named=self.project_named,
         )
 
     @cached_property
@@ -127,13 +130,19 @@ class Workspace:
     def policies(self) -> PolicyService:
         """Policies (CEL, checked before actions) and approvals."""
         return PolicyService(
-            self.store, self.stack.home / "policies", self.actor, self.access_control
+            self.store,
+            self.stack.home / "policies",
+            self.actor,
+            self.access_control,
+            self.stack.limits,
         )
 
     @cached_property
     def principals(self) -> PrincipalService:
         """Principals (users, service accounts, agents) and tokens."""
-        return PrincipalService(self.store, self.actor, self.access_control)
+        return PrincipalService(
+            self.store, self.actor, self.access_control, self.stack.limits, self.policies
+        )
 
     def status(self) -> WorkspaceStatus:
         """The stack and how many objects the workspace holds."""
@@ -250,8 +259,8 @@ def init_workspace(
     return ws, created
 
 
-def _project() -> str:
-    return os.environ.get("GP_PROJECT") or DEFAULT_PROJECT
+def _project() -> str | None:
+    return os.environ.get("GP_PROJECT") or None
 
 
 def open_workspace(

@@ -248,7 +248,11 @@ class RemotePrincipals:
         self._http.json("POST", f"/principals/{name}/disable")
 
     def create_token(
-        self, principal: str, *, expires_in: str = "30d", scopes: builtins.list[str] | None = None
+        self,
+        principal: str,
+        *,
+        expires_in: str | None = None,
+        scopes: builtins.list[str] | None = None,
     ) -> CreatedToken:
         body = self._http.json(
             "POST",

@@ -18,7 +18,7 @@ from goldenpath.core.errors import Unauthenticated
 from goldenpath.governance.access import AccessControl
 from goldenpath.governance.principals import authenticate
 from goldenpath.store.engine import MetadataStore
-from goldenpath.workspace import DEFAULT_PROJECT, Workspace
+from goldenpath.workspace import Workspace
 
 
 class Context:
@@ -37,7 +37,7 @@ class Context:
             )
         # One query: the token, its principal and the principal's grants.
         access = AccessControl.of(self.store, authenticate(self.store, token.strip()))
-        return Workspace(self.stack, self.store, access, project or DEFAULT_PROJECT)
+        return Workspace(self.stack, self.store, access, project or None)
 
 
 async def workspace(

@@ -45,7 +45,9 @@ class NewPrincipal(_Body):
 
 class NewToken(_Body):
     principal: Name | None = None
-    expires_in: str = Field(default="30d", max_length=16)
+    # Default 30 days, at most limits.token_lifetime_max_days, and never past the caller's
+    # own token when the new token is the caller's (it is then a child of that token).
+    expires_in: str | None = Field(default=None, max_length=16)
     scopes: list[str] | None = None
 
 
@@ -182,7 +184,9 @@ async def tokens(
 
 @router.post("/tokens", tags=["access"], status_code=201, response_model=None)
 def create_token(ws: WS, body: NewToken) -> dict[str, Any]:
-    """Create a token; the secret is in this response only."""
+    """Create a token; the secret is in this response only. A token you create for yourself
+    is a child of the token you call with: scopes within its scopes, expiry no later, revoked
+    with it."""
     created = ws.principals.create_token(
         body.principal or ws.actor.name, expires_in=body.expires_in, scopes=body.scopes
     )
@@ -191,7 +195,7 @@ def create_token(ws: WS, body: NewToken) -> dict[str, Any]:
 
 @router.delete("/tokens/{token_id}", tags=["access"], response_model=None)
 def revoke_token(ws: WS, token_id: str) -> dict[str, str]:
-    """Revoke a token."""
+    """Revoke a token and every token created with it."""
     ws.principals.revoke_token(token_id)
     return {"revoked": token_id}
 
