@@ -77,8 +77,9 @@ def sandboxed_duckdb(tables: Mapping[str, Any] | None = None) -> duckdb.DuckDBPy
     More may be registered later with ``con.register``. Registering needs no external access
     (checked on DuckDB 2.0): DuckDB scans the Arrow object in this process, and for a
     ``pyarrow.dataset.Dataset`` it is pyarrow, not DuckDB, that opens the files, so a Delta
-    version registered this way stays readable while every DuckDB file function is refused. ``SET``, ``RESET``, ``ATTACH``, ``INSTALL``, ``LOAD``,
-    ``COPY`` and every file-reading function fail on the returned connection.
+    version registered this way stays readable while every DuckDB file function is refused.
+    ``SET``, ``RESET``, ``ATTACH``, ``INSTALL``, ``LOAD``, ``COPY`` and every file-reading
+    function fail on the returned connection.
     """
     import duckdb
 
