@@ -74,9 +74,12 @@ def sandboxed_duckdb(tables: Mapping[str, Any] | None = None) -> duckdb.DuckDBPy
 
     ``tables`` maps a view name to a ``pa.Table``, ``pa.RecordBatchReader`` or
     ``pyarrow.dataset.Dataset``. Names are ours (``batch``, ``existing``), not the user's.
-    More may be registered later with ``con.register`` (it needs no external access: the
-    Arrow object is in this process). ``SET``, ``RESET``, ``ATTACH``, ``INSTALL``, ``LOAD``,
-    ``COPY`` and every file-reading function fail on the returned connection.
+    More may be registered later with ``con.register``. Registering needs no external access
+    (checked on DuckDB 2.0): DuckDB scans the Arrow object in this process, and for a
+    ``pyarrow.dataset.Dataset`` it is pyarrow, not DuckDB, that opens the files, so a Delta
+    version registered this way stays readable while every DuckDB file function is refused.
+    ``SET``, ``RESET``, ``ATTACH``, ``INSTALL``, ``LOAD``, ``COPY`` and every file-reading
+    function fail on the returned connection.
     """
     import duckdb
 

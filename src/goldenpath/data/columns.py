@@ -103,11 +103,14 @@ def _check_text(table: pa.Table, source: str) -> None:
 
 
 def _first_invalid_row(column: pa.ChunkedArray) -> int:
-    for index, value in enumerate(column.to_pylist()):
-        if value is None:
-            continue
-        try:
-            value.decode("utf-8")
-        except UnicodeDecodeError:
-            return index
+    """The position of the first value that is not UTF-8 (chunk by chunk, stopping there)."""
+    offset = 0
+    for chunk in column.chunks:
+        for index, value in enumerate(chunk.to_pylist()):
+            if value is not None:
+                try:
+                    value.decode("utf-8")
+                except UnicodeDecodeError:
+                    return offset + index
+        offset += len(chunk)
     return 0
