@@ -346,3 +346,28 @@ def test_verify_during_concurrent_checkpoints_raises_no_false_alarm(
         thread.join()
     assert not errors
     assert len(ws.audit.list(action="audit.checkpoint", limit=1000)) > 1
+
+
+def test_verify_during_key_rotations_raises_no_false_alarm(ws: goldenpath.Workspace) -> None:
+    # Rotations far more often than any operator would (back to back), while verify runs.
+    stop, errors = threading.Event(), []
+
+    def rotator() -> None:
+        try:
+            with reopen(ws) as other:
+                while not stop.wait(0.005):
+                    other.audit.rotate_key()
+        except BaseException as exc:  # reported below: a thread's exception is otherwise lost
+            errors.append(exc)
+
+    thread = threading.Thread(target=rotator)
+    thread.start()
+    try:
+        for _ in range(30):
+            result = ws.audit.verify()
+            assert result.ok, result.problems
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors
+    assert len(ws.audit.list(action="audit.key.rotate", limit=1000)) > 1
