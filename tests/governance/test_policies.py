@@ -250,7 +250,9 @@ def test_an_external_deploy_is_checked_approved_once_and_audited(
     with pytest.raises(PolicyDenied):  # an approval is used once
         bob.policies.check("deployment.create", "fraud-api@prod", PROD, project="fraud")
     staging = {**PROD, "environment": "staging"}
-    assert bob.policies.check("deployment.create", "fraud-api@staging", staging, project="fraud")
+    assert bob.policies.check(
+        "deployment.create", "fraud-api@staging", staging, project="fraud"
+    ).allowed
     events = [(e.actor, e.action) for e in org.audit.list(action="policy.")]
     assert events.count(("bob", "policy.allow")) == 2
     assert events.count(("bob", "policy.deny")) == 2
@@ -356,7 +358,9 @@ def test_an_approval_covers_exactly_what_was_approved(org: goldenpath.Workspace)
         bob.policies.check("deployment.create", "fraud-api@prod", other_model, project="fraud")
     assert reused.value.request_id == again.value.request_id
     reordered = {"model": PROD["model"], "environment": "prod"}  # same attributes
-    assert bob.policies.check("deployment.create", "fraud-api@prod", reordered, project="fraud")
+    assert bob.policies.check(
+        "deployment.create", "fraud-api@prod", reordered, project="fraud"
+    ).allowed
     statuses = {a.id: a.status for a in bob.policies.approvals()}
     assert statuses == {approved: "used", again.value.request_id: "pending"}
     # A secret in the attributes is never stored; the request still matches when asked again.
