@@ -300,3 +300,23 @@ def test_status_shows_paths_and_counts_only_to_workspace_admins(
     # The remote SDK reads the same answer.
     with goldenpath.connect(server.url, token=org["bob"]) as remote:
         assert remote.status().counts is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/datasets/fraud_tx?version=99999999999999999999999",
+        "/api/v1/datasets/fraud_tx@99999999999999999999999",
+        "/api/v1/datasets/fraud_tx@99999999999999999999999/profile",
+        "/api/v1/datasets/fraud_tx/profile?version=2147483648",
+        "/api/v1/datasets/fraud_tx@%D9%A3/head",
+        "/api/v1/datasets/fraud_tx@%EF%BC%93/profile",
+    ],
+)
+def test_out_of_range_and_non_ascii_versions_are_a_422(
+    server: Running, org: dict[str, str], path: str
+) -> None:
+    headers = {"Authorization": f"Bearer {org['bob']}"}
+    response = httpx.get(server.url + path, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
