@@ -1,4 +1,9 @@
-"""Output: rich tables for people, JSON for scripts, errors as one line on stderr."""
+"""Output: rich tables for people, JSON for scripts, errors as one line on stderr.
+
+Values (names, messages, hints, cells) are data, never rich markup: a regex such as ``[a-z]+``
+in a contract error would otherwise be read as a style tag and vanish. Only the fixed labels
+here are styled; everything that comes from a value is escaped.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from goldenpath.core.redact import redact
@@ -39,7 +45,7 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
         numeric = column.lower() in {"rows", "versions", "version", "quarantined", "count", "#"}
         grid.add_column(column, justify="right" if numeric else "left", overflow="fold")
     for row in rows:
-        grid.add_row(*["" if v is None else str(v) for v in row])
+        grid.add_row(*["" if v is None else escape(str(v)) for v in row])
     out.print(grid)
 
 
@@ -47,14 +53,14 @@ def fields(pairs: Sequence[tuple[str, Any]]) -> None:
     """Aligned ``key  value`` lines on stdout."""
     width = max(len(k) for k, _ in pairs)
     for key, value in pairs:
-        out.print(f"[bold]{key.ljust(width)}[/bold]  {value}")
+        out.print(f"[bold]{escape(key.ljust(width))}[/bold]  {escape(str(value))}")
 
 
 def error(message: str, hint: str | None = None) -> None:
-    """``error: ...`` and ``hint: ...`` on stderr (secrets redacted)."""
+    """``error: ...`` and ``hint: ...`` on stderr (secrets redacted, text printed verbatim)."""
     lines = redact(message).splitlines() or [""]
-    err.print(f"[red]error:[/red] {lines[0]}", markup=True)
+    err.print(f"[red]error:[/red] {escape(lines[0])}")
     for line in lines[1:]:
         err.print(line, markup=False)
     if hint:
-        err.print(f"[yellow]hint:[/yellow] {hint}")
+        err.print(f"[yellow]hint:[/yellow] {escape(redact(hint))}")
