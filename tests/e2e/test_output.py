@@ -63,3 +63,16 @@ def test_refs_with_non_ascii_digits_are_refused(gp: Gp) -> None:
     gp.sdk().datasets.ingest("tx", csv(gp.cwd / "d.csv", "id", (1,)))
     for run in gp.runs(["data", "show", "tx@\u0663"], ["data", "show", "tx@\uff13"]):
         assert_user_error(run, 2, "invalid version", "ASCII digits")
+
+
+def test_ingest_and_policy_output_print_values_verbatim(gp: Gp) -> None:
+    """Every line gp prints on success keeps its values' brackets too (the consoles print
+    without markup unless a line styles a fixed label, and then its values are escaped)."""
+    c = write(
+        gp.cwd / "c.yaml",
+        'on_violation: quarantine\ncolumns:\n  name: {regex: "[a-z]+"}\n',
+    )
+    data = csv(gp.cwd / "d.csv", "id,name", (1, "abc"), (2, "ABC"))
+    out = gp.run("data", "ingest", "tx", data, "--contract", c).out
+    assert "/[a-z]+/" in out
+    assert "1 rows quarantined" in out

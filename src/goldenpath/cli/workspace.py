@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from goldenpath.cli import render
 from goldenpath.cli.context import state, workspace
@@ -51,7 +52,7 @@ def status(json_: bool = typer.Option(False, "--json", help="Print the status as
         render.out.print(f"acting as {info.principal} in project {info.project}")
         render.out.print("(the stack and counts are shown to workspace admins)")
         return
-    render.out.print(f"[bold]workspace[/bold] {info.home}")
+    render.out.print(f"[bold]workspace[/bold] {escape(str(info.home))}", markup=True)
     render.out.print(f"acting as {info.principal} in project {info.project}\n")
     render.table(
         None,
