@@ -107,6 +107,7 @@ class Workspace:
             self.access_control,
             self.project,
             self.policies,
+            limits=self.stack.limits,
         )
 
     @cached_property

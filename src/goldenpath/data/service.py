@@ -18,6 +18,7 @@ from goldenpath.core.actor import Actor
 from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import InvalidInput, NotFound, ValidationFailed
 from goldenpath.core.ids import new_id
+from goldenpath.core.limits import Limits
 from goldenpath.core.names import Ref, parse_ref, validate_name
 from goldenpath.core.progress import NoProgress, Progress
 from goldenpath.data import Mode
@@ -69,6 +70,7 @@ class DatasetService:
         access: AccessControl,
         project: str,
         policies: Enforcer | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self._store = store
         self._root = storage_root
@@ -76,6 +78,7 @@ class DatasetService:
         self._access = access
         self._project = project
         self._policies = policies
+        self._limits = limits
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -233,7 +236,7 @@ class DatasetService:
                 f"dataset {name!r} has no contract to validate against",
                 hint="pass one with --contract FILE",
             )
-        table, _ = read_table(path, fmt, column_types=pinned_types(loaded))
+        table, _ = read_table(path, fmt, column_types=pinned_types(loaded), limits=self._limits)
         with self._store.connect() as conn:
             latest = self._latest_or_none(conn, name)
         existing = (
@@ -280,7 +283,9 @@ class DatasetService:
                 project=project,
             )
         with steps.step("read"):
-            table, fmt = read_table(path, fmt, column_types=pinned_types(loaded))
+            table, fmt = read_table(
+                path, fmt, column_types=pinned_types(loaded), limits=self._limits
+            )
             source = file_source(path, fmt)
         files = DatasetFiles(self._root, name)
         with files.lock():
