@@ -47,57 +47,78 @@ def _refuse(name: str, column: str, why: str, hint: str) -> InvalidInput:
     return InvalidInput(f"{name}: column {column!r} {why}", hint=hint)
 
 
-def _walk(kind: pa.DataType, depth: int, column: str, name: str, limits: Limits) -> None:
-    """Check one column's type; ``depth`` counts the row as level 1 (as JSON nesting does)."""
-    if depth > limits.nesting_depth_max:
-        raise _refuse(
-            name,
-            column,
-            f"nests values more than {limits.nesting_depth_max} levels deep "
-            "(limits.nesting_depth_max)",
-            "flatten the records, or raise the limit (GP_LIMIT_NESTING_DEPTH_MAX)",
-        )
-    if pat.is_dictionary(kind):
-        _walk(kind.value_type, depth, column, name, limits)
-    elif pat.is_struct(kind):
-        if kind.num_fields == 0:
-            raise _refuse(
-                name,
-                column,
-                "is an object with no fields (e.g. {}), which cannot be stored",
-                "drop the column or give the objects at least one field",
-            )
-        seen: dict[str, str] = {}
-        for index in range(kind.num_fields):
-            child = kind.field(index)
-            folded = child.name.casefold()
-            if folded in seen:
-                raise _refuse(
-                    name,
-                    column,
-                    f"has fields {seen[folded]!r} and {child.name!r}, which differ only in case",
-                    "rename one of them: stored field names are case-insensitive",
-                )
-            seen[folded] = child.name
-            _walk(child.type, depth + 1, f"{column}.{child.name}", name, limits)
-    elif pat.is_map(kind):
-        _walk(kind.key_type, depth + 1, f"{column}.key", name, limits)
-        _walk(kind.item_type, depth + 1, f"{column}.value", name, limits)
-    elif (
+def _children(kind: pa.DataType, column: str) -> list[tuple[pa.DataType, str]]:
+    """The types nested one level inside ``kind``, with the path naming each."""
+    if pat.is_struct(kind):
+        return [
+            (kind.field(i).type, f"{column}.{kind.field(i).name}") for i in range(kind.num_fields)
+        ]
+    if pat.is_map(kind):
+        return [(kind.key_type, f"{column}.key"), (kind.item_type, f"{column}.value")]
+    if (
         pat.is_list(kind)
         or pat.is_large_list(kind)
         or pat.is_fixed_size_list(kind)
         or pat.is_list_view(kind)
         or pat.is_large_list_view(kind)
     ):
-        _walk(kind.value_type, depth + 1, f"{column}[]", name, limits)
-    elif not _scalar_ok(kind):
+        return [(kind.value_type, f"{column}[]")]
+    return []
+
+
+def _check_struct(kind: pa.DataType, column: str, name: str) -> None:
+    if kind.num_fields == 0:
         raise _refuse(
             name,
             column,
-            f"has type {kind}, which a dataset cannot store",
-            "cast it to a string, integer, float, decimal(<=38), date or timestamp first",
+            "is an object with no fields (e.g. {}), which cannot be stored",
+            "drop the column or give the objects at least one field",
         )
+    seen: dict[str, str] = {}
+    for index in range(kind.num_fields):
+        child = kind.field(index).name
+        folded = child.casefold()
+        if folded in seen:
+            raise _refuse(
+                name,
+                column,
+                f"has fields {seen[folded]!r} and {child!r}, which differ only in case",
+                "rename one of them: stored field names are case-insensitive",
+            )
+        seen[folded] = child
+
+
+def _walk(top: pa.DataType, column: str, name: str, limits: Limits) -> None:
+    """Check one column's type; depth counts the row as level 1 (as JSON nesting does).
+
+    Iterative, not recursive: a type nested deeper than Python's recursion limit (possible
+    when the operator raises ``nesting_depth_max``) must not raise RecursionError.
+    """
+    pending = [(top, column, 1)]
+    while pending:
+        kind, path, depth = pending.pop()
+        if depth > limits.nesting_depth_max:
+            raise _refuse(
+                name,
+                column,
+                f"nests values more than {limits.nesting_depth_max} levels deep "
+                "(limits.nesting_depth_max)",
+                "flatten the records, or raise the limit (GP_LIMIT_NESTING_DEPTH_MAX)",
+            )
+        if pat.is_dictionary(kind):
+            pending.append((kind.value_type, path, depth))
+            continue
+        if pat.is_struct(kind):
+            _check_struct(kind, path, name)
+        children = _children(kind, path)
+        if not children and not _scalar_ok(kind):
+            raise _refuse(
+                name,
+                path,
+                f"has type {kind}, which a dataset cannot store",
+                "cast it to a string, integer, float, decimal(<=38), date or timestamp first",
+            )
+        pending.extend((child, child_path, depth + 1) for child, child_path in children)
 
 
 def check_schema(schema: pa.Schema, name: str, limits: Limits) -> None:
@@ -105,7 +126,7 @@ def check_schema(schema: pa.Schema, name: str, limits: Limits) -> None:
     if len(schema) > limits.columns_max:
         raise too_many_columns(name, len(schema), limits)
     for field in schema:
-        _walk(field.type, 1, field.name, name, limits)
+        _walk(field.type, field.name, name, limits)
 
 
 def storable(table: pa.Table, name: str, limits: Limits) -> pa.Table:
