@@ -19,6 +19,7 @@ from goldenpath import __version__
 from goldenpath.core.config import Stack, resolve_stack
 from goldenpath.server import problems
 from goldenpath.server.auth import Context
+from goldenpath.server.guard import BodyGuard
 from goldenpath.server.uploads import UploadWorkers
 from goldenpath.store.engine import MetadataStore, open_store
 
@@ -56,6 +57,8 @@ def create_app(stack: Stack, store: MetadataStore | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     problems.install(app)
+    # Authenticate, and cap the body, before any route (or FastAPI's body parser) reads it.
+    app.add_middleware(BodyGuard, context=context)
 
     @app.get("/healthz", tags=["meta"])
     def health() -> dict[str, str]:
