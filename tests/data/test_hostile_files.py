@@ -41,6 +41,14 @@ def deep_json_across_lines(tmp: Path) -> Path:
     return path
 
 
+def deep_json_truncated(tmp: Path) -> Path:
+    # Never closed: the byte scan refuses it on depth before any parser sees it (a parser
+    # would spend its time descending, then report a syntax error).
+    path = tmp / "deep_open.jsonl"
+    path.write_text('{"a": ' + "[" * 5_000 + "\n")
+    return path
+
+
 def deep_brackets_in_strings_only(tmp: Path) -> Path:
     # Brackets inside strings are text, not nesting: this file is fine (the control case).
     path = tmp / "strings.jsonl"
@@ -187,10 +195,15 @@ def not_json(tmp: Path) -> Path:
 CORPUS: list[tuple[Callable[[Path], Path], str]] = [
     (deep_json, "more than 32 levels deep"),
     (deep_json_across_lines, "more than 32 levels deep"),
+    (deep_json_truncated, "more than 32 levels deep"),
     (deep_parquet, "more than 32 levels deep"),
-    (wide_csv, "columns; the limit is 2,000"),
+    (wide_csv, "has more than 2,000 columns"),
     (wide_json, "3,000 columns; the limit is 2,000"),
-    (parquet_of_60m_rows, "60,000,000 rows; the limit is 50,000,000"),
+    (
+        parquet_of_60m_rows,
+        "60,000,000 rows; the limit is 50,000,000 (limits.rows_per_upload_max); refused before "
+        "decoding",
+    ),
     (parquet_page_bomb, "expands more than 100 times"),
     (gzip_bomb, "expands more than 100 times when decompressed (gzip)"),
     (gzip_bomb_named_csv, "expands more than 100 times when decompressed (gzip)"),

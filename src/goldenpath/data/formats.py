@@ -191,7 +191,8 @@ def _check_parquet(metadata: object, file_bytes: int, name: str, limits: Limits)
     if metadata.num_rows > limits.rows_per_upload_max:
         raise InvalidInput(
             f"{name} has {metadata.num_rows:,} rows; the limit is "
-            f"{limits.rows_per_upload_max:,} (limits.rows_per_upload_max)",
+            f"{limits.rows_per_upload_max:,} (limits.rows_per_upload_max); refused before "
+            "decoding",
             hint="split it into several appends, or raise the limit (GP_LIMIT_ROWS_PER_UPLOAD_MAX)",
         )
     decoded = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
