@@ -79,6 +79,12 @@ def wide_json(tmp: Path) -> Path:
     return path
 
 
+def wide_nested_json(tmp: Path) -> Path:
+    path = tmp / "wide_nested.jsonl"
+    path.write_text('{"a": {' + ",".join(f'"c{i}": {i}' for i in range(3_000)) + "}}\n")
+    return path
+
+
 def parquet_of_60m_rows(tmp: Path) -> Path:
     path = tmp / "rows.parquet"
     chunk = pa.table({"x": pa.array([7] * 2_000_000, pa.int8())})
@@ -199,6 +205,7 @@ CORPUS: list[tuple[Callable[[Path], Path], str]] = [
     (deep_parquet, "more than 32 levels deep"),
     (wide_csv, "has more than 2,000 columns"),
     (wide_json, "3,000 columns; the limit is 2,000"),
+    (wide_nested_json, "3,001 columns and nested fields; the limit is 2,000"),
     (
         parquet_of_60m_rows,
         "60,000,000 rows; the limit is 50,000,000 (limits.rows_per_upload_max); refused before "

@@ -158,13 +158,16 @@ def check_json_depth(path: Path, name: str, limits: Limits) -> None:
                 return
 
 
-def _too_many_columns(name: str, count: str, limits: Limits) -> InvalidInput:
+def _too_many_columns(name: str, count: str, limits: Limits, what: str = "columns") -> InvalidInput:
     return InvalidInput(
-        f"{name} has {count} columns; the limit is {limits.columns_max:,} (limits.columns_max)",
+        f"{name} has {count} {what}; the limit is {limits.columns_max:,} (limits.columns_max)",
         hint="split the columns over several datasets, or raise the limit (GP_LIMIT_COLUMNS_MAX)",
     )
 
 
-def too_many_columns(name: str, count: int, limits: Limits) -> InvalidInput:
-    """The error for a file with ``count`` columns, over ``columns_max``."""
-    return _too_many_columns(name, f"{count:,}", limits)
+def too_many_columns(
+    name: str, count: int, limits: Limits, *, nested: bool = False
+) -> InvalidInput:
+    """The error for a file with ``count`` columns (or fields, ``nested`` included)."""
+    what = "columns and nested fields" if nested else "columns"
+    return _too_many_columns(name, f"{count:,}", limits, what)

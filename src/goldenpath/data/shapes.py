@@ -121,12 +121,30 @@ def _walk(top: pa.DataType, column: str, name: str, limits: Limits) -> None:
         pending.extend((child, child_path, depth + 1) for child, child_path in children)
 
 
+def _fields(kind: pa.DataType) -> int:
+    """Struct fields nested anywhere inside ``kind`` (iteratively, like :func:`_walk`)."""
+    count, pending = 0, [kind]
+    while pending:
+        kind = pending.pop()
+        if pat.is_struct(kind):
+            count += kind.num_fields
+        pending.extend(child for child, _ in _children(kind, ""))
+    return count
+
+
 def check_schema(schema: pa.Schema, name: str, limits: Limits) -> None:
-    """Refuse a schema with too many columns, too deep a nesting or a type we cannot store."""
+    """Refuse a schema with too many columns, too deep a nesting or a type we cannot store.
+
+    Fields of nested objects count as columns: a JSON object of 20,000 keys in one column
+    costs what 20,000 columns cost.
+    """
     if len(schema) > limits.columns_max:
         raise too_many_columns(name, len(schema), limits)
     for field in schema:
-        _walk(field.type, field.name, name, limits)
+        _walk(field.type, field.name, name, limits)  # depth first: bounds the count below
+    fields = len(schema) + sum(_fields(field.type) for field in schema)
+    if fields > limits.columns_max:
+        raise too_many_columns(name, fields, limits, nested=True)
 
 
 def storable(table: pa.Table, name: str, limits: Limits) -> pa.Table:
