@@ -293,14 +293,18 @@ def test_unsigned_integers_are_widened_losslessly(
         ("rows_per_upload_max", 3, "id\n1\n2\n3\n4\n", "more than 3 rows"),
         ("columns_max", 2, "a,b,c\n1,2,3\n", "more than 2 columns"),
         ("nesting_depth_max", 2, None, "more than 2 levels deep"),
+        ("decompressed_max_bytes", 5, b"id\n1\n2\n3\n", "decompresses to more than 5 bytes"),
     ],
 )
 def test_each_limit_is_configurable(
-    tmp_path: Path, limit: str, value: int, content: str | None, words: str
+    tmp_path: Path, limit: str, value: int, content: str | bytes | None, words: str
 ) -> None:
     if content is None:
         path = tmp_path / "n.jsonl"
         path.write_text('{"a": [[1]]}\n')
+    elif isinstance(content, bytes):
+        path = tmp_path / "f.csv.gz"
+        path.write_bytes(gzip.compress(content))
     else:
         path = tmp_path / "f.csv"
         path.write_text(content)

@@ -47,6 +47,14 @@ def decompress(path: Path, codec: str, into: Path, limits: Limits) -> Path:
     with pa.CompressedInputStream(pa.OSFile(str(path)), codec) as source, open(into, "wb") as out:
         while chunk := source.read(CHUNK_BYTES):
             written += len(chunk)
+            # Within the ratio, a large file could still fill the disk it is decompressed to.
+            if written > limits.decompressed_max_bytes:
+                raise InvalidInput(
+                    f"{path.name} decompresses to more than {limits.decompressed_max_bytes:,} "
+                    "bytes (limits.decompressed_max_bytes); refused before decoding",
+                    hint="split it into several files, or raise the limit "
+                    "(GP_LIMIT_DECOMPRESSED_MAX_BYTES)",
+                )
             if written > budget:
                 raise InvalidInput(
                     f"{path.name} expands more than {limits.decompression_ratio_max:g} times "
