@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from goldenpath.core import signing
 from goldenpath.core.actor import Actor, default_actor
+from goldenpath.core.clock import utcnow
 from goldenpath.core.config import (
     CONFIG_FILE,
     Stack,
@@ -31,6 +32,7 @@ from goldenpath.core.names import validate_name
 from goldenpath.governance import audit
 from goldenpath.governance.access import AccessControl, AccessService, insert_grant
 from goldenpath.governance.approvals import PolicyService
+from goldenpath.governance.audit_keys import AuditKeys
 from goldenpath.governance.principals import (
     PrincipalService,
     authenticate,
@@ -86,13 +88,15 @@ class Workspace:
         stack: Stack,
         store: MetadataStore,
         access: AccessControl,
-        project: str = DEFAULT_PROJECT,
+        project: str | None = None,
     ) -> None:
+        """``project``: where new objects go; ``None`` (not named) means ``default``."""
         self.stack = stack
         self.store = store
         self.access_control = access
         self.actor = Actor(access.principal.name, kind=access.principal.kind)
-        self.project = validate_name(project, kind="project name")
+        self.project = validate_name(project or DEFAULT_PROJECT, kind="project name")
+        self.project_named = project is not None
         self.storage_root = require_local_storage(stack.storage)
 
     @cached_property
@@ -107,12 +111,13 @@ class Workspace:
             self.access_control,
             self.project,
             self.policies,
+            project_named=self.project_named,
             limits=self.stack.limits,
         )
 
     @cached_property
     def audit(self) -> audit.AuditService:
-        """The audit trail: list, verify, checkpoint, export."""
+        """The audit trail: list, verify, checkpoint, export; rotate its signing key."""
         return audit.AuditService(
             self.store, signing.key_path(self.stack.home), self.actor, self.access_control
         )
@@ -126,13 +131,19 @@ class Workspace:
     def policies(self) -> PolicyService:
         """Policies (CEL, checked before actions) and approvals."""
         return PolicyService(
-            self.store, self.stack.home / "policies", self.actor, self.access_control
+            self.store,
+            self.stack.home / "policies",
+            self.actor,
+            self.access_control,
+            self.stack.limits,
         )
 
     @cached_property
     def principals(self) -> PrincipalService:
         """Principals (users, service accounts, agents) and tokens."""
-        return PrincipalService(self.store, self.actor, self.access_control)
+        return PrincipalService(
+            self.store, self.actor, self.access_control, self.stack.limits, self.policies
+        )
 
     def status(self) -> WorkspaceStatus:
         """The stack and how many objects the workspace holds."""
@@ -217,8 +228,14 @@ def init_workspace(
     home, _ = resolve_home(workspace)
     config_path = home / CONFIG_FILE
     created = not config_path.exists()
+    audit_key = None
     if created:
         home.mkdir(parents=True, exist_ok=True)
+        # The audit signing key is made here, once (first, so that a key that cannot be
+        # written leaves no workspace behind); later a missing key is an error, never
+        # silently a new one (gp audit rotate-key replaces it on purpose).
+        key = AuditKeys(signing.key_path(home)).create_first(utcnow().isoformat())
+        audit_key = signing.key_id(key.public_key())
         write_workspace_config(home, settings or StackSettings())
     stack = resolve_stack(home, settings)
     store = open_store(stack.metadata)
@@ -233,14 +250,18 @@ def init_workspace(
                 "workspace.init",
                 "workspace",
                 str(home),
-                {"metadata": redact_url(stack.metadata), "storage": stack.storage},
+                {
+                    "metadata": redact_url(stack.metadata),
+                    "storage": stack.storage,
+                    "audit_key": audit_key,
+                },
             )
     ws = Workspace(stack, store, _access(store, who, token), project or _project())
     return ws, created
 
 
-def _project() -> str:
-    return os.environ.get("GP_PROJECT") or DEFAULT_PROJECT
+def _project() -> str | None:
+    return os.environ.get("GP_PROJECT") or None
 
 
 def open_workspace(

@@ -17,6 +17,7 @@ from goldenpath.core.actor import Actor
 from goldenpath.core.audit_chain import chain_hash
 from goldenpath.governance import audit
 from goldenpath.store.engine import MetadataStore, open_store
+from tests.governance.audit_attacks import attack
 
 
 @pytest.fixture
@@ -26,19 +27,6 @@ def trail(ws: goldenpath.Workspace) -> Iterator[goldenpath.Workspace]:
         for n in range(5):
             audit.record(conn, Actor("alice"), "thing.update", "thing", f"t{n}", {"n": n})
     yield ws
-
-
-def attack(ws: goldenpath.Workspace, *statements: str) -> None:
-    """Run SQL as someone with direct database access, append-only guard removed."""
-    dialect = ws.store.dialect
-    with ws.store.begin() as conn:
-        if dialect == "postgresql":
-            conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
-        else:
-            conn.execute(text("DROP TRIGGER IF EXISTS audit_events_no_update"))
-            conn.execute(text("DROP TRIGGER IF EXISTS audit_events_no_delete"))
-        for statement in statements:
-            conn.execute(text(statement))
 
 
 def kinds(ws: goldenpath.Workspace) -> list[tuple[str, int | None]]:
@@ -132,13 +120,7 @@ def test_truncation_with_checkpoint_rows_removed_is_caught_by_the_file(
     trail: goldenpath.Workspace,
 ) -> None:
     trail.audit.checkpoint()
-    with trail.store.begin() as conn:
-        if trail.store.dialect == "postgresql":
-            conn.execute(text("ALTER TABLE audit_checkpoints DISABLE TRIGGER USER"))
-        else:
-            conn.execute(text("DROP TRIGGER audit_checkpoints_no_delete"))
-        conn.execute(text("DELETE FROM audit_checkpoints"))
-    attack(trail, "DELETE FROM audit_events WHERE seq = 9")
+    attack(trail, "DELETE FROM audit_checkpoints", "DELETE FROM audit_events WHERE seq = 9")
     assert kinds(trail) == [("truncated", 9)]
 
 

@@ -161,6 +161,13 @@ def latin1_json(tmp: Path) -> Path:
     return path
 
 
+def latin1_nested_json(tmp: Path) -> Path:
+    # Inside an object: a check of the top-level text columns alone would store it.
+    path = tmp / "latin1_nested.jsonl"
+    path.write_bytes('{"id": 1, "address": {"city": "Zürich"}}\n'.encode("latin-1"))
+    return path
+
+
 def utf16_csv(tmp: Path) -> Path:
     path = tmp / "utf16.csv"
     path.write_bytes("id,city\n1,Zürich\n".encode("utf-16"))
@@ -219,7 +226,8 @@ CORPUS: list[tuple[Callable[[Path], Path], str]] = [
     (corrupt_parquet, "cannot read corrupt.parquet as parquet"),
     (truncated_gzip, "cannot read cut.csv.gz as csv"),
     (latin1_csv, "not UTF-8 text"),
-    (latin1_json, "holds text that is not UTF-8"),
+    (latin1_json, "is not valid UTF-8 text"),
+    (latin1_nested_json, "holds text that is not UTF-8"),
     (utf16_csv, "not UTF-8 text"),
     (empty_object_json, "object with no fields"),
     (case_twins_json, "differ only in case"),

@@ -91,3 +91,55 @@ def test_counts_and_quarantined_rows_match_the_reference(
     assert checked.valid.num_rows == len(data) - len(failing)
     if checked.valid.num_rows:
         assert checked.valid.schema.field("n").type == pa.int64()
+
+
+# Enough copies of the amount rules to pass 62 row rules: the validator then counts with one
+# FILTER per rule instead of a bitmask per row (a path a planted `raise` once hid behind).
+COPIES = 30
+WIDE_CONTRACT = parse_contract(
+    """
+columns:
+  code: {nullable: false, unique: true, regex: "^[a-c]+$", allowed: [a, b, ab, abc]}
+  amount: {min: -10, max: 10}
+  n: {type: int, nullable: false}
+"""
+    + "".join(f"  amount_{k}: {{min: {-10 + k % 9}, max: {10 - k % 7}}}\n" for k in range(COPIES))
+).contract
+
+
+def test_the_wide_contract_takes_the_many_rules_path() -> None:
+    assert WIDE_CONTRACT.rule_count() > 62
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows)
+def test_more_than_62_row_rules_match_the_reference(
+    data: list[tuple[str | None, float | None, str | None]],
+) -> None:
+    amounts = [r[1] for r in data]
+    table = pa.table(
+        {
+            "code": pa.array([r[0] for r in data], pa.string()),
+            "amount": pa.array(amounts, pa.float64()),
+            "n": pa.array([r[2] for r in data], pa.string()),
+            **{f"amount_{k}": pa.array(amounts, pa.float64()) for k in range(COPIES)},
+        }
+    )
+    expected = reference(data)
+    for k in range(COPIES):
+        lo, hi = -10 + k % 9, 10 - k % 7
+        expected[f"amount_{k}.min"] = {i for i, a in enumerate(amounts) if a is not None and a < lo}
+        expected[f"amount_{k}.max"] = {i for i, a in enumerate(amounts) if a is not None and a > hi}
+    checked = validate_batch(table, WIDE_CONTRACT, now=datetime.now(UTC), split=True)
+    assert {r.rule: r.failed for r in checked.report.results} == {
+        rule: len(positions) for rule, positions in expected.items()
+    }
+    failing = set().union(*expected.values())
+    assert checked.report.rows_failed == len(failing)
+    held = checked.quarantined.to_pylist() if checked.quarantined is not None else []
+    assert {r["_gp_row"] for r in held} == failing
+    for row in held:
+        assert set(row["_gp_rules"]) == {k for k, v in expected.items() if row["_gp_row"] in v}
+    # Without split the counts come from the same path.
+    unsplit = validate_batch(table, WIDE_CONTRACT, now=datetime.now(UTC))
+    assert unsplit.report.rows_failed == len(failing)

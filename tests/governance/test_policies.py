@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -250,7 +251,9 @@ def test_an_external_deploy_is_checked_approved_once_and_audited(
     with pytest.raises(PolicyDenied):  # an approval is used once
         bob.policies.check("deployment.create", "fraud-api@prod", PROD, project="fraud")
     staging = {**PROD, "environment": "staging"}
-    assert bob.policies.check("deployment.create", "fraud-api@staging", staging, project="fraud")
+    assert bob.policies.check(
+        "deployment.create", "fraud-api@staging", staging, project="fraud"
+    ).allowed
     events = [(e.actor, e.action) for e in org.audit.list(action="policy.")]
     assert events.count(("bob", "policy.allow")) == 2
     assert events.count(("bob", "policy.deny")) == 2
@@ -368,3 +371,35 @@ def test_an_approval_covers_exactly_what_was_approved(org: goldenpath.Workspace)
     assert first.value.request_id == second.value.request_id
     stored = [a.attributes for a in bob.policies.approvals() if a.id == first.value.request_id]
     assert "hunter2pw" not in json.dumps(stored) and "svc:***@db" in json.dumps(stored)
+
+
+def test_one_approval_allows_one_of_two_racing_actions(org: goldenpath.Workspace) -> None:
+    """Policies run outside the transaction now: the approval is re-checked (and used)
+    inside it, so two requests relying on one approval cannot both pass."""
+    bob, carol = as_(org, "bob"), as_(org, "carol")
+    for round_ in range(3):
+        target = f"fraud-api-{round_}@prod"
+        with pytest.raises(PolicyDenied) as denied:
+            bob.policies.check("deployment.create", target, PROD, project="fraud")
+        carol.policies.approve(denied.value.request_id or "")
+        start = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def act(
+            start: threading.Barrier = start, target: str = target, outcomes: list[str] = outcomes
+        ) -> None:
+            with as_(org, "bob") as racer:
+                start.wait()
+                try:
+                    racer.policies.check("deployment.create", target, PROD, project="fraud")
+                    outcomes.append("allowed")
+                except PolicyDenied:
+                    outcomes.append("denied")
+
+        threads = [threading.Thread(target=act) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(outcomes) == ["allowed", "denied"]
+        assert len(org.audit.list(action="approval.use")) == round_ + 1

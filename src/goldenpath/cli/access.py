@@ -102,13 +102,21 @@ def disable_principal(name: str = typer.Argument(..., help="Principal to disable
 @tokens_app.command("create")
 def create_token(
     principal: str | None = typer.Option(None, help="Whose token (default: yourself)."),
-    expires: str = typer.Option("30d", help="Lifetime, e.g. 12h, 30d."),
+    expires: str | None = typer.Option(
+        None,
+        help="Lifetime, e.g. 12h, 30d (default 30d; at most limits.token_lifetime_max_days, "
+        "and no later than the token you call with).",
+    ),
     scope: list[str] | None = typer.Option(
         None, "--scope", help="Limit to this permission (repeat)."
     ),
     json_: bool = JSON,
 ) -> None:
     """Create a bearer token; the secret is printed once and stored only as a hash.
+
+    Called with a token (GP_TOKEN) for yourself, the new token is that token's child: its
+    scopes must be within the caller's (default: the same), it expires no later, and revoking
+    the caller's token revokes it.
 
     Example: gp tokens create --principal fraud-pipeline --expires 30d --scope dataset.read
     """
@@ -128,7 +136,7 @@ def create_token(
 
 @tokens_app.command("revoke")
 def revoke_token(token_id: str = typer.Argument(..., help="The token's id.")) -> None:
-    """Revoke a token.
+    """Revoke a token and every token created with it.
 
     Example: gp tokens revoke 01JC...
     """
@@ -151,14 +159,15 @@ def list_tokens(
         return
     render.table(
         None,
-        ["id", "principal", "scopes", "expires", "revoked"],
+        ["id", "principal", "scopes", "expires", "revoked", "parent"],
         [
             (
                 t.id,
                 t.principal,
-                ",".join(t.scopes or ["(all)"]),
+                "(all)" if t.scopes is None else ",".join(t.scopes) or "(none)",
                 render.when(t.expires_at),
                 render.when(t.revoked_at) if t.revoked_at else "",
+                t.parent or "",
             )
             for t in found
         ],

@@ -6,8 +6,10 @@ import json
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.markup import escape
 
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
@@ -47,12 +49,23 @@ def list_events(
 
 
 @app.command()
-def verify(json_: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
-    """Check the hash chain and the newest signed checkpoint; exit 9 if tampering is found.
+def verify(
+    anchor: Path | None = typer.Option(
+        None,
+        "--anchor",
+        help="A checkpoint kept outside the workspace (from gp audit export-checkpoint): "
+        "fail if the trail no longer reaches or matches it.",
+    ),
+    json_: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Check the chain, checkpoints, signing key and append-only triggers; exit 9 if tampered.
 
-    Example: gp audit verify
+    With --anchor, also fail if the trail no longer reaches or matches a checkpoint kept
+    outside the workspace.
+
+    Example: gp audit verify --anchor /secure/audit-anchor.json
     """
-    result = workspace().audit.verify()
+    result = workspace().audit.verify(anchor=_read_anchor(anchor) if anchor else None)
     if json_:
         render.print_json(result.as_dict())
     else:
@@ -66,12 +79,27 @@ def verify(json_: bool = typer.Option(False, "--json", help="Print as JSON.")) -
                 f"checkpoint: #{result.checkpoint['seq']} signed at "
                 f"{result.checkpoint['at']} ({result.checkpoint['from']})"
             )
+        if result.anchor:
+            render.out.print(
+                f"anchor: #{result.anchor['seq']} signed at {result.anchor['at']} ({anchor})"
+            )
         for problem in result.problems:
-            render.out.print(f"  [red]{problem.kind}[/red]: {problem.message}")
+            render.out.print(f"  [red]{problem.kind}[/red]: {escape(problem.message)}")
         for note in result.notes:
-            render.out.print(f"  note: {note}")
+            render.out.print(f"  note: {escape(note)}")
     if not result.ok:
         raise typer.Exit(9)
+
+
+def _read_anchor(path: Path) -> Any:
+    """The JSON in an anchor file; one clear error if it cannot be read or parsed."""
+    hint = "pass a file written by gp audit export-checkpoint or gp audit checkpoint --json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read the anchor {path}: {exc}", hint=hint) from None
+    except ValueError as exc:
+        raise InvalidInput(f"the anchor {path} is not JSON: {exc}", hint=hint) from None
 
 
 @app.command()
@@ -87,6 +115,60 @@ def checkpoint(json_: bool = typer.Option(False, "--json", help="Print as JSON."
     render.out.print(
         f"checkpoint #{point['seq']} ({point['count']:,} events) "
         f"{point['head_hash'][:16]} signed by key {point['key_id'][:16]}"
+    )
+    render.err.print("keep a copy outside the workspace: gp audit export-checkpoint -o FILE")
+
+
+@app.command("export-checkpoint")
+def export_checkpoint(
+    output: Path | None = typer.Option(None, "--output", "-o", help="File (default: stdout)."),
+) -> None:
+    """Write the newest signed checkpoint with its public key, to keep as an anchor.
+
+    Keep the file outside the workspace (another host, a ticket, a WORM bucket) and pass it
+    to gp audit verify --anchor.
+
+    Example: gp audit export-checkpoint -o /secure/audit-anchor.json
+    """
+    text = json.dumps(workspace().audit.export_checkpoint(), indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {output}: {exc}") from None
+    render.err.print(f"wrote the checkpoint to {output}")
+
+
+@app.command("rotate-key")
+def rotate_key(
+    old_key_lost: bool = typer.Option(
+        False,
+        "--old-key-lost",
+        help="Rotate even though the current key is missing or not the workspace's "
+        "(the new key is then not vouched for by the old one; audited).",
+    ),
+    json_: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Replace the audit signing key on purpose (admins; audited).
+
+    The old public key is kept, so older checkpoints still verify; the old key vouches for
+    the new one, and a checkpoint is signed with the new key at once.
+
+    Example: gp audit rotate-key
+    """
+    result = workspace().audit.rotate_key(old_key_lost=old_key_lost)
+    if json_:
+        render.print_json(result)
+        return
+    old = (result["old_key_id"] or "none")[:16]
+    vouched = "vouched for by the old key" if result["endorsed"] else "NOT vouched for"
+    render.out.print(
+        f"rotated the audit signing key: {old} -> {result['new_key_id'][:16]} ({vouched}); "
+        f"checkpoint #{result['checkpoint']['seq']} signed with the new key"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -156,11 +157,22 @@ class RemoteAudit:
             AuditEvent.from_dict(e) for e in self._http.json("GET", "/audit/events", params=params)
         ]
 
-    def verify(self) -> AuditVerification:
-        return AuditVerification.from_dict(self._http.json("GET", "/audit/verify"))
+    def verify(self, anchor: Mapping[str, Any] | None = None) -> AuditVerification:
+        if anchor is None:
+            return AuditVerification.from_dict(self._http.json("GET", "/audit/verify"))
+        # Sent as given: the server answers 422 for anything that is not a checkpoint.
+        body = {"anchor": dict(anchor) if isinstance(anchor, Mapping) else anchor}
+        return AuditVerification.from_dict(self._http.json("POST", "/audit/verify", json=body))
 
     def checkpoint(self) -> dict[str, Any]:
         return dict(self._http.json("POST", "/audit/checkpoint"))
+
+    def export_checkpoint(self) -> dict[str, Any]:
+        return dict(self._http.json("GET", "/audit/checkpoint"))
+
+    def rotate_key(self, *, old_key_lost: bool = False) -> dict[str, Any]:
+        body = {"old_key_lost": old_key_lost}
+        return dict(self._http.json("POST", "/audit/rotate-key", json=body))
 
     def export(self, out: IO[str], *, since: Any = None) -> int:
         params = {"since": since.isoformat()} if since is not None else {}
@@ -236,7 +248,11 @@ class RemotePrincipals:
         self._http.json("POST", f"/principals/{name}/disable")
 
     def create_token(
-        self, principal: str, *, expires_in: str = "30d", scopes: builtins.list[str] | None = None
+        self,
+        principal: str,
+        *,
+        expires_in: str | None = None,
+        scopes: builtins.list[str] | None = None,
     ) -> CreatedToken:
         body = self._http.json(
             "POST",

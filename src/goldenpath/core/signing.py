@@ -1,8 +1,11 @@
-"""The Ed25519 key that signs audit checkpoints, kept outside the metadata database.
+"""The Ed25519 keys that sign audit checkpoints, kept outside the metadata database.
 
 Someone who can rewrite the database can rebuild a consistent hash chain, or cut its newest
 events off; they cannot forge a checkpoint signed by a key they do not hold. The key lives in
 the workspace's ``keys/`` directory (mode 0600) or wherever ``GP_AUDIT_KEY`` points.
+
+Nothing here creates a key as a side effect of reading one: a missing key is an error, because
+a key made silently would let whoever deleted the old one sign a truncated trail.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from goldenpath.core.errors import InvalidInput
+from goldenpath.core.errors import InvalidInput, NotFound
 
 
 def key_path(home: Path) -> Path:
@@ -24,29 +27,59 @@ def key_path(home: Path) -> Path:
     return Path(explicit) if explicit else home / "keys" / "audit-ed25519.pem"
 
 
-def load_or_create_key(path: Path) -> Ed25519PrivateKey:
-    """The private key at ``path``, created (0600, atomically) on first use."""
-    if path.exists():
-        try:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except (ValueError, TypeError) as exc:
-            raise InvalidInput(f"the audit signing key {path} cannot be read: {exc}") from None
-        if not isinstance(key, Ed25519PrivateKey):
-            raise InvalidInput(f"the audit signing key {path} is not an Ed25519 key")
-        return key
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = Ed25519PrivateKey.generate()
+def load_key(path: Path) -> Ed25519PrivateKey:
+    """The private key at ``path``; :class:`NotFound` if there is none."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NotFound(
+            f"the audit signing key {path} is missing",
+            hint="restore it from a backup (check GP_AUDIT_KEY), or if it is lost for good: "
+            "gp audit rotate-key --old-key-lost",
+        ) from None
+    except OSError as exc:
+        raise InvalidInput(f"the audit signing key {path} cannot be read: {exc}") from None
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"the audit signing key {path} cannot be read: {exc}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise InvalidInput(f"the audit signing key {path} is not an Ed25519 key")
+    return key
+
+
+def write_key(path: Path, key: Ed25519PrivateKey) -> None:
+    """Write ``key`` to ``path`` (0600, atomically: a reader sees the old key or the new)."""
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    return key
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot write the audit signing key {path}: {exc.strerror or exc}",
+            hint="check GP_AUDIT_KEY and the permissions of its directory",
+        ) from None
+
+
+def public_hex(public: Ed25519PublicKey) -> str:
+    """A public key's raw 32 bytes, hex."""
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+
+
+def public_from_hex(text: str) -> Ed25519PublicKey:
+    """The public key whose raw bytes are ``text`` (hex); :class:`InvalidInput` if it is not."""
+    try:
+        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(text))
+    except (ValueError, TypeError):
+        raise InvalidInput(f"{str(text)[:80]!r} is not an Ed25519 public key (hex)") from None
 
 
 def key_id(public: Ed25519PublicKey) -> str:
@@ -60,10 +93,20 @@ def checkpoint_message(seq: int, count: int, head_hash: str, at: str) -> bytes:
     return f"goldenpath-audit-checkpoint|{seq}|{count}|{head_hash}|{at}".encode()
 
 
+def endorsement_message(new_key_id: str, new_public_hex: str, at: str) -> bytes:
+    """The bytes the retiring key signs to vouch for its successor (``gp audit rotate-key``)."""
+    return f"goldenpath-audit-key|{new_key_id}|{new_public_hex}|{at}".encode()
+
+
+def signature_digest(signature_hex: str) -> str:
+    """A checkpoint's name in the next checkpoint: sha256 of its signature, hex."""
+    return hashlib.sha256(signature_hex.encode()).hexdigest()
+
+
 def signature_valid(public: Ed25519PublicKey, signature_hex: str, message: bytes) -> bool:
     """Whether ``signature_hex`` is ``public``'s signature of ``message``."""
     try:
         public.verify(bytes.fromhex(signature_hex), message)
-    except (InvalidSignature, ValueError):
+    except (InvalidSignature, ValueError, TypeError):
         return False
     return True

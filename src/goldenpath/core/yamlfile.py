@@ -3,6 +3,12 @@
 pydantic reports *where* in the document a value is wrong (``columns.amount.min``); PyYAML's
 node tree knows on which line that value sits. Composing both gives errors like
 ``contract.yaml:12: columns.amount.min: Input should be a valid number``.
+
+Before either, the text is checked for shapes YAML allows but a file of ours must not have:
+nesting deeper than ``limits.nesting_depth_max`` (PyYAML's composer recurses, so a deep enough
+file is a ``RecursionError``; checked on the parser's event stream, which does not recurse) and
+a key repeated in one mapping (PyYAML keeps the last silently: ``nullable: false`` on line 3
+would be undone by ``nullable: true`` on line 9).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from goldenpath.core.errors import InvalidInput
+from goldenpath.core.limits import Limits
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -39,12 +46,59 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+def _check_depth(text: str, source: str, error: type[InvalidInput], depth_max: int) -> None:
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > depth_max:
+                line = event.start_mark.line + 1 if event.start_mark is not None else 0
+                raise error(
+                    f"{source}:{line}: nested deeper than {depth_max} levels",
+                    hint="flatten the file (the limit is limits.nesting_depth_max)",
+                )
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
+
+
+def _check_unique_keys(root: yaml.Node | None, source: str, error: type[InvalidInput]) -> None:
+    pending = [root] if root is not None else []
+    while pending:
+        node = pending.pop()
+        if isinstance(node, yaml.MappingNode):
+            first_line: dict[str, int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                    line = key.start_mark.line + 1 if key.start_mark is not None else 0
+                    if key.value in first_line:
+                        raise error(
+                            f"{source}:{line}: key {key.value!r} is repeated "
+                            f"(first on line {first_line[key.value]})",
+                            hint="keep one of them: YAML would silently use the last",
+                        )
+                    first_line[key.value] = line
+                pending += [key, value]
+        elif isinstance(node, yaml.SequenceNode):
+            pending += node.value
+
+
 def parse_yaml_model(
-    text: str, model: type[M], *, source: str, error: type[InvalidInput] = InvalidInput
+    text: str,
+    model: type[M],
+    *,
+    source: str,
+    error: type[InvalidInput] = InvalidInput,
+    depth_max: int | None = None,
 ) -> M:
-    """Parse YAML ``text`` into ``model``; raise ``error`` naming ``source`` and the line."""
+    """Parse YAML ``text`` into ``model``; raise ``error`` naming ``source`` and the line.
+
+    ``depth_max`` bounds the nesting of mappings and lists (``limits.nesting_depth_max`` by
+    default); a key repeated within one mapping is an error too.
+    """
     try:
+        _check_depth(text, source, error, depth_max or Limits().nesting_depth_max)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_unique_keys(node, source, error)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

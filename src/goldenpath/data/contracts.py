@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from goldenpath.core.errors import ContractError
 from goldenpath.core.yamlfile import parse_yaml_model, read_text
@@ -50,8 +50,11 @@ SQL_TYPES = {
     "timestamp": "TIMESTAMP",
     "date": "DATE",
 }
-_DURATION = re.compile(r"^(\d+)\s*(s|m|h|d|w)$")
+_DURATION = re.compile(r"^([0-9]+)\s*(s|m|h|d|w)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+# The longest max_age a freshness rule may state: a century is "no limit" in practice, and a
+# bound keeps 99999999999999999d from overflowing timedelta (an OverflowError, not an error).
+DURATION_MAX = timedelta(days=36_500)
 
 
 def matches_type(logical: str, arrow_type: pa.DataType) -> bool:
@@ -69,11 +72,36 @@ def matches_type(logical: str, arrow_type: pa.DataType) -> bool:
 
 
 def parse_duration(text: str) -> timedelta:
-    """``30s``, ``15m``, ``6h``, ``2d``, ``1w`` as a timedelta."""
+    """``30s``, ``15m``, ``6h``, ``2d``, ``1w`` as a timedelta, at most :data:`DURATION_MAX`."""
     match = _DURATION.match(text.strip())
     if not match:
         raise ValueError(f"invalid duration {text!r}: use a number and s, m, h, d or w, e.g. 2d")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    amount, unit = match.group(1), _UNITS[match.group(2)]
+    # Compare before building the timedelta: a 17-digit number of days overflows it.
+    seconds_per = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
+    if len(amount) > 12 or int(amount) * seconds_per[unit] > DURATION_MAX.total_seconds():
+        raise ValueError(f"duration {text!r} is longer than {DURATION_MAX.days:,} days")
+    return timedelta(**{unit: int(amount)})
+
+
+def _re2_error(pattern: str) -> str | None:
+    """Why DuckDB's regex engine (RE2) refuses ``pattern``, or None if it accepts it.
+
+    RE2 has no back-references or look-around, which Python's ``re`` accepts: asking the
+    engine that will run the pattern is the only check that agrees with it.
+    """
+    import duckdb
+
+    from goldenpath.core.sql import sandboxed_duckdb
+
+    con = sandboxed_duckdb()
+    try:
+        con.execute("SELECT regexp_full_match('', ?)", [pattern]).fetchall()
+    except duckdb.Error as exc:
+        return str(exc).split("Error: ", 1)[-1].splitlines()[0]
+    finally:
+        con.close()
+    return None
 
 
 class Bounds(BaseModel):
@@ -97,8 +125,9 @@ class ColumnRules(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: LogicalType | None = None
-    nullable: bool = True
-    unique: bool = False
+    # Strict: "no" (quoted) is a string, and a lax bool would read it as False.
+    nullable: StrictBool = True
+    unique: StrictBool = False
     min: float | str | None = None  # a string for timestamp/date bounds ("2024-01-01")
     max: float | str | None = None
     allowed: list[str | int | float | bool] | None = Field(default=None, min_length=1)
@@ -115,6 +144,12 @@ class ColumnRules(BaseModel):
                 re.compile(value)
             except re.error as exc:
                 raise ValueError(f"regex does not compile: {exc}") from None
+            problem = _re2_error(value)
+            if problem is not None:
+                raise ValueError(
+                    f"regex is not supported by the validator's engine (RE2: no "
+                    f"back-references or look-around): {problem}"
+                )
         return value
 
     @model_validator(mode="after")

@@ -18,6 +18,7 @@ import pyarrow as pa
 from goldenpath.core.errors import InvalidInput
 from goldenpath.core.limits import Limits, resolve_limits
 from goldenpath.data import prescan, shapes
+from goldenpath.data.columns import check_columns
 
 FORMATS = {
     ".csv": "csv",
@@ -90,10 +91,11 @@ def read_table(
             f"cannot read {path.name} as {fmt}: {first}",
             hint="check the file is complete and well-formed",
         ) from None
-    _require_valid(table, path.name)
-    table = shapes.storable(table, path.name, limits)
     if table.num_columns == 0:
         raise InvalidInput(f"{path.name} has no columns")
+    check_columns(table, fmt, path.name, limits=limits)
+    _require_valid(table, path.name)
+    table = shapes.storable(table, path.name, limits)
     names = table.column_names
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
@@ -116,7 +118,7 @@ def _read(
         prescan.check_csv_header(path, name, limits)
         prescan.check_lines(path, name, limits, header=True)
         with pa.OSFile(str(path)) as handle:
-            table = csv.read_csv(
+            return csv.read_csv(
                 handle,
                 # An empty field is a missing value in every column, text included (as in
                 # pandas); otherwise a pinned string column would turn blanks into "" and
@@ -125,16 +127,6 @@ def _read(
                     column_types=dict(column_types), strings_can_be_null=True
                 ),
             )
-        # pyarrow turns text that is not UTF-8 into a binary column, silently: Latin-1 data
-        # would be stored as bytes. A CSV has no binary type, so any such column is an encoding
-        # problem to refuse.
-        for field in table.schema:
-            if pa.types.is_binary(field.type):
-                raise InvalidInput(
-                    f"{name}: column {field.name!r} is not UTF-8 text",
-                    hint="re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
-                )
-        return table
     if fmt == "parquet":
         import pyarrow.parquet as pq
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.dataset as pads
 
-from goldenpath.data.validation import quote
+from goldenpath.core.sql import quote_identifier as quote
+from goldenpath.core.sql import sandboxed_duckdb
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 TOP_VALUES = 10
@@ -44,10 +44,8 @@ def profile(data: pa.Table | pads.Dataset) -> dict[str, Any]:
     ``content_sum`` is the sum of every row's hash modulo 2**64: with the schema and the row
     count it fingerprints the content independently of row order, file layout and format.
     """
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = sandboxed_duckdb({"data": data})
     try:
-        con.register("data", data)
         schema = data.schema
         every = ", ".join(quote(f.name) for f in schema)
         selects = ["count(*)", f"coalesce(sum(hash({every}))::HUGEINT, 0)"]
@@ -98,7 +96,7 @@ def profile(data: pa.Table | pads.Dataset) -> dict[str, Any]:
             if kind in ("string", "bool") and entry["distinct"] <= EXACT_TOP_MAX_DISTINCT:
                 top = con.sql(
                     f"SELECT {quote(name)}, count(*) AS n FROM data WHERE {quote(name)} "
-                    f"IS NOT NULL GROUP BY 1 ORDER BY n DESC, 1 LIMIT {TOP_VALUES}"
+                    f"IS NOT NULL GROUP BY 1 ORDER BY n DESC, 1 LIMIT {TOP_VALUES:d}"
                 ).fetchall()
                 entry["top_values"] = [{"value": _jsonable(v), "count": int(n)} for v, n in top]
             columns[name] = entry

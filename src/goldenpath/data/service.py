@@ -16,7 +16,7 @@ from sqlalchemy import Connection, RowMapping, bindparam, func, select
 from goldenpath.core import faults
 from goldenpath.core.actor import Actor
 from goldenpath.core.clock import utcnow
-from goldenpath.core.errors import InvalidInput, NotFound, ValidationFailed
+from goldenpath.core.errors import Conflict, InvalidInput, NotFound, ValidationFailed
 from goldenpath.core.ids import new_id
 from goldenpath.core.limits import Limits
 from goldenpath.core.names import Ref, parse_ref, validate_name
@@ -70,13 +70,18 @@ class DatasetService:
         access: AccessControl,
         project: str,
         policies: Enforcer | None = None,
+        *,
+        project_named: bool = False,
         limits: Limits | None = None,
     ) -> None:
+        """``project``: where a new dataset goes; ``project_named``: the caller asked for it
+        (then writing to a dataset of another project is refused rather than redirected)."""
         self._store = store
         self._root = storage_root
         self._actor = actor
         self._access = access
         self._project = project
+        self._project_named = project_named
         self._policies = policies
         self._limits = limits
 
@@ -289,6 +294,11 @@ class DatasetService:
             source = file_source(path, fmt)
         files = DatasetFiles(self._root, name)
         with files.lock():
+            # Again under the dataset's lock (every writer, and so every creator, holds it):
+            # the dataset may have been created in another project since the check above
+            # (and the policies were evaluated for that project: the caller retries).
+            if (locked := self._target_project(name, "dataset.write")) != project:
+                raise self._elsewhere(name, locked, project)
             with self._store.connect() as conn:
                 previous = self._latest_or_none(conn, name)
             report = None
@@ -414,8 +424,14 @@ class DatasetService:
         quarantined_rows = quarantined.num_rows if quarantined is not None else 0
         with self._store.begin() as conn:
             existing = conn.execute(
-                select(datasets.c.id, datasets.c.contract_sha256).where(datasets.c.name == name)
+                select(datasets.c.id, datasets.c.contract_sha256, projects.c.name.label("project"))
+                .join(projects, projects.c.id == datasets.c.project_id)
+                .where(datasets.c.name == name)
             ).first()
+            if existing is not None and existing.project != project:
+                # Checked in the transaction that records the version: access was granted on
+                # ``project``, and the version must not land anywhere else.
+                raise self._elsewhere(name, existing.project, project)
             if existing is None:
                 dataset_id = new_id()
                 project_id = conn.execute(
@@ -517,14 +533,28 @@ class DatasetService:
         self._access.require(permission, row.project)
         return str(row.id)
 
+    @staticmethod
+    def _elsewhere(name: str, actual: str, requested: str) -> Conflict:
+        return Conflict(
+            f"dataset {name!r} is in project {actual!r}, not {requested!r}",
+            hint=f"write to it with --project {actual} (if you have a role there), "
+            "or choose another dataset name",
+        )
+
     def _target_project(self, name: str, permission: str) -> str:
-        """The project a dataset is in (or, if new, would be created in), access checked."""
+        """The project a dataset is in (or, if new, would be created in), access checked.
+
+        A caller who named a project gets an error if the dataset lives in another one; a
+        caller who did not (the ``default`` fallback) writes to the dataset's own project,
+        with access checked there: the fallback only says where *new* datasets go."""
         with self._store.connect() as conn:
             row = conn.execute(
                 select(projects.c.name)
                 .join(datasets, projects.c.id == datasets.c.project_id)
                 .where(datasets.c.name == name)
             ).first()
+            if row is not None and self._project_named and row.name != self._project:
+                raise self._elsewhere(name, row.name, self._project)
             project = row.name if row is not None else self._project
             if (
                 row is None

@@ -5,6 +5,9 @@ not broken; nullability is its own rule). All rules are counted in one scan of t
 (zero-copy into DuckDB), together with the aggregates the table rules need. Only when rows fail
 and the contract says ``quarantine`` does a second scan split the batch into valid rows (cast to
 the contract's types) and failing rows (kept as their original text, with the rules they broke).
+
+Column names and rule names are the uploader's text: they reach SQL only through
+:func:`~goldenpath.core.sql.quote_identifier` or as ``?`` parameters, on a sandboxed connection.
 """
 
 from __future__ import annotations
@@ -20,14 +23,33 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from goldenpath.core.errors import ContractError
+from goldenpath.core.limits import Limits
+from goldenpath.core.sql import quote_identifier as quote
+from goldenpath.core.sql import sandboxed_duckdb
+from goldenpath.data.columns import check_names
 from goldenpath.data.contracts import SQL_TYPES, Contract, matches_type, parse_duration
 
-EXAMPLES = 5
+# Defaults when the caller passes no limits (the service passes the workspace's).
+EXAMPLES = Limits().error_examples_max
+EXAMPLE_CHARS = Limits().example_chars_max
+# Column names listed in an error before "and N more": a 2,000-column file must not make a
+# 20 MB message.
+NAMES_SHOWN = 20
+# Failed rules listed in a summary, and characters of each rule's name shown there.
+FAILURES_SHOWN = 20
+RULE_CHARS = 120
+ERROR_CHARS = 300  # of an engine error, which may quote a column name whole
 
 
-def quote(identifier: str) -> str:
-    """A SQL identifier, quoted so any column name is safe."""
-    return '"' + identifier.replace('"', '""') + '"'
+def shorten(text: str, chars: int) -> str:
+    """``text`` cut to at most ``chars`` characters, marking the cut."""
+    return text if len(text) <= chars else text[: max(chars - 1, 0)] + "…"
+
+
+def _names(names: list[str], chars: int) -> str:
+    shown = ", ".join(shorten(n, chars) for n in names[:NAMES_SHOWN])
+    more = len(names) - NAMES_SHOWN
+    return shown + (f" and {more} more" if more > 0 else "")
 
 
 @dataclass(frozen=True)
@@ -91,9 +113,13 @@ class ValidationReport:
             f"{len(self.failures)} of {len(self.results)} rules failed "
             f"({self.rows_failed:,} of {self.rows_checked:,} rows):"
         ]
-        for r in self.failures:
+        # Rule names hold column names (up to limits.column_name_chars_max each): the message
+        # names each failure briefly and lists a bounded number; as_dict() keeps them whole.
+        for r in self.failures[:FAILURES_SHOWN]:
             examples = f" e.g. {', '.join(r.examples)}" if r.examples else ""
-            lines.append(f"  {r.rule}: {r.message}{examples}")
+            lines.append(f"  {shorten(r.rule, RULE_CHARS)}: {r.message}{examples}")
+        if len(self.failures) > FAILURES_SHOWN:
+            lines.append(f"  ... and {len(self.failures) - FAILURES_SHOWN} more failed rules")
         return "\n".join(lines)
 
 
@@ -145,12 +171,16 @@ def _plan(contract: Contract, schema: pa.Schema, has_existing: set[str]) -> _Pla
     missing = [c for c in contract.columns if c not in schema.names]
     if missing:
         raise ContractError(
-            f"the contract names column(s) the data does not have: {', '.join(missing)}",
-            hint=f"the data has: {', '.join(schema.names)}; fix the contract or the file",
+            "the contract names column(s) the data does not have: "
+            + _names(missing, EXAMPLE_CHARS),
+            hint=f"the data has: {_names(schema.names, EXAMPLE_CHARS)}; "
+            "fix the contract or the file",
         )
     fresh = contract.table.freshness
     if fresh is not None and fresh.column not in schema.names:
-        raise ContractError(f"the freshness column {fresh.column!r} is not in the data")
+        raise ContractError(
+            f"the freshness column {shorten(repr(fresh.column), EXAMPLE_CHARS)} is not in the data"
+        )
     typed: dict[str, str] = {}
     rules: list[_RowRule] = []
     aggregates: list[tuple[str, str]] = []
@@ -236,6 +266,17 @@ def _plan(contract: Contract, schema: pa.Schema, has_existing: set[str]) -> _Pla
         if spec.null_fraction is not None:
             aggregates.append((f"nulls_{index}", f"count(*) FILTER (WHERE {col} IS NULL)"))
     if fresh is not None:
+        declared = contract.columns[fresh.column].type if fresh.column in contract.columns else None
+        arrow_type = schema.field(fresh.column).type
+        temporal = pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type)
+        if declared not in ("timestamp", "date") and not temporal:
+            # max() of text would compare strings, and the age of a string is a crash.
+            raise ContractError(
+                f"the freshness column {shorten(repr(fresh.column), EXAMPLE_CHARS)} holds "
+                f"{arrow_type}, not timestamps or dates",
+                hint="declare it in the contract's columns with type: timestamp "
+                "(its values are then parsed), or point freshness at a timestamp column",
+            )
         column = typed.get(fresh.column, quote(fresh.column))
         aggregates.append(("freshness", f"max({column})"))
     return _Plan(typed, rules, aggregates)
@@ -367,24 +408,45 @@ def validate_batch(
     now: datetime,
     existing: pads.Dataset | None = None,
     split: bool = False,
+    examples_max: int = EXAMPLES,
+    example_chars_max: int = EXAMPLE_CHARS,
 ) -> ValidatedBatch:
     """Check ``table`` against ``contract``.
 
     ``existing`` is the dataset's current data: unique columns must not repeat its values.
     With ``split`` (quarantine), failing rows are separated from valid ones; otherwise ``valid``
-    is the whole batch, cast to the contract's types.
+    is the whole batch, cast to the contract's types. Each failed rule keeps at most
+    ``examples_max`` example values, each cut to ``example_chars_max`` characters (the report
+    goes into error messages and audit events: ``limits.error_examples_max`` and
+    ``limits.example_chars_max``).
     """
     started = time.perf_counter()
+    # What read_table refuses, refused here too for callers that pass a table of their own
+    # (a NUL cannot be quoted; a _gp_ column would collide with the quarantine's own).
+    check_names(table.column_names, "the batch", chars_max=Limits().column_name_chars_max)
     existing_columns = set(existing.schema.names) if existing is not None else set()
     plan = _plan(contract, table.schema, existing_columns)
-    con = duckdb.connect()
-    # Timestamp bounds like "2024-01-01" mean UTC, whatever the machine's time zone.
-    con.execute("SET TimeZone = 'UTC'")
+    # Sandboxed: even a quoting bug here could read nothing but these two tables.
+    tables: dict[str, pa.Table | pads.Dataset] = {"batch": table}
+    if existing is not None:
+        tables["existing"] = existing
+    con = sandboxed_duckdb(tables)
     try:
-        return _run(con, table, contract, plan, now, existing, split, started)
+        return _run(
+            con,
+            table,
+            contract,
+            plan,
+            now,
+            existing,
+            split,
+            started,
+            (examples_max, example_chars_max),
+        )
     except duckdb.Error as exc:
         raise ContractError(
-            f"the contract cannot be checked on this data: {str(exc).splitlines()[0]}"
+            "the contract cannot be checked on this data: "
+            + shorten(str(exc).splitlines()[0], ERROR_CHARS)
         ) from None
     finally:
         con.close()
@@ -399,10 +461,9 @@ def _run(
     existing: pads.Dataset | None,
     split: bool,
     started: float,
+    example_limits: tuple[int, int],
 ) -> ValidatedBatch:
-    con.register("batch", table)
-    if existing is not None:
-        con.register("existing", existing)
+    examples_max, chars_max = example_limits
     for index, (name, spec) in enumerate(contract.columns.items()):
         if not spec.unique:
             continue
@@ -424,14 +485,17 @@ def _run(
     for rule, failed in zip(plan.row_rules, counts, strict=True):
         examples: list[str] = []
         if failed:
+            # left() before the value leaves DuckDB: a 5 MB cell is never copied whole.
             sample = con.sql(
-                f"SELECT CAST({quote(rule.column)} AS VARCHAR) FROM batch "
+                f"SELECT left(CAST({quote(rule.column)} AS VARCHAR), ?) FROM batch "
                 f"WHERE {rule.predicate} LIMIT 50",
-                params=rule.params,
+                params=[chars_max + 1, *rule.params],
             ).fetchall()
-            examples = list(dict.fromkeys("null" if v is None else repr(v) for (v,) in sample))[
-                :EXAMPLES
-            ]
+            examples = list(
+                dict.fromkeys(
+                    "null" if v is None else shorten(repr(v), chars_max) for (v,) in sample
+                )
+            )[:examples_max]
         results.append(RuleResult(rule.name, "row", failed, f"{failed:,} {rule.what}", examples))
     results.extend(_table_results(contract, rows, aggregates, now))
 
@@ -450,10 +514,12 @@ def _run(
             f"SELECT {typed_columns} FROM batch WHERE NOT coalesce({any_broken}, false)",
             params=all_params,
         ).to_arrow_table()
+        # The rule's name (which holds a column name) is a bound parameter, never SQL text:
+        # pasted in as '...' it was the injection of issue 11.
         labels = ", ".join(
-            f"CASE WHEN coalesce({r.predicate}, false) THEN '{r.name}' END" for r in plan.row_rules
+            f"CASE WHEN coalesce({r.predicate}, false) THEN ?::VARCHAR END" for r in plan.row_rules
         )
-        label_params = [p for r in plan.row_rules for p in r.params]
+        label_params = [p for r in plan.row_rules for p in (*r.params, r.name)]
         raw = ", ".join(f"CAST({quote(n)} AS VARCHAR) AS {quote(n)}" for n in table.column_names)
         quarantined = con.sql(
             f"SELECT {raw}, list_filter([{labels}], lambda x: x IS NOT NULL) AS _gp_rules, "

@@ -22,7 +22,7 @@ from goldenpath.core.errors import Conflict, InvalidInput, NotFound, PermissionD
 from goldenpath.core.ids import new_id
 from goldenpath.core.names import validate_name
 from goldenpath.governance import audit
-from goldenpath.governance.principals import Identity, Principal, principal_by_name
+from goldenpath.governance.principals import BearerToken, Identity, Principal, principal_by_name
 from goldenpath.governance.roles import DELEGABLE, ROLES, WORKSPACE_PERMISSIONS
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import grants, principals, projects
@@ -88,10 +88,13 @@ class AccessControl:
         principal: Principal,
         scopes: frozenset[str] | None = None,
         grants: Iterable[Sequence[str]] | None = None,
+        token: BearerToken | None = None,
     ) -> None:
-        """``grants`` (role, scope kind, scope name) if already read; else they are read now."""
+        """``grants`` (role, scope kind, scope name) if already read; else they are read now.
+        ``token``: the bearer token acting, if any (what a token it creates may not exceed)."""
         self._store = store
         self.principal = principal
+        self.token = token
         self._scopes = scopes
         if grants is None:
             self.reload()
@@ -101,7 +104,7 @@ class AccessControl:
     @classmethod
     def of(cls, store: MetadataStore, identity: Identity) -> Self:
         """The permissions of an authenticated token (its grants were read with it)."""
-        return cls(store, identity.principal, identity.scopes, identity.grants)
+        return cls(store, identity.principal, identity.scopes, identity.grants, identity.token)
 
     def reload(self) -> None:
         """Re-read grants and projects (after a grant changes)."""

@@ -22,17 +22,17 @@ from goldenpath.core.actor import Actor
 from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PolicyDenied
 from goldenpath.core.ids import new_id
+from goldenpath.core.limits import Limits
 from goldenpath.core.names import validate_name
 from goldenpath.core.redact import redact_value
 from goldenpath.governance import audit
 from goldenpath.governance.access import AccessControl
-from goldenpath.governance.policies import Decision, evaluate, find, load_policies
+from goldenpath.governance.policies import Decision, Policy, evaluate, find, load_policies
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import approval_requests
 
 _ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_-]*){1,3}")
 _OBJECT_REF = re.compile(r"[!-~]{1,256}")  # printable ASCII, no spaces
-_MAX_ATTRIBUTES = 64 * 1024
 
 
 def _canonical(attributes: Any) -> str:
@@ -79,12 +79,18 @@ class PolicyService:
     """Policies and approvals (``ws.policies``)."""
 
     def __init__(
-        self, store: MetadataStore, directory: Path, actor: Actor, access: AccessControl
+        self,
+        store: MetadataStore,
+        directory: Path,
+        actor: Actor,
+        access: AccessControl,
+        limits: Limits | None = None,
     ) -> None:
         self._store = store
         self.directory = directory
         self._actor = actor
         self._access = access
+        self._limits = limits or Limits()
 
     def _require_read(self) -> None:
         if self._access.projects_with("policy.read") == set():
@@ -114,6 +120,7 @@ class PolicyService:
             dict(document.get("object") or {}),
             project=document.get("project"),
             approved=bool(document.get("approved", False)),
+            limits=self._limits,
         )
 
     def check(
@@ -142,8 +149,12 @@ class PolicyService:
         attributes = {} if attributes is None else attributes
         if not isinstance(attributes, dict):
             raise InvalidInput("the attributes must be a JSON object")
-        if len(json.dumps(attributes, default=str)) > _MAX_ATTRIBUTES:
-            raise InvalidInput(f"the attributes are larger than {_MAX_ATTRIBUTES:,} bytes of JSON")
+        most = self._limits.policy_input_bytes_max
+        if len(json.dumps(attributes, default=str).encode()) > most:
+            raise InvalidInput(
+                f"the attributes are larger than {most:,} bytes of JSON",
+                hint="send only what the policies need (limits.policy_input_bytes_max)",
+            )
         if project is not None:
             validate_name(project, kind="project name")
         self._access.require("policy.read", project)
@@ -165,36 +176,28 @@ class PolicyService:
         self, action: str, object_ref: str, attributes: dict[str, Any], *, project: str | None
     ) -> Decision:
         """Raise :class:`PolicyDenied` unless every policy that applies allows the action;
-        return the allowing decision."""
+        return the allowing decision.
+
+        Policies are evaluated with no transaction open (a slow one must not hold SQLite's
+        write lock and stall every other writer); the write transaction that follows only
+        records the outcome, and re-checks the one thing that can change meanwhile: that an
+        approval relied on is still unused (if another request used it first, the action is
+        evaluated again without it)."""
         policies = [p for p in load_policies(self.directory) if p.applies_to(action)]
         if not policies:
             return Decision(True, message="no policy applies")
-        with self._store.begin() as conn:
+        with self._store.connect() as conn:
             approval = self._request(conn, "approved", action, object_ref, attributes, project)
-            decision = evaluate(
-                policies,
-                action,
-                self._actor,
-                attributes,
-                project=project,
-                approved=approval is not None,
-            )
-            if decision.allowed:
-                if approval is not None and decision.evaluated:
-                    conn.execute(
-                        approval_requests.update()
-                        .where(approval_requests.c.id == approval)
-                        .values(status="used")
-                    )
-                    audit.record(
-                        conn,
-                        self._actor,
-                        "approval.use",
-                        "approval",
-                        approval,
-                        {"action": action, "object": object_ref},
-                    )
+        decision = self._evaluate(policies, action, attributes, project, approval is not None)
+        if decision.allowed and approval is not None and decision.evaluated:
+            with self._store.begin() as conn:
+                used = self._use(conn, approval, action, object_ref)
+            if used:
                 return decision
+            decision = self._evaluate(policies, action, attributes, project, False)
+        if decision.allowed:
+            return decision
+        with self._store.begin() as conn:
             request_id = None
             if decision.approvable:
                 request_id = self._open_request(
@@ -219,6 +222,46 @@ class PolicyService:
             policy=decision.policy or "",
             request_id=request_id,
         )
+
+    def _evaluate(
+        self,
+        policies: builtins.list[Policy],
+        action: str,
+        attributes: dict[str, Any],
+        project: str | None,
+        approved: bool,
+    ) -> Decision:
+        return evaluate(
+            policies,
+            action,
+            self._actor,
+            attributes,
+            project=project,
+            approved=approved,
+            limits=self._limits,
+        )
+
+    def _use(self, conn: Connection, approval: str, action: str, object_ref: str) -> bool:
+        """Mark an approval used, if it still is approved (the conditional update is the
+        re-check: of two requests relying on one approval, exactly one uses it)."""
+        result = conn.execute(
+            approval_requests.update()
+            .where(
+                (approval_requests.c.id == approval) & (approval_requests.c.status == "approved")
+            )
+            .values(status="used")
+        )
+        if result.rowcount != 1:
+            return False
+        audit.record(
+            conn,
+            self._actor,
+            "approval.use",
+            "approval",
+            approval,
+            {"action": action, "object": object_ref},
+        )
+        return True
 
     def _request(
         self,

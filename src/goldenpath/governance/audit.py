@@ -2,9 +2,10 @@
 
 ``record`` appends an event linked to the previous one (``core/audit_chain.py``); the database
 refuses updates and deletes of audit rows (triggers, migration 0002). ``AuditService.verify``
-re-computes the chain and pinpoints edited, deleted, inserted and reordered events;
-``checkpoint`` signs the head with a key kept outside the database, so that cutting off the
-newest events is detected too.
+(``audit_verify.py``) re-computes the chain and pinpoints edited, deleted, inserted and
+reordered events; ``checkpoint`` signs the head with a key kept outside the database
+(``audit_keys.py``), so that cutting off the newest events is detected too, and
+``export_checkpoint`` hands out a copy to keep elsewhere as an anchor.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from __future__ import annotations
 import builtins
 import json
 import os
-import time
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -26,9 +26,12 @@ from goldenpath.core import signing
 from goldenpath.core.actor import Actor
 from goldenpath.core.audit_chain import GENESIS, canonical_time, chain_hash
 from goldenpath.core.clock import utcnow
-from goldenpath.core.errors import Conflict
+from goldenpath.core.errors import Conflict, NotFound
 from goldenpath.core.ids import new_id
 from goldenpath.core.redact import redact, redact_value, suspicious
+from goldenpath.governance.audit_findings import AuditProblem, AuditVerification
+from goldenpath.governance.audit_keys import AuditKeys, public_record
+from goldenpath.governance.audit_verify import Verifier, parse_anchor
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import audit_checkpoints, audit_events
 
@@ -84,7 +87,7 @@ _HEAD = select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.
 # a retry, since the statement checks it).
 _HEADS: WeakKeyDictionary[Engine, tuple[int, str]] = WeakKeyDictionary()
 _MAX_ATTEMPTS = 1000
-_COLUMNS = "seq, id, at, actor, action, object_type, object_ref, details, prev_hash, hash"
+__all__ = ["AuditEvent", "AuditProblem", "AuditService", "AuditVerification", "record"]
 
 
 class AccessChecker(Protocol):
@@ -114,47 +117,6 @@ class AuditEvent:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuditEvent:
         return cls(**{**data, "at": datetime.fromisoformat(data["at"])})
-
-
-@dataclass(frozen=True)
-class AuditProblem:
-    """One sign of tampering: its kind, the event it is seen at, and what it means."""
-
-    kind: str  # edited | deleted | inserted | reordered | truncated | checkpoint
-    seq: int | None
-    message: str
-
-
-@dataclass(frozen=True)
-class AuditVerification:
-    """The result of checking the whole trail."""
-
-    events: int
-    head_seq: int
-    head_hash: str
-    problems: list[AuditProblem]
-    checkpoint: dict[str, Any] | None
-    seconds: float
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, **asdict(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AuditVerification:
-        return cls(
-            data["events"],
-            data["head_seq"],
-            data["head_hash"],
-            [AuditProblem(**p) for p in data["problems"]],
-            data["checkpoint"],
-            data["seconds"],
-            data["notes"],
-        )
 
 
 def _details_text(details: Mapping[str, Any] | None) -> str:
@@ -214,7 +176,7 @@ def record(
 
 
 class AuditService:
-    """Reading, verifying, checkpointing and exporting the audit trail."""
+    """Reading, verifying, checkpointing, exporting the audit trail; rotating its key."""
 
     def __init__(
         self,
@@ -225,6 +187,7 @@ class AuditService:
     ) -> None:
         self._store = store
         self._key_file = key_file
+        self._keys = AuditKeys(key_file)
         self._actor = actor
         self._access = access
 
@@ -272,18 +235,49 @@ class AuditService:
 
     def checkpoint(self) -> dict[str, Any]:
         """Sign the chain's head (its seq, event count and hash) and store the signature in the
-        database and beside the key; return the checkpoint."""
+        database and beside the key; return the checkpoint, with the public key, so that a copy
+        kept elsewhere can anchor a later ``verify``.
+
+        The key is made here only for a workspace that never had one; a missing or replaced
+        key is an error (``rotate_key`` replaces it on purpose)."""
         self._require("audit.checkpoint")
-        key = signing.load_or_create_key(self._key_file)
+        at = utcnow().isoformat()
+        with self._store.connect() as conn:
+            ever = self._keys.history_file.exists() or self._head_file.exists() or _had_key(conn)
+            signer = conn.execute(
+                select(audit_checkpoints.c.key_id).order_by(audit_checkpoints.c.seq.desc()).limit(1)
+            ).scalar()
+        key = self._keys.signing_key() if ever else self._keys.create_first(at)
+        public = key.public_key()
+        if not self._keys.history_file.exists():
+            # A workspace from before the key history: adopt its key only if it is the one
+            # that signed the newest checkpoint.
+            if signer is not None and signer != signing.key_id(public):
+                raise Conflict(
+                    f"the audit signing key {self._key_file} did not sign the newest "
+                    f"checkpoint (key {signer[:16]})",
+                    hint="restore the right key (check GP_AUDIT_KEY); if it is lost: "
+                    "gp audit rotate-key --old-key-lost",
+                )
+            self._keys.create_first(at)
         with self._store.begin() as conn:
-            record(conn, self._actor, "audit.checkpoint", "audit", "trail")
-            head = conn.execute(
-                select(audit_events.c.seq, audit_events.c.hash)
-                .order_by(audit_events.c.seq.desc())
+            last = conn.execute(
+                select(audit_checkpoints.c.seq, audit_checkpoints.c.signature)
+                .order_by(audit_checkpoints.c.seq.desc())
                 .limit(1)
-            ).one()
+            ).first()
+            # The previous checkpoint goes into this checkpoint's event, which its signature
+            # covers: each checkpoint vouches for the one before it.
+            previous = (
+                {"seq": last.seq, "digest": signing.signature_digest(last.signature)}
+                if last is not None
+                else None
+            )
+            kid = signing.key_id(public)
+            details = {"key_id": kid, "previous": previous}
+            record(conn, self._actor, "audit.checkpoint", "audit", "trail", details)
+            head = conn.execute(_HEAD).one()
             count = conn.execute(select(func.count()).select_from(audit_events)).scalar_one()
-            at = utcnow().isoformat()
             message = signing.checkpoint_message(head.seq, count, head.hash, at)
             point = {
                 "id": new_id(),
@@ -291,22 +285,54 @@ class AuditService:
                 "count": count,
                 "head_hash": head.hash,
                 "at": at,
-                "key_id": signing.key_id(key.public_key()),
+                "key_id": kid,
                 "signature": key.sign(message).hex(),
             }
             conn.execute(
                 audit_checkpoints.insert().values(**{**point, "at": datetime.fromisoformat(at)})
             )
+        point = {**point, **public_record(public), "previous": previous}
         tmp = self._head_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(point, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, self._head_file)
         return point
 
-    def _latest_checkpoint(
-        self, notes: builtins.list[str], problems: builtins.list[AuditProblem]
-    ) -> dict[str, Any] | None:
-        """The newest validly signed checkpoint, from the database or the file by the key."""
-        candidates: builtins.list[dict[str, Any]] = []
+    def rotate_key(self, *, old_key_lost: bool = False) -> dict[str, Any]:
+        """Replace the signing key on purpose: the old public key stays in the key history so
+        older checkpoints still verify, the old key vouches for the new one, the rotation is
+        an audit event, and a first checkpoint is signed with the new key.
+
+        With the old key missing or not the workspace's, refuses unless ``old_key_lost``."""
+        self._require("audit.rotate_key")
+        rotation = self._keys.rotate(utcnow().isoformat(), old_key_lost=old_key_lost)
+        try:
+            with self._store.begin() as conn:
+                record(
+                    conn,
+                    self._actor,
+                    "audit.key.rotate",
+                    "audit",
+                    "signing-key",
+                    {
+                        "old_key_id": rotation.old_key_id,
+                        "new_key_id": rotation.new_key_id,
+                        "endorsed": rotation.endorsed,
+                    },
+                )
+        except BaseException:
+            rotation.undo()  # no audit event, no rotation
+            raise
+        return {
+            "old_key_id": rotation.old_key_id,
+            "new_key_id": rotation.new_key_id,
+            "endorsed": rotation.endorsed,
+            "checkpoint": self.checkpoint(),
+        }
+
+    def export_checkpoint(self) -> dict[str, Any]:
+        """The newest checkpoint with the public key that verifies it: a copy to keep outside
+        the workspace and pass to ``verify(anchor=...)``."""
+        self._require("audit.read")
         with self._store.connect() as conn:
             row = (
                 conn.execute(
@@ -315,192 +341,41 @@ class AuditService:
                 .mappings()
                 .first()
             )
-        if row is not None:
-            candidates.append({**dict(row), "at": row["at"].isoformat(), "from": "database"})
-        if self._head_file.exists():
-            try:
-                candidates.append({**json.loads(self._head_file.read_text()), "from": "file"})
-            except (OSError, ValueError):
-                problems.append(
-                    AuditProblem(
-                        "checkpoint", None, f"the checkpoint file {self._head_file} is unreadable"
-                    )
-                )
-        if not candidates:
-            notes.append(
-                "no checkpoint yet: a cut-off tail cannot be detected (run: gp audit checkpoint)"
-            )
-            return None
-        if not self._key_file.exists():
-            notes.append(f"the signing key {self._key_file} is missing: checkpoints not checked")
-            return None
-        public = signing.load_or_create_key(self._key_file).public_key()
-        valid = []
-        for point in candidates:
-            message = signing.checkpoint_message(
-                point["seq"], point["count"], point["head_hash"], point["at"]
-            )
-            if signing.signature_valid(public, point["signature"], message):
-                valid.append(point)
-            else:
-                problems.append(
-                    AuditProblem(
-                        "checkpoint",
-                        point["seq"],
-                        f"the checkpoint in the {point['from']} has an invalid signature",
-                    )
-                )
-        return max(valid, key=lambda p: int(p["seq"])) if valid else None
-
-    def _rows(self, conn: Connection) -> Iterator[tuple[Any, ...]]:
-        # The raw driver cursor: ~3x faster than ORM-style rows over a million events.
-        result = conn.execution_options(stream_results=True, yield_per=10_000).exec_driver_sql(
-            f"SELECT {_COLUMNS} FROM audit_events ORDER BY seq"
-        )
-        yield from result
-
-    def verify(self) -> AuditVerification:
-        """Re-compute the hash chain and compare the head with the newest signed checkpoint."""
-        self._require("audit.read")
-        started = time.perf_counter()
-        problems: builtins.list[AuditProblem] = []
+        if row is None:
+            raise NotFound("no audit checkpoint yet", hint="sign one with: gp audit checkpoint")
+        point = {**dict(row), "at": row["at"].isoformat()}
         notes: builtins.list[str] = []
-        point = self._latest_checkpoint(notes, problems)
-        cp_seq = int(point["seq"]) if point else -1
-        cp_hash, cp_count = None, 0
-        events, previous, broken, head_seq = 0, GENESIS, False, 0
-        with self._store.connect() as conn:
-            for seq, event_id, at, actor, action, otype, oref, details, prev, digest in self._rows(
-                conn
-            ):
-                events += 1
-                if chain_hash(prev, event_id, at, actor, action, otype, oref, details) != digest:
-                    problems.append(
-                        AuditProblem(
-                            "edited",
-                            seq,
-                            f"event #{seq} was edited: its content no longer matches its hash",
-                        )
-                    )
-                broken = broken or prev != previous
-                if seq <= cp_seq:
-                    cp_count += 1
-                    if seq == cp_seq:
-                        cp_hash = digest
-                previous, head_seq = digest, seq
-            if broken:
-                problems.extend(self._diagnose_links(conn))
-        if point is not None:
-            problems.extend(_checkpoint_problems(point, head_seq, cp_hash, cp_count))
-        return AuditVerification(
-            events, head_seq, previous, problems, point, time.perf_counter() - started, notes
+        public = self._keys.inspect([], notes).known.get(point["key_id"])
+        message = signing.checkpoint_message(
+            point["seq"], point["count"], point["head_hash"], point["at"]
         )
+        if public is None or not signing.signature_valid(public, point["signature"], message):
+            raise Conflict(
+                f"the newest checkpoint (#{point['seq']}) does not verify with this "
+                "workspace's keys",
+                hint="run gp audit verify to see why",
+            )
+        return {**point, **public_record(public)}
 
-    def _diagnose_links(self, conn: Connection) -> builtins.list[AuditProblem]:
-        """Explain each broken link: which events were deleted, inserted or reordered."""
-        rows = [(r[0], r[8], r[9]) for r in self._rows(conn)]
-        seqs = [r[0] for r in rows]
-        position = {digest: i for i, (_, _, digest) in enumerate(rows)}
-        referenced = {prev for _, prev, _ in rows}
-        problems: builtins.list[AuditProblem] = []
-        for i, (seq, prev, _) in enumerate(rows):
-            expected = rows[i - 1][2] if i else GENESIS
-            if prev == expected:
-                continue
-            j = position.get(prev)
-            if j is None and prev == GENESIS:
-                problems.append(
-                    AuditProblem(
-                        "inserted", seq, f"event #{seq} claims to be the first event but is not"
-                    )
-                )
-            elif j is None:
-                before = seqs[i - 1] if i else 0
-                if seq != before + 1:
-                    problems.append(
-                        AuditProblem(
-                            "deleted",
-                            seq,
-                            f"events #{before + 1}..#{seq - 1} were deleted "
-                            f"(#{seq} links to an event that is gone)",
-                        )
-                    )
-                else:
-                    problems.append(
-                        AuditProblem(
-                            "edited",
-                            before,
-                            f"event #{before} was rewritten, or an event after "
-                            f"it deleted: #{seq} links to a hash no event has",
-                        )
-                    )
-            elif j > i:
-                problems.append(
-                    AuditProblem(
-                        "reordered", seq, f"event #{seq} links to #{seqs[j]}, which comes after it"
-                    )
-                )
-            else:
-                between = range(j + 1, i)
-                orphans = [k for k in between if rows[k][2] not in referenced]
-                if orphans and len(orphans) == len(between):
-                    problems.extend(
-                        AuditProblem(
-                            "inserted",
-                            seqs[k],
-                            f"event #{seqs[k]} was inserted: no event links to it",
-                        )
-                        for k in orphans
-                    )
-                else:
-                    problems.append(
-                        AuditProblem(
-                            "reordered",
-                            seq,
-                            f"event #{seq} links to #{seqs[j]}, not to #{seqs[i - 1]} before it",
-                        )
-                    )
-        return problems
+    def verify(self, anchor: Mapping[str, Any] | None = None) -> AuditVerification:
+        """Re-compute the hash chain and check it against the newest signed checkpoint, the
+        checkpoints the trail recorded, the signing key, the append-only triggers and, if
+        given, an external ``anchor`` (a checkpoint exported and kept elsewhere)."""
+        self._require("audit.read")
+        parsed = parse_anchor(anchor) if anchor is not None else None
+        return Verifier(self._store, self._keys, self._head_file).verify(parsed)
 
 
-def _checkpoint_problems(
-    point: dict[str, Any], head_seq: int, cp_hash: str | None, cp_count: int
-) -> list[AuditProblem]:
-    seq, count = int(point["seq"]), int(point["count"])
-    if head_seq < seq:
-        return [
-            AuditProblem(
-                "truncated",
-                seq,
-                f"the trail ends at #{head_seq}, but a checkpoint "
-                f"signed at {point['at']} covers up to #{seq} ({count} events)",
-            )
-        ]
-    problems = []
-    if cp_hash is None:
-        problems.append(
-            AuditProblem(
-                "deleted",
-                seq,
-                f"event #{seq}, the head of the checkpoint signed at {point['at']}, is missing",
-            )
-        )
-    elif cp_hash != point["head_hash"]:
-        problems.append(
-            AuditProblem(
-                "edited",
-                seq,
-                f"the chain up to #{seq} differs from the "
-                f"checkpoint signed at {point['at']}: it was rewritten",
-            )
-        )
-    if cp_count < count:
-        problems.append(
-            AuditProblem(
-                "deleted",
-                seq,
-                f"{count - cp_count} of the {count} events "
-                f"covered by the checkpoint signed at {point['at']} are gone",
-            )
-        )
-    return problems
+def _had_key(conn: Connection) -> bool:
+    """Whether the trail or the database says this workspace has had a signing key."""
+    if conn.execute(select(audit_checkpoints.c.seq).limit(1)).first() is not None:
+        return True
+    actions = ("audit.checkpoint", "audit.key.rotate")
+    if conn.execute(
+        select(audit_events.c.seq).where(audit_events.c.action.in_(actions)).limit(1)
+    ).first():
+        return True
+    init = conn.execute(
+        select(audit_events.c.details).where(audit_events.c.action == "workspace.init").limit(1)
+    ).scalar()
+    return isinstance(init, dict) and "audit_key" in init

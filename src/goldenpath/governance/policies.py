@@ -15,6 +15,14 @@ Every expression is compiled when the policies are loaded, so a policy that does
 is reported (file, policy name, CEL error) before any action runs. Evaluation fails closed: an
 expression that errors (a missing attribute, a type clash) denies, naming the policy.
 
+Evaluation is bounded, and also fails closed on a bound, naming the policy: the input's JSON
+at most ``limits.policy_input_bytes_max`` bytes and ``limits.nesting_depth_max`` deep, and
+each policy (``when`` and ``allow`` together) at most ``limits.policy_evaluation_seconds``.
+cel-python is pure Python, so the time bound is a trace function on the evaluating thread that
+raises once the deadline has passed: the work really stops (at the next Python call), in the
+thread that started it, without a second thread or process. Callers evaluate outside any
+database transaction, so a slow policy never holds the metadata database's write lock.
+
 The input to ``when`` and ``allow``: ``action`` (string), ``actor`` ({name, kind}),
 ``object`` (the action's attributes), ``project`` (string or null), ``approved`` (an approver
 signed off this action on this object), ``now`` (ISO time).
@@ -26,8 +34,11 @@ import builtins
 import fnmatch
 import functools
 import json
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from goldenpath.core.actor import Actor
 from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import InvalidInput, NotFound
+from goldenpath.core.limits import Limits
 from goldenpath.core.yamlfile import parse_yaml_model, read_text
 
 NAME = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -128,17 +140,65 @@ def load_policies(directory: Path) -> list[Policy]:
     return policies
 
 
-def _run(program: Any, activation: dict[str, Any]) -> tuple[bool, str | None]:
-    """Evaluate to a boolean; an error (or a non-boolean) is reported, and denies."""
+class _OutOfTime(BaseException):
+    """Raised inside an evaluation past its deadline. A BaseException, so that no
+    ``except Exception`` in cel-python or lark can swallow it and carry on."""
+
+
+def _run(program: Any, activation: dict[str, Any], deadline: float) -> tuple[bool, str | None]:
+    """Evaluate to a boolean; an error (or a non-boolean) is reported, and denies. Raises
+    :class:`_OutOfTime` once ``deadline`` (``time.monotonic()``) has passed."""
+
+    def stop_when_late(frame: FrameType, event: str, arg: Any) -> None:
+        # Called on every Python function call in this thread (not per line: returning None
+        # leaves the frame untraced). One clock read per call costs ~10% of an evaluation.
+        if time.monotonic() > deadline:
+            raise _OutOfTime
+        return None
+
+    previous = sys.gettrace()  # a debugger's or coverage's tracer, restored afterwards
+    sys.settrace(stop_when_late)
     try:
         value = program.evaluate(activation)
+    except _OutOfTime:
+        raise
     except Exception as exc:  # celpy's CELEvalError and friends
         return False, str(exc.args[0]) if exc.args else type(exc).__name__
+    finally:
+        sys.settrace(previous)
     from celpy.celtypes import BoolType
 
     if not isinstance(value, BoolType):
         return False, f"the expression gave {value!r}, not true or false"
     return bool(value), None
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether a JSON value nests deeper than ``limit`` (without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _input_problem(text: str, value: Any, limits: Limits) -> str | None:
+    if len(text.encode()) > limits.policy_input_bytes_max:
+        return (
+            f"its input is larger than {limits.policy_input_bytes_max:,} bytes of JSON "
+            "(limits.policy_input_bytes_max)"
+        )
+    if _too_deep(value, limits.nesting_depth_max):
+        return f"its input nests deeper than {limits.nesting_depth_max} (limits.nesting_depth_max)"
+    return None
 
 
 def evaluate(
@@ -149,12 +209,25 @@ def evaluate(
     *,
     project: str | None,
     approved: bool,
+    limits: Limits | None = None,
 ) -> Decision:
-    """Check ``action`` against every applicable policy; the first denial wins."""
+    """Check ``action`` against every applicable policy; the first denial wins. Call it
+    outside any database transaction: it may take up to ``limits.policy_evaluation_seconds``
+    per policy."""
+    limits = limits or Limits()
+    applicable = [p for p in policies if p.applies_to(action)]
+    if not applicable:
+        return Decision(True)
+    text = json.dumps(attributes, default=str)
+    obj = json.loads(text)
+    problem = _input_problem(text, obj, limits)
+    if problem is not None:
+        first = applicable[0].spec.name
+        return Decision(False, first, f"policy {first!r} was not evaluated: {problem}")
     document = {
         "action": action,
         "actor": {"name": actor.name, "kind": actor.kind},
-        "object": json.loads(json.dumps(attributes, default=str)),
+        "object": obj,
         "project": project,
         "approved": approved,
         "now": utcnow().isoformat(),
@@ -163,28 +236,39 @@ def evaluate(
 
     activation = {key: json_to_cel(value) for key, value in document.items()}
     evaluated: list[str] = []
-    for policy in policies:
-        if not policy.applies_to(action):
-            continue
-        if policy.when is not None:
-            applies, error = _run(policy.when, activation)
+    for policy in applicable:
+        name = policy.spec.name
+        deadline = time.monotonic() + limits.policy_evaluation_seconds
+        try:
+            applies, error = (
+                _run(policy.when, activation, deadline) if policy.when is not None else (True, None)
+            )
             if error:
                 return Decision(
                     False,
-                    policy.spec.name,
+                    name,
                     f"{policy.spec.message} ({error})",
                     policy.spec.approval,
                     tuple(evaluated),
                 )
             if not applies:
                 continue
-        evaluated.append(policy.spec.name)
-        allowed, error = _run(policy.allow, activation)
+            evaluated.append(name)
+            allowed, error = _run(policy.allow, activation, deadline)
+        except _OutOfTime:
+            return Decision(
+                False,
+                name,
+                f"policy {name!r} did not finish within {limits.policy_evaluation_seconds:g} s "
+                "(limits.policy_evaluation_seconds), so it denies",
+                False,
+                tuple(evaluated),
+            )
         if not allowed:
             detail = f" ({error})" if error else ""
             return Decision(
                 False,
-                policy.spec.name,
+                name,
                 f"{policy.spec.message}{detail}",
                 policy.spec.approval,
                 tuple(evaluated),

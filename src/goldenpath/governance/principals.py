@@ -3,6 +3,12 @@
 A token is ``gp_`` + 256 random bits (url-safe base64), shown once; only its sha256 is stored.
 Because the secret is uniformly random, a plain hash is as strong as a slow KDF here, and keeps
 authentication to one indexed lookup.
+
+Tokens only narrow. A token that creates a token for its own principal is that token's parent:
+the child's scopes are a subset of the parent's, it expires no later than the parent, and
+revoking the parent revokes it (and its children, in the same transaction). A token that an
+admin (``token.manage``) issues to another principal, or that the trusted OS user creates in
+embedded use, has no parent. Every token lives at most ``limits.token_lifetime_max_days``.
 """
 
 from __future__ import annotations
@@ -13,14 +19,21 @@ import re
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import Connection, bindparam, select
 
 from goldenpath.core.actor import Actor
 from goldenpath.core.clock import utcnow
-from goldenpath.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from goldenpath.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
 from goldenpath.core.ids import new_id
+from goldenpath.core.limits import Limits
 from goldenpath.core.names import validate_name
 from goldenpath.governance import audit
 from goldenpath.governance.roles import PERMISSIONS
@@ -31,6 +44,7 @@ Kind = Literal["user", "service", "agent"]
 TOKEN_PATTERN = re.compile(r"gp_[A-Za-z0-9_-]{43}")
 _DURATION = re.compile(r"^(\d+)([mhdw])$")
 _MAX_AGENT_LIFETIME = timedelta(days=90)
+_DEFAULT_TOKEN_LIFETIME = timedelta(days=30)
 
 
 def parse_lifetime(text: str) -> timedelta:
@@ -104,6 +118,7 @@ class TokenInfo:
     expires_at: datetime
     revoked_at: datetime | None
     created_at: datetime
+    parent: str | None = None  # the token it was created with; revoked with it
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -188,18 +203,29 @@ def insert_principal(
 
 
 @dataclass(frozen=True)
+class BearerToken:
+    """The token a caller authenticated with: what a token it creates may not exceed."""
+
+    id: str
+    scopes: frozenset[str] | None
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class Identity:
     """Who a bearer token speaks for: the principal, the token's scopes, the roles it holds."""
 
     principal: Principal
     scopes: frozenset[str] | None
     grants: tuple[tuple[str, str, str], ...]  # (role, scope kind, scope name)
+    token: BearerToken | None = None
 
 
 # Token, principal and grants in one indexed query, built once (a statement built per call
 # costs more than running it).
 _BY_TOKEN = (
     select(
+        tokens.c.id.label("token_id"),
         tokens.c.scopes,
         tokens.c.expires_at.label("token_expires_at"),
         tokens.c.revoked_at,
@@ -240,16 +266,89 @@ def authenticate(store: MetadataStore, secret: str, conn: Connection | None = No
     held = tuple(
         (r["role"], r["scope_kind"], r["scope_name"]) for r in rows if r["role"] is not None
     )
-    return Identity(principal, frozenset(scopes) if scopes is not None else None, held)
+    scope_set = frozenset(scopes) if scopes is not None else None
+    bearer = BearerToken(row["token_id"], scope_set, row["token_expires_at"])
+    return Identity(principal, scope_set, held, bearer)
+
+
+class Caller(Protocol):
+    """What token management needs of the caller's permissions (``AccessControl``)."""
+
+    principal: Principal
+    token: BearerToken | None
+
+    def require(self, permission: str, project: str | None = None) -> None: ...
+
+
+class Enforcer(Protocol):
+    """Policy enforcement (``PolicyService.enforce``)."""
+
+    def enforce(
+        self, action: str, object_ref: str, attributes: dict[str, Any], *, project: str | None
+    ) -> object: ...
+
+
+def narrowed_scopes(
+    requested: builtins.list[str] | None, parent: frozenset[str] | None
+) -> builtins.list[str] | None:
+    """The scopes of a token created with a token whose scopes are ``parent``: what was asked
+    for (the parent's own scopes if nothing was), refused unless within the parent's."""
+    if parent is None:
+        return requested
+    if requested is None:
+        return sorted(parent)
+    beyond = sorted(set(requested) - parent)
+    if beyond:
+        raise PermissionDenied(
+            f"this token may not create a token with scope(s) it does not have: "
+            f"{', '.join(beyond)}",
+            hint=f"its scopes are: {', '.join(sorted(parent)) or '(none)'}; ask an admin "
+            "for a broader token",
+        )
+    return requested
+
+
+def revoke_descendants(conn: Connection, token_id: str, now: datetime) -> builtins.list[str]:
+    """Revoke every token created (directly or not) with ``token_id``; return their ids.
+
+    Each level's rows are updated before their children are read: on PostgreSQL the update
+    waits for a concurrent ``create_token`` holding the parent row, so its child is seen."""
+    revoked: builtins.list[str] = []
+    frontier = [token_id]
+    seen = {token_id}
+    while frontier:
+        children = [
+            (row.id, row.revoked_at)
+            for row in conn.execute(
+                select(tokens.c.id, tokens.c.revoked_at).where(tokens.c.parent_id.in_(frontier))
+            )
+            if row.id not in seen
+        ]
+        fresh = [child for child, revoked_at in children if revoked_at is None]
+        if fresh:
+            conn.execute(tokens.update().where(tokens.c.id.in_(fresh)).values(revoked_at=now))
+            revoked.extend(fresh)
+        frontier = [child for child, _ in children]
+        seen.update(frontier)
+    return revoked
 
 
 class PrincipalService:
     """Managing principals and tokens (``ws.principals``)."""
 
-    def __init__(self, store: MetadataStore, actor: Actor, access: Any) -> None:
+    def __init__(
+        self,
+        store: MetadataStore,
+        actor: Actor,
+        access: Caller,
+        limits: Limits | None = None,
+        policies: Enforcer | None = None,
+    ) -> None:
         self._store = store
         self._actor = actor
         self._access = access
+        self._limits = limits or Limits()
+        self._policies = policies
 
     def add(
         self,
@@ -308,23 +407,75 @@ class PrincipalService:
             )
             audit.record(conn, self._actor, "principal.disable", "principal", name)
 
-    def create_token(
-        self, principal: str, *, expires_in: str = "30d", scopes: builtins.list[str] | None = None
-    ) -> CreatedToken:
-        """A new bearer token for ``principal`` (yourself, or anyone with token.manage)."""
-        if principal != self._access.principal.name:
-            self._access.require("token.manage")
+    def _lifetime(self, expires_in: str | None) -> timedelta:
+        longest = timedelta(days=self._limits.token_lifetime_max_days)
+        if not expires_in:
+            return min(_DEFAULT_TOKEN_LIFETIME, longest)
         lifetime = parse_lifetime(expires_in)
+        if lifetime > longest:
+            days = self._limits.token_lifetime_max_days
+            raise InvalidInput(
+                f"a token may live at most {days} days; {expires_in!r} is longer",
+                hint=f"use --expires {days}d or less (an operator sets the limit: "
+                "limits.token_lifetime_max_days in config.yaml, or "
+                "GP_LIMIT_TOKEN_LIFETIME_MAX_DAYS)",
+            )
+        return lifetime
+
+    def create_token(
+        self,
+        principal: str,
+        *,
+        expires_in: str | None = None,
+        scopes: builtins.list[str] | None = None,
+    ) -> CreatedToken:
+        """A new bearer token for ``principal`` (yourself, or anyone with token.manage).
+
+        ``expires_in`` defaults to 30 days (at most ``limits.token_lifetime_max_days``).
+        Created with a token for yourself, the new token is its child: its ``scopes`` must be
+        within the parent's (default: the parent's), it expires no later than the parent
+        (an explicit longer ``expires_in`` is refused; the default is shortened), and
+        revoking the parent revokes it. A token for another principal has no parent."""
+        own = principal == self._access.principal.name
+        if not own:
+            self._access.require("token.manage")
+        lifetime = self._lifetime(expires_in)
         scope_list = check_permissions(scopes, "scope(s)")
-        secret = "gp_" + secrets.token_urlsafe(32)
+        parent = self._access.token if own else None
+        if parent is not None:
+            scope_list = narrowed_scopes(scope_list, parent.scopes)
         now = utcnow()
+        expires_at = now + lifetime
+        if parent is not None and expires_at > parent.expires_at:
+            if expires_in:
+                raise PermissionDenied(
+                    f"this token expires at {parent.expires_at.isoformat(timespec='seconds')}; "
+                    f"a token it creates cannot live longer ({expires_in!r} asked)",
+                    hint="ask for a shorter --expires, or an admin for a longer-lived token",
+                )
+            expires_at = parent.expires_at
+        if self._policies is not None:
+            # Outside the write transaction: a policy must never run under the write lock.
+            self._policies.enforce(
+                "token.create",
+                principal,
+                {
+                    "principal": principal,
+                    "scopes": scope_list,
+                    "expires_in_seconds": int((expires_at - now).total_seconds()),
+                    "derived": parent is not None,
+                },
+                project=None,
+            )
+        secret = "gp_" + secrets.token_urlsafe(32)
         with self._store.begin() as conn:
             owner = principal_by_name(conn, principal)
             if owner is None:
                 raise NotFound(
                     f"no principal named {principal!r}", hint="add one with: gp principals add NAME"
                 )
-            expires_at = now + lifetime
+            if parent is not None:
+                self._lock_live_parent(conn, parent, now)
             if owner.expires_at is not None:
                 expires_at = min(expires_at, owner.expires_at)
             token_id = new_id()
@@ -338,6 +489,7 @@ class PrincipalService:
                     revoked_at=None,
                     created_at=now,
                     created_by=self._actor.name,
+                    parent_id=parent.id if parent else None,
                 )
             )
             audit.record(
@@ -350,13 +502,32 @@ class PrincipalService:
                     "principal": principal,
                     "scopes": scope_list,
                     "expires_at": expires_at.isoformat(),
+                    "parent": parent.id if parent else None,
                 },
             )
-        info = TokenInfo(token_id, principal, scope_list, expires_at, None, now)
+        info = TokenInfo(
+            token_id, principal, scope_list, expires_at, None, now, parent.id if parent else None
+        )
         return CreatedToken(info, secret)
 
+    @staticmethod
+    def _lock_live_parent(conn: Connection, parent: BearerToken, now: datetime) -> None:
+        """Refuse unless the parent is still live, holding its row until commit (PostgreSQL:
+        a concurrent revoke waits for this child and then revokes it too; SQLite's write lock
+        already serialises the two)."""
+        row = conn.execute(
+            select(tokens.c.revoked_at, tokens.c.expires_at)
+            .where(tokens.c.id == parent.id)
+            .with_for_update()
+        ).first()
+        if row is None or row.revoked_at is not None:
+            raise Unauthenticated("this token was revoked", hint="create a new one")
+        if row.expires_at <= now:
+            raise Unauthenticated("this token has expired", hint="create a new one")
+
     def revoke_token(self, token_id: str) -> None:
-        """Revoke a token (your own, or anyone's with token.manage)."""
+        """Revoke a token (your own, or anyone's with token.manage), and every token that was
+        created with it, in one transaction."""
         with self._store.begin() as conn:
             row = conn.execute(
                 select(tokens.c.revoked_at, principals.c.name)
@@ -367,12 +538,19 @@ class PrincipalService:
                 raise NotFound(f"no token {token_id!r}", hint="see them with: gp tokens list")
             if row.name != self._access.principal.name:
                 self._access.require("token.manage")
+            now = utcnow()
             if row.revoked_at is None:
-                conn.execute(
-                    tokens.update().where(tokens.c.id == token_id).values(revoked_at=utcnow())
-                )
+                conn.execute(tokens.update().where(tokens.c.id == token_id).values(revoked_at=now))
+            # Also when the token was already revoked: a retry completes a cascade.
+            cascade = revoke_descendants(conn, token_id, now)
+            if row.revoked_at is None or cascade:
                 audit.record(
-                    conn, self._actor, "token.revoke", "token", token_id, {"principal": row.name}
+                    conn,
+                    self._actor,
+                    "token.revoke",
+                    "token",
+                    token_id,
+                    {"principal": row.name, "descendants": cascade},
                 )
 
     def tokens(self, principal: str | None = None) -> builtins.list[TokenInfo]:
@@ -395,6 +573,7 @@ class PrincipalService:
                     r["expires_at"],
                     r["revoked_at"],
                     r["created_at"],
+                    r["parent_id"],
                 )
                 for r in rows
             ]

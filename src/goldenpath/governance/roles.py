@@ -21,6 +21,7 @@ WORKSPACE_PERMISSIONS = frozenset(
     {
         "audit.read",
         "audit.checkpoint",
+        "audit.rotate_key",
         "principal.manage",
         "token.manage",
         "project.create",

@@ -18,7 +18,7 @@ from goldenpath.core.errors import Unauthenticated
 from goldenpath.governance.access import AccessControl
 from goldenpath.governance.principals import authenticate
 from goldenpath.store.engine import MetadataStore
-from goldenpath.workspace import DEFAULT_PROJECT, Workspace
+from goldenpath.workspace import Workspace
 
 # Where the body guard leaves the request's AccessControl (the ASGI scope's "state").
 AUTHENTICATED = "gp_access"
@@ -50,7 +50,7 @@ class Context:
     ) -> Workspace:
         """The caller's workspace (``access``: already authenticated by the body guard)."""
         access = access or self.access(authorization)
-        return Workspace(self.stack, self.store, access, project or DEFAULT_PROJECT)
+        return Workspace(self.stack, self.store, access, project or None)
 
 
 async def workspace(

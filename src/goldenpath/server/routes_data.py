@@ -134,7 +134,10 @@ def _in_worker(request: Request, ws: Workspace, op: str, **fields: Any) -> dict[
     """Run ``op`` in an upload worker, as the request's principal (its own bearer token)."""
     token = request.headers.get("authorization", "").partition(" ")[2].strip()
     uploads: UploadWorkers = request.app.state.uploads
-    return uploads.run({"op": op, "token": token, "project": ws.project, **fields})
+    # The project as the caller named it (or None): an unnamed project means "where the
+    # dataset is", which the worker must decide exactly as the server would.
+    project = ws.project if ws.project_named else None
+    return uploads.run({"op": op, "token": token, "project": project, **fields})
 
 
 @router.post("/datasets/{name}/versions", status_code=201, response_model=None)

@@ -45,8 +45,18 @@ class NewPrincipal(_Body):
 
 class NewToken(_Body):
     principal: Name | None = None
-    expires_in: str = Field(default="30d", max_length=16)
+    # Default 30 days, at most limits.token_lifetime_max_days, and never past the caller's
+    # own token when the new token is the caller's (it is then a child of that token).
+    expires_in: str | None = Field(default=None, max_length=16)
     scopes: list[str] | None = None
+
+
+class AnchorBody(_Body):
+    anchor: dict[str, Any]
+
+
+class RotateKey(_Body):
+    old_key_lost: bool = False
 
 
 class GrantBody(_Body):
@@ -89,10 +99,28 @@ def audit_verify(ws: WS) -> dict[str, Any]:
     return ws.audit.verify().as_dict()
 
 
+@router.post("/audit/verify", tags=["audit"], response_model=None)
+def audit_verify_anchored(ws: WS, body: AnchorBody) -> dict[str, Any]:
+    """Check the trail, and that it still reaches and matches an exported checkpoint."""
+    return ws.audit.verify(anchor=body.anchor).as_dict()
+
+
 @router.post("/audit/checkpoint", tags=["audit"], response_model=None)
 def audit_checkpoint(ws: WS) -> dict[str, Any]:
     """Sign the chain's head."""
     return ws.audit.checkpoint()
+
+
+@router.get("/audit/checkpoint", tags=["audit"], response_model=None)
+def audit_export_checkpoint(ws: WS) -> dict[str, Any]:
+    """The newest checkpoint with its public key: a copy to keep elsewhere as an anchor."""
+    return ws.audit.export_checkpoint()
+
+
+@router.post("/audit/rotate-key", tags=["audit"], response_model=None)
+def audit_rotate_key(ws: WS, body: RotateKey) -> dict[str, Any]:
+    """Replace the signing key on purpose (the old public key is kept; audited)."""
+    return ws.audit.rotate_key(old_key_lost=body.old_key_lost)
 
 
 @router.get(
@@ -156,7 +184,9 @@ async def tokens(
 
 @router.post("/tokens", tags=["access"], status_code=201, response_model=None)
 def create_token(ws: WS, body: NewToken) -> dict[str, Any]:
-    """Create a token; the secret is in this response only."""
+    """Create a token; the secret is in this response only. A token you create for yourself
+    is a child of the token you call with: scopes within its scopes, expiry no later, revoked
+    with it."""
     created = ws.principals.create_token(
         body.principal or ws.actor.name, expires_in=body.expires_in, scopes=body.scopes
     )
@@ -165,7 +195,7 @@ def create_token(ws: WS, body: NewToken) -> dict[str, Any]:
 
 @router.delete("/tokens/{token_id}", tags=["access"], response_model=None)
 def revoke_token(ws: WS, token_id: str) -> dict[str, str]:
-    """Revoke a token."""
+    """Revoke a token and every token created with it."""
     ws.principals.revoke_token(token_id)
     return {"revoked": token_id}
 

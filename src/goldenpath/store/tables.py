@@ -118,6 +118,11 @@ tokens = Table(
     Column("revoked_at", UTCDateTime(), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("created_by", String(128), nullable=False),
+    # The token this one was created with (NULL: issued by an admin or the OS user). Revoking
+    # a token revokes its descendants in the same transaction, so authenticating stays one
+    # indexed lookup that never walks the chain.
+    Column("parent_id", String(26), ForeignKey("tokens.id"), nullable=True),
+    Index("ix_tokens_parent_id", "parent_id"),
 )
 
 grants = Table(
