@@ -1,23 +1,28 @@
 # Two commands work on a fresh clone with only Python 3.11 and make:
 #   make quickstart   creates .venv, installs, and runs the golden path
 #   make test         creates .venv, installs with test extras, runs lint, types and tests
+# Both install the exact versions in constraints.txt (what the suite passed on);
+#   make lock         re-resolves them: a fresh venv with the newest versions pyproject.toml
+#                     allows, the whole suite on it, and only then a new constraints.txt
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
+LOCK   := constraints.txt
+FRESH  := .venv-lock
 
-.PHONY: quickstart test lint typecheck pytest bench clean
+.PHONY: quickstart test lint typecheck pytest bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+$(VENV)/.installed: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $(VENV)/.installed $@
 
 quickstart: $(VENV)/.installed
@@ -38,5 +43,23 @@ test: lint typecheck pytest
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/validation.py
 
+# Re-resolve the lock: constraints.txt changes only if lint, types and the whole suite pass on
+# the newly resolved set (then the next make reinstalls .venv from it).
+lock:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "make lock needs Python 3.11 (set PYTHON=)")'
+	rm -rf $(FRESH)
+	$(PYTHON) -m venv $(FRESH)
+	$(FRESH)/bin/python -m pip install --quiet --upgrade pip
+	$(FRESH)/bin/python -m pip install --quiet -e '.[dev]'
+	$(FRESH)/bin/ruff check src tests $(wildcard benchmarks)
+	$(FRESH)/bin/ruff format --check src tests $(wildcard benchmarks)
+	$(FRESH)/bin/mypy
+	$(FRESH)/bin/pytest
+	sed -n '/^#/p' $(LOCK) > $(LOCK).new
+	$(FRESH)/bin/python -m pip freeze --exclude-editable | grep -v '^goldenpath' >> $(LOCK).new
+	mv $(LOCK).new $(LOCK)
+	rm -rf $(FRESH)
+	@echo "constraints.txt re-resolved; review with: git diff $(LOCK)"
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(FRESH) .pytest_cache .mypy_cache .ruff_cache

@@ -15,7 +15,9 @@ Run from the repository root::
     .venv/bin/python benchmarks/validation.py --rows 200000 --runs 1   # a quick check
 
 The data is generated deterministically and cached as Parquet under ``benchmarks/.data/``.
-Budgets: goldenpath >= 2x pandera's rows/s, and at most 2x the time of the raw DuckDB query.
+Budgets: goldenpath >= 2x pandera's rows/s, and at most 2x the time of the raw DuckDB query,
+each judged twice: for ``split=False`` (``gp data validate``, reject contracts) and for
+``split=True`` (what ingest with a quarantine contract runs).
 """
 
 from __future__ import annotations
@@ -463,21 +465,29 @@ def report_engines(rows: int, results: Sequence[EngineResult]) -> None:
         table.append([r.engine, f"{r.seconds:.3f}", f"{rows / r.seconds:,.0f}", vs_gp])
     print(markdown_table(["engine", "seconds (best)", "rows/s", "time vs goldenpath"], table))
     print()
+    # Two modes, two verdicts: split=False is what `gp data validate` and a reject contract
+    # run; split=True (also returning the valid and quarantined rows) is what ingest runs
+    # with a quarantine contract. Judging only the cheaper mode would flatter the budget.
+    modes = [
+        (gp, "split=False: gp data validate, reject contracts"),
+        (by_name["goldenpath (split=True)"], "split=True: ingest with a quarantine contract"),
+    ]
+    for engine, mode in modes:
+        if "pandera" in by_name:
+            speedup = by_name["pandera"].seconds / engine.seconds
+            verdict = "PASS" if speedup >= 2 else "MISS"
+            print(f"{verdict}  {mode}: rows/s = {speedup:.2f}x pandera's (budget >= 2x)")
+        else:
+            print(f"SKIP  {mode}: pandera budget (--skip-pandera)")
+        ratio = engine.seconds / raw.seconds
+        verdict = "PASS" if ratio <= 2 else "MISS"
+        print(f"{verdict}  {mode}: time = {ratio:.2f}x raw DuckDB's (budget <= 2x)")
     if "pandera" in by_name:
-        pandera = by_name["pandera"]
-        speedup = pandera.seconds / gp.seconds
-        verdict = "PASS" if speedup >= 2 else "MISS"
-        print(f"{verdict}  goldenpath rows/s = {speedup:.2f}x pandera's (budget >= 2x)")
-        extra = pandera.extra
+        extra = by_name["pandera"].extra
         print(
             f"      pandera outside the timing: read Parquet {extra['read_seconds']:.2f} s, "
             f"Arrow -> pandas {extra['convert_seconds']:.2f} s"
         )
-    else:
-        print("SKIP  pandera budget (--skip-pandera)")
-    ratio = gp.seconds / raw.seconds
-    verdict = "PASS" if ratio <= 2 else "MISS"
-    print(f"{verdict}  goldenpath time = {ratio:.2f}x raw DuckDB's (budget <= 2x)")
 
 
 def report_ingest(results: Sequence[IngestResult]) -> None:

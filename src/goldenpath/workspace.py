@@ -39,6 +39,7 @@ from goldenpath.governance.principals import (
     insert_principal,
     principal_by_name,
 )
+from goldenpath.governance.roles import WORKSPACE_PERMISSIONS
 from goldenpath.store.engine import MetadataStore, open_store
 from goldenpath.store.tables import audit_events, dataset_versions, datasets, principals
 
@@ -50,24 +51,32 @@ DEFAULT_PROJECT = "default"
 
 @dataclass(frozen=True)
 class WorkspaceStatus:
-    """What ``gp status`` shows: the stack, where each setting came from, and object counts."""
+    """What ``gp status`` shows: who acts where, and for workspace admins the stack, where each
+    setting came from, and object counts.
 
-    home: str
+    ``home``, ``stack``, ``sources`` and ``counts`` are None for anyone else: absolute paths
+    and workspace-wide counts describe the installation, not the caller's projects.
+    """
+
     principal: str
     project: str
-    stack: dict[str, str]
-    sources: dict[str, str]
-    counts: dict[str, int]
+    version: str = ""
+    home: str | None = None
+    stack: dict[str, str] | None = None
+    sources: dict[str, str] | None = None
+    counts: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "home": self.home,
+        shown = {
+            "version": self.version,
             "principal": self.principal,
             "project": self.project,
+            "home": self.home,
             "stack": self.stack,
             "sources": self.sources,
             "counts": self.counts,
         }
+        return {key: value for key, value in shown.items() if value is not None}
 
 
 def redact_url(url: str) -> str:
@@ -146,7 +155,11 @@ class Workspace:
         )
 
     def status(self) -> WorkspaceStatus:
-        """The stack and how many objects the workspace holds."""
+        """Who acts where; for a workspace admin also the stack and how many objects it holds."""
+        from goldenpath import __version__
+
+        if not all(self.access_control.allowed(p) for p in WORKSPACE_PERMISSIONS):
+            return WorkspaceStatus(self.actor.name, self.project, __version__)
         with self.store.connect() as conn:
             counts = {
                 name: conn.execute(select(func.count()).select_from(table)).scalar_one()
@@ -164,12 +177,13 @@ class Workspace:
             "runtime": self.stack.runtime,
         }
         return WorkspaceStatus(
-            str(self.stack.home),
             self.actor.name,
             self.project,
-            stack,
-            dict(self.stack.sources),
-            counts,
+            __version__,
+            home=str(self.stack.home),
+            stack=stack,
+            sources=dict(self.stack.sources),
+            counts=counts,
         )
 
     def close(self) -> None:

@@ -46,8 +46,23 @@ def test_the_database_refuses_updates_and_deletes(trail: goldenpath.Workspace) -
     assert trail.audit.verify().ok
 
 
-def test_an_edited_event_is_pinpointed(trail: goldenpath.Workspace) -> None:
-    attack(trail, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 3")
+# One edit per column the hash covers (every one, so dropping a column from chain_hash fails
+# here); each literal is valid SQL for its column on SQLite and on PostgreSQL.
+HASHED_COLUMN_EDITS = {
+    "id": "'01ARZ3NDEKTSV4RRFFQ69G5FAV'",
+    "at": "'2001-02-03 04:05:06.000000'",
+    "actor": "'mallory'",
+    "action": "'thing.delete'",
+    "object_type": "'other'",
+    "object_ref": "'t99'",
+    "details": """'{"n": 99}'""",
+}
+
+
+@pytest.mark.parametrize("column", sorted(HASHED_COLUMN_EDITS))
+def test_an_edited_event_is_pinpointed(trail: goldenpath.Workspace, column: str) -> None:
+    value = HASHED_COLUMN_EDITS[column]
+    attack(trail, f"UPDATE audit_events SET {column} = {value} WHERE seq = 3")
     assert kinds(trail) == [("edited", 3)]
 
 

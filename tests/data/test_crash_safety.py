@@ -9,6 +9,7 @@ new version, and the next ingest must work without the killed writer's data leak
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -283,12 +284,12 @@ RANDOM_BUDGET = 20.0  # seconds for the kill loop
 PROGRESS_LINE = re.compile(r"^  ([a-z]+) +(\d+\.\d+)s$")  # "  write        0.13s" on stderr
 
 
-def work_window(home: Path, args: Sequence[str]) -> tuple[float, float]:
-    """Run ``gp ARGS`` to success; return (when its work began, when it exited), in seconds.
+def work_window(home: Path, args: Sequence[str]) -> tuple[float, float, tuple[float, float]]:
+    """Run ``gp ARGS`` to success; return when its work began, when it exited, and when it
+    wrote to storage (the start of its ``write`` step to the end of ``record``), in seconds.
 
     Most of a run is interpreter start-up. The ingest's steps print a progress line to stderr
-    as each ends, with its duration: the first line's arrival minus its duration is when the
-    work began.
+    as each ends, with its duration: a line's arrival minus its duration is when it began.
     """
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -300,15 +301,28 @@ def work_window(home: Path, args: Sequence[str]) -> tuple[float, float]:
         text=True,
     )
     assert proc.stderr is not None
-    began, lines = None, []
+    steps: dict[str, tuple[float, float]] = {}
+    lines = []
     for line in proc.stderr:
         lines.append(line)
         step = PROGRESS_LINE.match(line.rstrip("\n"))
-        if step and began is None:
-            began = time.monotonic() - started - float(step.group(2))
+        if step:
+            ended = time.monotonic() - started
+            steps[step.group(1)] = (ended - float(step.group(2)), ended)
     assert proc.wait(timeout=120) == 0, "".join(lines)
-    assert began is not None, f"no progress lines: {lines}"
-    return began, time.monotonic() - started
+    assert {"read", "write", "record"} <= steps.keys(), f"progress lines: {lines}"
+    writing = (steps["write"][0], steps["record"][1])
+    return min(s for s, _ in steps.values()), time.monotonic() - started, writing
+
+
+def interrupted_write(home: Path, name: str) -> bool:
+    """Whether a killed writer left data behind in ``name``'s table that no version records.
+
+    Checked before the next writer cleans up: Parquet files or a Delta commit beyond the one
+    version-1 ingest wrote are the proof that the kill landed mid-write.
+    """
+    table = home / "storage" / "datasets" / name / "table"
+    return len(list(table.glob("*.parquet"))) > 1 or len(list(table.glob("_delta_log/*.json"))) > 1
 
 
 def big_batch(path: Path) -> pa.Table:
@@ -336,19 +350,23 @@ def test_a_kill_at_a_random_moment_is_all_or_nothing(
 
     # Calibrate: when the work of an ingest of the batch happens on this machine.
     sdk.datasets.ingest("calibration", tmp_path / "v1.csv")
-    began, ended = work_window(home, ["data", "ingest", "calibration", str(tmp_path / "big.csv")])
+    began, ended, writing = work_window(
+        home, ["data", "ingest", "calibration", str(tmp_path / "big.csv")]
+    )
     assert same_rows(sdk.datasets.read("calibration"), v1_and_batch)
 
     seed = int(os.environ.get("GP_TEST_SEED", random.randrange(2**32)))
     rng = random.Random(seed)
-    # One kill during start-up, then one in each equal slice of the work (and just after it).
-    edges = [0.05, *np.linspace(began, ended + 0.1, ITERATIONS)]
+    # One kill during start-up, two aimed at the writing (the kills that test the most, so a run
+    # cannot pass without one), then one in each equal slice of the work (and just after it).
+    windows = [(0.05, began), writing, writing]
+    windows += list(itertools.pairwise(np.linspace(began, ended + 0.1, ITERATIONS - 2)))
     outcomes: list[tuple[float, str]] = []
     deadline = time.monotonic() + RANDOM_BUDGET
     for i in range(ITERATIONS):
         if time.monotonic() > deadline:
             break
-        name, delay = f"r{i}", rng.uniform(float(edges[i]), float(edges[i + 1]))
+        name, delay = f"r{i}", rng.uniform(float(windows[i][0]), float(windows[i][1]))
         sdk.datasets.ingest(name, tmp_path / "v1.csv")
         before = counts(sdk)
         proc = start_gp(home, ["data", "ingest", name, str(tmp_path / "big.csv")], tmp_path / "log")
@@ -360,7 +378,7 @@ def test_a_kill_at_a_random_moment_is_all_or_nothing(
 
         versions = sdk.datasets.history(name)
         if len(versions) == 1:
-            outcome = "unchanged"
+            outcome = "interrupted" if interrupted_write(home, name) else "unchanged"
             assert same_rows(sdk.datasets.read(name), v1), where
             assert counts(sdk) == before, where
             assert ingest_events(sdk, f"{name}@2") == [], where
@@ -389,4 +407,9 @@ def test_a_kill_at_a_random_moment_is_all_or_nothing(
         outcomes.append((round(delay, 3), outcome))
 
     assert len(outcomes) >= 4, f"only {len(outcomes)} kills fit in {RANDOM_BUDGET}s: {outcomes}"
+    # A run whose kills all landed before or after the writing proved nothing about it.
+    assert any(o == "interrupted" for _, o in outcomes), (
+        f"seed {seed}: no kill landed mid-write (writing {writing[0]:.2f}-{writing[1]:.2f}s): "
+        f"{outcomes}"
+    )
     print(f"seed {seed}, work {began:.2f}-{ended:.2f}s, kills: {outcomes}")

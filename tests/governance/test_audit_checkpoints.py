@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -346,3 +346,35 @@ def test_verify_during_concurrent_checkpoints_raises_no_false_alarm(
         thread.join()
     assert not errors
     assert len(ws.audit.list(action="audit.checkpoint", limit=1000)) > 1
+
+
+def test_verify_during_key_rotations_raises_no_false_alarm(ws: goldenpath.Workspace) -> None:
+    # Rotations and checkpoints far more often than any operator would (back to back, from
+    # two other connections), while verify runs.
+    stop, errors = threading.Event(), []
+
+    def loop(step: Callable[[goldenpath.Workspace], object]) -> None:
+        try:
+            with reopen(ws) as other:
+                while not stop.wait(0.005):
+                    step(other)
+        except BaseException as exc:  # reported below: a thread's exception is otherwise lost
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=loop, args=(lambda w: w.audit.rotate_key(),)),
+        threading.Thread(target=loop, args=(lambda w: w.audit.checkpoint(),)),
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(30):
+            result = ws.audit.verify()
+            assert result.ok, result.problems
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert not errors
+    assert ws.audit.verify().ok
+    assert len(ws.audit.list(action="audit.key.rotate", limit=1000)) > 1

@@ -359,7 +359,9 @@ def test_an_approval_covers_exactly_what_was_approved(org: goldenpath.Workspace)
         bob.policies.check("deployment.create", "fraud-api@prod", other_model, project="fraud")
     assert reused.value.request_id == again.value.request_id
     reordered = {"model": PROD["model"], "environment": "prod"}  # same attributes
-    assert bob.policies.check("deployment.create", "fraud-api@prod", reordered, project="fraud")
+    assert bob.policies.check(
+        "deployment.create", "fraud-api@prod", reordered, project="fraud"
+    ).allowed
     statuses = {a.id: a.status for a in bob.policies.approvals()}
     assert statuses == {approved: "used", again.value.request_id: "pending"}
     # A secret in the attributes is never stored; the request still matches when asked again.

@@ -50,9 +50,14 @@ def test_a_named_project_that_is_not_the_datasets_is_an_error(
     org: goldenpath.Workspace, tmp_path: Path
 ) -> None:
     with as_(org, "mallory", "sales") as mallory:
-        with pytest.raises(Conflict, match="'payroll' is in project 'hr', not 'sales'"):
+        # No role to write there: refused as such, still naming both projects.
+        with pytest.raises(
+            PermissionDenied,
+            match=r"may not dataset\.write on project 'hr': dataset 'payroll' is in project "
+            r"'hr', not 'sales'",
+        ):
             mallory.datasets.ingest("payroll", rows(tmp_path, "mallory"))
-        with pytest.raises(Conflict, match="'hr', not 'sales'"):
+        with pytest.raises(Conflict, match="'payroll' is in project 'hr', not 'sales'"):
             mallory.datasets.validate("payroll", rows(tmp_path, "mallory"))
     with (
         as_(org, "mallory", "hr") as mallory,
@@ -79,20 +84,23 @@ def test_no_named_project_writes_where_the_dataset_is_checked_there(
 def test_a_named_project_over_http_is_checked_too(
     org: goldenpath.Workspace, tmp_path: Path
 ) -> None:
-    token = org.principals.create_token("mallory", expires_in="1h").secret
+    mallory = org.principals.create_token("mallory", expires_in="1h").secret
+    bob = org.principals.create_token("bob", expires_in="1h").secret
     with serving(org) as url:
         with (
-            goldenpath.connect(url, token=token, project="sales") as mallory,
+            goldenpath.connect(url, token=bob, project="sales") as remote,
             pytest.raises(Conflict, match="'hr', not 'sales'"),
         ):
-            mallory.datasets.ingest("payroll", rows(tmp_path, "mallory"))
-        with open(rows(tmp_path, "mallory"), "rb") as handle:
-            response = httpx.post(
-                url + "/api/v1/datasets/payroll/versions",
-                headers={"Authorization": f"Bearer {token}", "X-GP-Project": "sales"},
-                files={"file": ("m.csv", handle)},
-            )
-        assert response.status_code == 409 and "'hr'" in response.json()["detail"]
+            remote.datasets.ingest("payroll", rows(tmp_path, "bob"))
+        for token, status in ((bob, 409), (mallory, 403)):
+            with open(rows(tmp_path, "someone"), "rb") as handle:
+                response = httpx.post(
+                    url + "/api/v1/datasets/payroll/versions",
+                    headers={"Authorization": f"Bearer {token}", "X-GP-Project": "sales"},
+                    files={"file": ("m.csv", handle)},
+                )
+            assert response.status_code == status
+            assert "in project 'hr', not 'sales'" in response.json()["detail"]
     assert labels(org, "payroll") == {"salary"}
 
 

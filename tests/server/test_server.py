@@ -5,30 +5,35 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 import goldenpath
 from goldenpath.cli.server import check_bind, is_loopback
+from goldenpath.core.clock import utcnow
+from goldenpath.store.tables import tokens
 from tests.conftest import write
 from tests.server.conftest import Running
 
-# Every route that reads or changes one object of a project: OWASP API1 (BOLA) surface.
+# Every route that reads or changes one object of a project: OWASP API1 (BOLA) surface, with
+# the status its owner gets (bob, a contributor on 'fraud': he reads grants but may not grant).
 OBJECT_ROUTES = [
-    ("GET", "/api/v1/datasets/fraud_tx", None),
-    ("GET", "/api/v1/datasets/fraud_tx?version=1", None),
-    ("GET", "/api/v1/datasets/fraud_tx/versions", None),
-    ("GET", "/api/v1/datasets/fraud_tx/head", None),
-    ("GET", "/api/v1/datasets/fraud_tx/data", None),
-    ("GET", "/api/v1/datasets/fraud_tx/profile", None),
-    ("GET", "/api/v1/datasets/fraud_tx/validation", None),
-    ("GET", "/api/v1/datasets/fraud_tx/quarantine", None),
-    ("POST", "/api/v1/datasets/fraud_tx/versions", "upload"),
-    ("POST", "/api/v1/datasets/fraud_tx/validate", "upload"),
-    ("GET", "/api/v1/grants?project=fraud", None),
-    ("POST", "/api/v1/grants", {"role": "viewer", "principal": "carol", "project": "fraud"}),
+    ("GET", "/api/v1/datasets/fraud_tx", None, 200),
+    ("GET", "/api/v1/datasets/fraud_tx?version=1", None, 200),
+    ("GET", "/api/v1/datasets/fraud_tx/versions", None, 200),
+    ("GET", "/api/v1/datasets/fraud_tx/head", None, 200),
+    ("GET", "/api/v1/datasets/fraud_tx/data", None, 200),
+    ("GET", "/api/v1/datasets/fraud_tx/profile", None, 200),
+    ("GET", "/api/v1/datasets/fraud_tx/validation", None, 200),
+    ("GET", "/api/v1/datasets/fraud_tx/quarantine", None, 200),
+    ("POST", "/api/v1/datasets/fraud_tx/versions", "upload", 201),
+    ("POST", "/api/v1/datasets/fraud_tx/validate", "upload", 200),
+    ("GET", "/api/v1/grants?project=fraud", None, 200),
+    ("POST", "/api/v1/grants", {"role": "viewer", "principal": "carol", "project": "fraud"}, 403),
 ]
 WORKSPACE_ROUTES = [
     ("GET", "/api/v1/audit/events"),
@@ -79,9 +84,15 @@ def call(
     )
 
 
-@pytest.mark.parametrize(("method", "path", "body"), OBJECT_ROUTES)
+@pytest.mark.parametrize(("method", "path", "body", "for_owner"), OBJECT_ROUTES)
 def test_every_object_route_needs_a_token_and_the_right_project(
-    server: Running, org: dict[str, str], tmp_path: Path, method: str, path: str, body: object
+    server: Running,
+    org: dict[str, str],
+    tmp_path: Path,
+    method: str,
+    path: str,
+    body: object,
+    for_owner: int,
 ) -> None:
     anonymous = call(server.url, method, path, None, body, tmp_path)
     assert anonymous.status_code == 401
@@ -91,9 +102,7 @@ def test_every_object_route_needs_a_token_and_the_right_project(
     assert other_team.status_code == 403, other_team.text
     assert other_team.json()["title"] == "PermissionDenied"
     owner = call(server.url, method, path, org["bob"], body, tmp_path)
-    assert owner.status_code in (200, 201, 403), owner.text
-    if path.startswith("/api/v1/datasets"):
-        assert owner.status_code in (200, 201)
+    assert owner.status_code == for_owner, owner.text
 
 
 @pytest.mark.parametrize(("method", "path"), WORKSPACE_ROUTES)
@@ -107,12 +116,23 @@ def test_workspace_routes_are_for_admins(
 
 
 def test_expired_revoked_and_malformed_tokens_get_401(server: Running, org: dict[str, str]) -> None:
-    created = server.ws.principals.create_token("bob", expires_in="1h")
-    server.ws.principals.revoke_token(created.info.id)
-    for header in (f"Bearer {created.secret}", "Bearer gp_nope", "Basic abc", "Bearer"):
+    revoked = server.ws.principals.create_token("bob", expires_in="1h")
+    server.ws.principals.revoke_token(revoked.info.id)
+    expired = server.ws.principals.create_token("bob", expires_in="1h")
+    valid = {"Authorization": f"Bearer {expired.secret}"}
+    assert httpx.get(server.url + "/api/v1/datasets", headers=valid).status_code == 200
+    # Expired a minute ago: the row as a token past its expiry looks (no waiting in a test).
+    with server.ws.store.begin() as conn:
+        conn.execute(
+            update(tokens)
+            .where(tokens.c.id == expired.info.id)
+            .values(expires_at=utcnow() - timedelta(minutes=1))
+        )
+    secrets = (revoked.secret, expired.secret)
+    for header in (*(f"Bearer {s}" for s in secrets), "Bearer gp_nope", "Basic abc", "Bearer"):
         response = httpx.get(server.url + "/api/v1/datasets", headers={"Authorization": header})
-        assert response.status_code == 401
-        assert created.secret not in response.text
+        assert response.status_code == 401, header
+        assert all(secret not in response.text for secret in secrets)
 
 
 def test_the_remote_sdk_is_the_same_sdk(
@@ -257,3 +277,52 @@ def test_gp_server_with_workers_serves_from_several_processes(
     while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def test_status_shows_paths_and_counts_only_to_workspace_admins(
+    server: Running, org: dict[str, str]
+) -> None:
+    def status(token: str) -> dict[str, object]:
+        response = httpx.get(
+            server.url + "/api/v1/status", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    home = str(server.ws.stack.home)
+    bob = status(org["bob"])
+    assert bob == {"version": goldenpath.__version__, "principal": "bob", "project": "default"}
+    assert home not in str(bob)
+    admin = status(server.ws.principals.create_token("alice", expires_in="1h").secret)
+    assert admin["home"] == home
+    assert admin["principal"] == "alice"
+    assert set(admin["counts"]) == {  # type: ignore[arg-type]
+        "datasets",
+        "dataset_versions",
+        "principals",
+        "audit_events",
+    }
+    assert admin["stack"]["storage"] == str(server.ws.stack.storage)  # type: ignore[index]
+    # The remote SDK reads the same answer.
+    with goldenpath.connect(server.url, token=org["bob"]) as remote:
+        assert remote.status().counts is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/datasets/fraud_tx?version=99999999999999999999999",
+        "/api/v1/datasets/fraud_tx@99999999999999999999999",
+        "/api/v1/datasets/fraud_tx@99999999999999999999999/profile",
+        "/api/v1/datasets/fraud_tx/profile?version=2147483648",
+        "/api/v1/datasets/fraud_tx@%D9%A3/head",
+        "/api/v1/datasets/fraud_tx@%EF%BC%93/profile",
+    ],
+)
+def test_out_of_range_and_non_ascii_versions_are_a_422(
+    server: Running, org: dict[str, str], path: str
+) -> None:
+    headers = {"Authorization": f"Bearer {org['bob']}"}
+    response = httpx.get(server.url + path, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"

@@ -72,7 +72,8 @@ def verify(
         state = "[green]intact[/green]" if result.ok else "[red]TAMPERED[/red]"
         render.out.print(
             f"audit trail {state}: {result.events:,} events, head #{result.head_seq} "
-            f"{result.head_hash[:16]}, checked in {result.seconds:.2f}s"
+            f"{result.head_hash[:16]}, checked in {result.seconds:.2f}s",
+            markup=True,
         )
         if result.checkpoint:
             render.out.print(
@@ -84,9 +85,9 @@ def verify(
                 f"anchor: #{result.anchor['seq']} signed at {result.anchor['at']} ({anchor})"
             )
         for problem in result.problems:
-            render.out.print(f"  [red]{problem.kind}[/red]: {escape(problem.message)}")
+            render.out.print(f"  [red]{problem.kind}[/red]: {escape(problem.message)}", markup=True)
         for note in result.notes:
-            render.out.print(f"  note: {escape(note)}")
+            render.out.print(f"  note: {note}")
     if not result.ok:
         raise typer.Exit(9)
 

@@ -59,7 +59,9 @@ def ingest(
     v = result.version
     verb = "appended" if v.mode == "append" else "written (overwrite)"
     render.out.print(
-        f"[green]{v.ref}[/green]: {v.batch_rows:,} rows {verb}, {v.row_count:,} rows in the version"
+        f"[green]{v.ref}[/green]: {v.batch_rows:,} rows {verb}, "
+        f"{v.row_count:,} rows in the version",
+        markup=True,
     )
     if result.schema_changes.any and v.version > 1:
         render.out.print(f"schema: {result.schema_changes.describe()}")
@@ -68,7 +70,8 @@ def ingest(
     if v.quarantined_rows:
         render.out.print(
             f"[yellow]{v.quarantined_rows:,} rows quarantined[/yellow]; "
-            f"see them with: gp data quarantine {v.dataset}"
+            f"see them with: gp data quarantine {v.dataset}",
+            markup=True,
         )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
@@ -76,9 +77,9 @@ def test_policy(
         render.print_json(asdict(decision))
     elif decision.allowed:
         applied = "applies and allows" if decision.evaluated else "does not apply"
-        render.out.print(f"[green]allow[/green]: {name} {applied}")
+        render.out.print(f"[green]allow[/green]: {escape(name)} {applied}", markup=True)
     else:
-        render.out.print(f"[red]deny[/red]: {decision.message}")
+        render.out.print(f"[red]deny[/red]: {escape(decision.message)}", markup=True)
     if not decision.allowed:
         raise typer.Exit(3)
 
@@ -114,7 +115,10 @@ def check_policy(
         render.print_json(asdict(decision))
         return
     which = ", ".join(decision.evaluated) or "none apply"
-    render.out.print(f"[green]allow[/green]: {action} on {object_ref} (policies: {which})")
+    render.out.print(
+        f"[green]allow[/green]: {escape(action)} on {escape(object_ref)} (policies: {which})",
+        markup=True,
+    )
 
 
 def _attributes(path: Path | None, pairs: list[str]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from goldenpath.cli import render
 from goldenpath.cli.context import state
@@ -32,7 +33,7 @@ def quickstart(
 
     started = time.perf_counter()
     ws, _ = init_workspace(workspace_dir if workspace_dir is not None else state.workspace)
-    render.out.print(f"[bold]workspace[/bold] {ws.stack.home}")
+    render.out.print(f"[bold]workspace[/bold] {escape(str(ws.stack.home))}", markup=True)
     folder = ws.stack.home / "quickstart"
     folder.mkdir(exist_ok=True)
     data_file = folder / "transactions.csv"
@@ -54,9 +55,10 @@ def quickstart(
     render.out.print(
         f"[green]{v.ref}[/green]: {v.row_count:,} rows accepted, "
         f"{v.quarantined_rows:,} quarantined by the contract "
-        f"({time.perf_counter() - started:.1f}s)"
+        f"({time.perf_counter() - started:.1f}s)",
+        markup=True,
     )
-    render.out.print("\n[bold]try next[/bold]")
+    render.out.print("\n[bold]try next[/bold]", markup=True)
     gp = shutil.which("gp")
     if gp is None or Path(gp).resolve() != Path(sys.argv[0]).resolve():
         # make quickstart runs .venv/bin/gp; the user's shell may not have it on PATH yet.

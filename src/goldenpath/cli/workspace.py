@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from goldenpath.cli import render
 from goldenpath.cli.context import state, workspace
@@ -32,8 +33,9 @@ def init(
         render.print_json({"created": created, **status.as_dict()})
         return
     verb = "created" if created else "opened existing"
-    render.out.print(f"{verb} workspace {status.home}")
-    render.fields([(k, v) for k, v in status.stack.items()])
+    render.out.print(f"{verb} workspace {ws.stack.home}")
+    shown = list((status.stack or {}).items()) or [("acting as", ws.actor.name)]
+    render.fields(shown)
     render.out.print("\nnext: gp data ingest NAME FILE   (CSV, Parquet or JSON Lines)")
 
 
@@ -46,7 +48,11 @@ def status(json_: bool = typer.Option(False, "--json", help="Print the status as
     if json_:
         render.print_json(info.as_dict())
         return
-    render.out.print(f"[bold]workspace[/bold] {info.home}")
+    if info.stack is None or info.sources is None or info.counts is None:
+        render.out.print(f"acting as {info.principal} in project {info.project}")
+        render.out.print("(the stack and counts are shown to workspace admins)")
+        return
+    render.out.print(f"[bold]workspace[/bold] {escape(str(info.home))}", markup=True)
     render.out.print(f"acting as {info.principal} in project {info.project}\n")
     render.table(
         None,

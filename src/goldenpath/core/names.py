@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from goldenpath.core.errors import InvalidName
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+# ASCII digits only: str.isdigit() also accepts Arabic-Indic, full-width and superscript digits
+# (int() reads the first two and refuses the last).
+VERSION_PATTERN = re.compile(r"[0-9]{1,10}")
+# Versions are stored in 32-bit integer columns on every metadata backend.
+MAX_VERSION = 2**31 - 1
 
 
 def validate_name(name: str, *, kind: str = "name") -> str:
@@ -39,14 +44,17 @@ class Ref:
 
 
 def parse_ref(ref: str, *, kind: str = "name") -> Ref:
-    """Parse ``name`` or ``name@N`` (N a positive integer) into a :class:`Ref`."""
+    """Parse ``name`` or ``name@N`` (N from 1 to 2**31-1, ASCII digits) into a :class:`Ref`."""
     name, sep, version_text = ref.partition("@")
     validate_name(name, kind=kind)
     if not sep:
         return Ref(name)
-    if not version_text.isdigit() or int(version_text) < 1:
+    # Matched before int(): a long digit string would otherwise cost time or raise ValueError.
+    if not VERSION_PATTERN.fullmatch(version_text) or not 1 <= int(version_text) <= MAX_VERSION:
+        shown = version_text if len(version_text) <= 20 else f"{version_text[:20]}..."
         raise InvalidName(
-            f"invalid version {version_text!r} in {ref!r}: a version is a positive integer",
+            f"invalid version {shown!r} in {name}@...: a version is an integer "
+            f"from 1 to {MAX_VERSION} written in ASCII digits",
             hint=f"for example: {name}@1",
         )
     return Ref(name, int(version_text))

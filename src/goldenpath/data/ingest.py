@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import Conflict
+from goldenpath.core.redact import redact
 from goldenpath.data import Mode
 from goldenpath.data.contracts import ARROW_TYPES, LoadedContract
 from goldenpath.data.schema import SchemaChanges
@@ -23,13 +24,17 @@ from goldenpath.data.versions import DatasetVersion
 
 
 def file_source(path: Path, fmt: str) -> dict[str, Any]:
-    """Where a batch came from: absolute path, format, size and the file's sha256."""
+    """Where a batch came from: absolute path, format, size and the file's sha256.
+
+    The path is stored in the version and shown by ``gp data show`` and the API, so anything
+    in it that looks like a secret (a token in a file name, ``?token=...``) is redacted.
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return {
-        "path": str(path.resolve()),
+        "path": redact(str(path.resolve())),
         "format": fmt,
         "bytes": path.stat().st_size,
         "sha256": digest.hexdigest(),

@@ -16,7 +16,13 @@ from sqlalchemy import Connection, RowMapping, bindparam, func, select
 from goldenpath.core import faults
 from goldenpath.core.actor import Actor
 from goldenpath.core.clock import utcnow
-from goldenpath.core.errors import Conflict, InvalidInput, NotFound, ValidationFailed
+from goldenpath.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from goldenpath.core.ids import new_id
 from goldenpath.core.limits import Limits
 from goldenpath.core.names import Ref, parse_ref, validate_name
@@ -554,6 +560,15 @@ class DatasetService:
                 .where(datasets.c.name == name)
             ).first()
             if row is not None and self._project_named and row.name != self._project:
+                if not self._access.allowed(permission, row.name):
+                    # The refusal that matters first, still naming both projects.
+                    raise PermissionDenied(
+                        f"{self._access.principal.name!r} may not {permission} on project "
+                        f"{row.name!r}: dataset {name!r} is in project {row.name!r}, "
+                        f"not {self._project!r}",
+                        hint="choose another dataset name, or ask an admin or the project's "
+                        f"maintainer for a role on {row.name!r}",
+                    )
                 raise self._elsewhere(name, row.name, self._project)
             project = row.name if row is not None else self._project
             if (

@@ -10,6 +10,12 @@ Crash safety: a Delta commit is atomic (one log file appears or not), and the me
 records a version only after its Delta commit. A process killed between the two leaves a Delta
 commit that no dataset version points at; readers never see it (they read pinned Delta
 versions), and the next writer restores the table to the last recorded version first.
+
+Reading: every scan goes through :meth:`DatasetFiles._scan`, which hands Arrow a native local
+file system. deltalake's default is a Python file system (``PyFileSystem``) that Arrow's C++
+I/O threads call back into; those threads can still be running while the interpreter tears
+down, and the process then aborts at exit ("terminate called without an active exception",
+exit 134) after the user's work succeeded. See "Clean exits" in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Literal
 
 import pyarrow as pa
 import pyarrow.dataset as pads
+import pyarrow.fs as pafs
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
@@ -64,13 +71,25 @@ class DatasetFiles:
         except DeltaError as exc:
             raise NotFound(f"cannot open version {version} of {self.name!r}: {exc}") from None
 
+    def _scan(self, delta_version: int | None = None, *, uri: str | None = None) -> pads.Dataset:
+        """The Delta table at ``uri`` (default: the dataset) as an Arrow dataset.
+
+        The one way this module reads data. deltalake still resolves the version, checks the
+        reader protocol and lists the files and schema; Arrow reads the Parquet files through
+        its own C++ local file system, so no Arrow thread ever waits on Python (the cause of
+        aborts at interpreter exit with deltalake's default Python file system).
+        """
+        location = os.path.abspath(uri or self.table_uri)
+        native = pafs.SubTreeFileSystem(location, pafs.LocalFileSystem())
+        return self._delta(delta_version, uri=location).to_pyarrow_dataset(filesystem=native)
+
     def dataset(self, delta_version: int) -> pads.Dataset:
         """The data at ``delta_version`` as a lazily scanned Arrow dataset."""
-        return self._delta(delta_version).to_pyarrow_dataset()
+        return self._scan(delta_version)
 
     def read(self, delta_version: int, columns: list[str] | None = None) -> pa.Table:
         """The data at ``delta_version``, fully read."""
-        return self._delta(delta_version).to_pyarrow_table(columns=columns)
+        return self._scan(delta_version).to_table(columns=columns)
 
     def prepare(self, recorded: int | None) -> bool:
         """Undo Delta commits that no recorded version points at; True if the table exists.
@@ -125,4 +144,4 @@ class DatasetFiles:
     def read_quarantine(self) -> pa.Table | None:
         if not DeltaTable.is_deltatable(self.quarantine_uri):
             return None
-        return DeltaTable(self.quarantine_uri).to_pyarrow_table()
+        return self._scan(uri=self.quarantine_uri).to_table()

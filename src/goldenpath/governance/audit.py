@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 from weakref import WeakKeyDictionary
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Engine, func, select
 
 from goldenpath.core import signing
@@ -247,6 +248,20 @@ class AuditService:
             signer = conn.execute(
                 select(audit_checkpoints.c.key_id).order_by(audit_checkpoints.c.seq.desc()).limit(1)
             ).scalar()
+        # Under the key lock, so a rotation cannot land between loading the key and recording
+        # which key signed (exclusive when the first key is made: two must not race).
+        with self._keys.locked(exclusive=not ever):
+            point, previous, public = self._sign_checkpoint(at, ever, signer)
+        point = {**point, **public_record(public), "previous": previous}
+        tmp = self._head_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(point, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self._head_file)
+        return point
+
+    def _sign_checkpoint(
+        self, at: str, ever: bool, signer: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any] | None, Ed25519PublicKey]:
+        """Load (or, for a workspace that never had one, make) the key; record and sign."""
         key = self._keys.signing_key() if ever else self._keys.create_first(at)
         public = key.public_key()
         if not self._keys.history_file.exists():
@@ -291,11 +306,7 @@ class AuditService:
             conn.execute(
                 audit_checkpoints.insert().values(**{**point, "at": datetime.fromisoformat(at)})
             )
-        point = {**point, **public_record(public), "previous": previous}
-        tmp = self._head_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(point, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self._head_file)
-        return point
+        return point, previous, public
 
     def rotate_key(self, *, old_key_lost: bool = False) -> dict[str, Any]:
         """Replace the signing key on purpose: the old public key stays in the key history so
@@ -304,24 +315,25 @@ class AuditService:
 
         With the old key missing or not the workspace's, refuses unless ``old_key_lost``."""
         self._require("audit.rotate_key")
-        rotation = self._keys.rotate(utcnow().isoformat(), old_key_lost=old_key_lost)
-        try:
-            with self._store.begin() as conn:
-                record(
-                    conn,
-                    self._actor,
-                    "audit.key.rotate",
-                    "audit",
-                    "signing-key",
-                    {
-                        "old_key_id": rotation.old_key_id,
-                        "new_key_id": rotation.new_key_id,
-                        "endorsed": rotation.endorsed,
-                    },
-                )
-        except BaseException:
-            rotation.undo()  # no audit event, no rotation
-            raise
+        with self._keys.locked(exclusive=True):
+            rotation = self._keys.rotate(utcnow().isoformat(), old_key_lost=old_key_lost)
+            try:
+                with self._store.begin() as conn:
+                    record(
+                        conn,
+                        self._actor,
+                        "audit.key.rotate",
+                        "audit",
+                        "signing-key",
+                        {
+                            "old_key_id": rotation.old_key_id,
+                            "new_key_id": rotation.new_key_id,
+                            "endorsed": rotation.endorsed,
+                        },
+                    )
+            except BaseException:
+                rotation.undo()  # no audit event, no rotation
+                raise
         return {
             "old_key_id": rotation.old_key_id,
             "new_key_id": rotation.new_key_id,

@@ -9,9 +9,11 @@ Ed25519 signature over the new public key) unless the operator declared the old 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,24 @@ class AuditKeys:
     def __init__(self, key_file: Path) -> None:
         self.key_file = key_file
         self.history_file = key_file.with_suffix(".keys.json")
+
+    @contextmanager
+    def locked(self, *, exclusive: bool) -> Iterator[None]:
+        """Hold ``<key>.lock``: exclusive while a rotation (or the first key) changes the files
+        and records its event; shared while a checkpoint signs or verify reads, so neither
+        sees a rotation half done. Without a key directory there is nothing to race with."""
+        try:
+            if exclusive:
+                self.key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.key_file.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     # -- history ---------------------------------------------------------------------------
 

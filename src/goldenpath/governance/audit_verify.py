@@ -93,28 +93,40 @@ class Verifier:
         self._head_file = head_file
 
     def verify(self, anchor: dict[str, Any] | None = None) -> AuditVerification:
+        # No rotation runs meanwhile (it holds the lock exclusively from writing the new key
+        # until its audit event commits): the key files and the trail agree.
+        with self._keys.locked(exclusive=False):
+            return self._verify_once(anchor)
+
+    def _verify_once(self, anchor: dict[str, Any] | None) -> AuditVerification:
         started = time.perf_counter()
         problems: list[AuditProblem] = []
         notes: list[str] = []
-        messages: list[str] = []
-        keys = self._keys.inspect(messages, notes)
-        problems.extend(AuditProblem("key", None, m) for m in messages)
-        # The file before the database: it is written after the checkpoint commits, so read
-        # first it is never newer than what the database shows next (on SQLite, one snapshot).
+        # The order of the reads is what keeps a concurrent checkpoint or rotation from
+        # looking like tampering. The checkpoint file first: it is written after its
+        # checkpoint commits, so it is never newer than what the database shows next (on
+        # SQLite, one snapshot from the first read on).
         in_file = self._file_checkpoint(problems)
         with self._store.connect() as conn:
             rows = _checkpoint_rows(conn)
             problems.extend(AuditProblem("guard", None, m) for m in missing_guards(conn))
-            point = self._newest_valid(rows, in_file, keys, problems)
-            anchored = anchor is not None and _anchor_valid(anchor, keys, problems)
-            watch = {int(p["seq"]) for p in (point, anchor if anchored else None) if p}
+            candidates = [rows[max(rows)]] if rows else []
+            candidates += [in_file] if in_file else []
+            watch = {int(p["seq"]) for p in (*candidates, anchor or {}) if _is_int(p.get("seq"))}
             scan = _scan(_rows(conn), watch, problems)
             if scan.broken:
                 problems.extend(diagnose_links([(r[0], r[8], r[9]) for r in _rows(conn)]))
-            # Read again: on PostgreSQL a checkpoint committed during the scan may have put its
-            # event in the scan after the first read; the event and the row commit together,
-            # so every checkpoint event the scan saw has its row by now.
+            # Again after the scan: on PostgreSQL a checkpoint committed during the scan may
+            # have put its event in the scan; event and row commit together, so every
+            # checkpoint event the scan saw has its row by now.
             later = _checkpoint_rows(conn)
+        # The keys last: the history only grows, so every key that signed a checkpoint read
+        # above is known by now.
+        messages: list[str] = []
+        keys = self._keys.inspect(messages, notes)
+        problems.extend(AuditProblem("key", None, m) for m in messages)
+        point = _newest_valid(candidates, keys, problems)
+        anchored = anchor is not None and _anchor_valid(anchor, keys, problems)
         for checked, label in ((point, "checkpoint"), (anchor if anchored else None, "anchor")):
             if checked is not None:
                 seq = int(checked["seq"])
@@ -167,56 +179,6 @@ class Verifier:
             return {}  # there is a file: the workspace has had checkpoints
         return {**point, "from": "file"}
 
-    def _newest_valid(
-        self,
-        rows: dict[int, dict[str, Any]],
-        in_file: dict[str, Any] | None,
-        keys: KeyState,
-        problems: list[AuditProblem],
-    ) -> dict[str, Any] | None:
-        """The newest validly signed checkpoint of the newest in the database and the file."""
-        candidates = [rows[max(rows)]] if rows else []
-        if in_file:
-            candidates.append(in_file)
-        if not keys.known:  # no key and no history: reported as a key problem
-            return None
-        valid = []
-        for point in candidates:
-            try:
-                public = keys.known.get(str(point["key_id"]))
-                message = signing.checkpoint_message(
-                    int(point["seq"]), int(point["count"]), str(point["head_hash"]), point["at"]
-                )
-                signature = str(point["signature"])
-            except (KeyError, TypeError, ValueError):
-                problems.append(
-                    AuditProblem(
-                        "checkpoint", None, f"the checkpoint in the {point['from']} is malformed"
-                    )
-                )
-                continue
-            if public is None:
-                problems.append(
-                    AuditProblem(
-                        "key",
-                        int(point["seq"]),
-                        f"the checkpoint in the {point['from']} is signed by key "
-                        f"{str(point['key_id'])[:16]}, which is neither the signing key nor a "
-                        "retired one in the key history",
-                    )
-                )
-            elif signing.signature_valid(public, signature, message):
-                valid.append(point)
-            else:
-                problems.append(
-                    AuditProblem(
-                        "checkpoint",
-                        int(point["seq"]),
-                        f"the checkpoint in the {point['from']} has an invalid signature",
-                    )
-                )
-        return max(valid, key=lambda p: int(p["seq"])) if valid else None
-
     def _key_problems(
         self, keys: KeyState, scan: _Scan, has_checkpoints: bool, notes: list[str]
     ) -> list[AuditProblem]:
@@ -243,6 +205,50 @@ class Verifier:
                 f"names key {expected[:16]}: it was replaced without gp audit rotate-key; {fix}",
             )
         ]
+
+
+def _newest_valid(
+    candidates: list[dict[str, Any]], keys: KeyState, problems: list[AuditProblem]
+) -> dict[str, Any] | None:
+    """The newest validly signed checkpoint of the newest in the database and the file."""
+    if not keys.known:  # no key and no history: reported as a key problem
+        return None
+    valid = []
+    for point in candidates:
+        try:
+            public = keys.known.get(str(point["key_id"]))
+            message = signing.checkpoint_message(
+                int(point["seq"]), int(point["count"]), str(point["head_hash"]), point["at"]
+            )
+            signature = str(point["signature"])
+        except (KeyError, TypeError, ValueError):
+            problems.append(
+                AuditProblem(
+                    "checkpoint", None, f"the checkpoint in the {point['from']} is malformed"
+                )
+            )
+            continue
+        if public is None:
+            problems.append(
+                AuditProblem(
+                    "key",
+                    int(point["seq"]),
+                    f"the checkpoint in the {point['from']} is signed by key "
+                    f"{str(point['key_id'])[:16]}, which is neither the signing key nor a "
+                    "retired one in the key history",
+                )
+            )
+        elif signing.signature_valid(public, signature, message):
+            valid.append(point)
+        else:
+            problems.append(
+                AuditProblem(
+                    "checkpoint",
+                    int(point["seq"]),
+                    f"the checkpoint in the {point['from']} has an invalid signature",
+                )
+            )
+    return max(valid, key=lambda p: int(p["seq"])) if valid else None
 
 
 def _anchor_valid(anchor: dict[str, Any], keys: KeyState, problems: list[AuditProblem]) -> bool:
@@ -279,6 +285,10 @@ def _anchor_valid(anchor: dict[str, Any], keys: KeyState, problems: list[AuditPr
             )
         )
     return True
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _checkpoint_rows(conn: Connection) -> dict[int, dict[str, Any]]:
