@@ -121,6 +121,7 @@ class Workspace:
             self.project,
             self.policies,
             project_named=self.project_named,
+            limits=self.stack.limits,
         )
 
     @cached_property

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 import goldenpath
 from goldenpath.server.app import create_app
@@ -29,11 +30,11 @@ class Running:
 
 
 @contextmanager
-def serving(ws: goldenpath.Workspace) -> Iterator[str]:
-    """Serve ``ws`` with uvicorn on a free 127.0.0.1 port; yield its base URL."""
+def serving(ws: goldenpath.Workspace, app: FastAPI | None = None) -> Iterator[str]:
+    """Serve ``ws`` (or ``app``) with uvicorn on a free 127.0.0.1 port; yield its base URL."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(ws.stack, ws.store), host="127.0.0.1", port=port, log_level="warning"
+        app or create_app(ws.stack, ws.store), host="127.0.0.1", port=port, log_level="warning"
     )
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)

@@ -70,8 +70,14 @@ def call(
     if body == "upload":
         csv = write(tmp_path / "up.csv", "id,amount\n9,1.0\n")
         with open(csv, "rb") as handle:
+            # Uploads run in a worker process that may still be warming up (seconds on a busy
+            # machine): the SDK's timeout, not httpx's 5 s default.
             return httpx.request(
-                method, url + path, headers=headers, files={"file": ("up.csv", handle)}
+                method,
+                url + path,
+                headers=headers,
+                files={"file": ("up.csv", handle)},
+                timeout=60,
             )
     return httpx.request(
         method, url + path, headers=headers, json=body if isinstance(body, dict) else None

@@ -35,6 +35,7 @@ class Limits(BaseModel):
     decompression_ratio_max: float = Field(
         default=100.0, gt=0, description="decoded bytes per byte of a compressed file"
     )
+    decompressed_max_bytes: int = Field(default=8 << 30, gt=0, description="one file, decompressed")
     nesting_depth_max: int = Field(default=32, gt=0, description="nesting of JSON values and YAML")
     column_name_chars_max: int = Field(
         default=10_000, gt=0, description="characters in one column name"

@@ -24,6 +24,7 @@ from goldenpath.core.errors import (
     ValidationFailed,
 )
 from goldenpath.core.ids import new_id
+from goldenpath.core.limits import Limits
 from goldenpath.core.names import Ref, parse_ref, validate_name
 from goldenpath.core.progress import NoProgress, Progress
 from goldenpath.data import Mode
@@ -77,6 +78,7 @@ class DatasetService:
         policies: Enforcer | None = None,
         *,
         project_named: bool = False,
+        limits: Limits | None = None,
     ) -> None:
         """``project``: where a new dataset goes; ``project_named``: the caller asked for it
         (then writing to a dataset of another project is refused rather than redirected)."""
@@ -87,6 +89,7 @@ class DatasetService:
         self._project = project
         self._project_named = project_named
         self._policies = policies
+        self._limits = limits
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -244,7 +247,7 @@ class DatasetService:
                 f"dataset {name!r} has no contract to validate against",
                 hint="pass one with --contract FILE",
             )
-        table, _ = read_table(path, fmt, column_types=pinned_types(loaded))
+        table, _ = read_table(path, fmt, column_types=pinned_types(loaded), limits=self._limits)
         with self._store.connect() as conn:
             latest = self._latest_or_none(conn, name)
         existing = (
@@ -291,7 +294,9 @@ class DatasetService:
                 project=project,
             )
         with steps.step("read"):
-            table, fmt = read_table(path, fmt, column_types=pinned_types(loaded))
+            table, fmt = read_table(
+                path, fmt, column_types=pinned_types(loaded), limits=self._limits
+            )
             source = file_source(path, fmt)
         files = DatasetFiles(self._root, name)
         with files.lock():

@@ -19,6 +19,8 @@ from goldenpath import __version__
 from goldenpath.core.config import Stack, resolve_stack
 from goldenpath.server import problems
 from goldenpath.server.auth import Context
+from goldenpath.server.guard import BodyGuard
+from goldenpath.server.uploads import UploadWorkers
 from goldenpath.store.engine import MetadataStore, open_store
 
 
@@ -33,7 +35,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # full collection over them took ~60 ms and was the slowest request of every benchmark run.
     gc.collect()
     gc.freeze()
-    yield
+    uploads: UploadWorkers = app.state.uploads
+    uploads.warm()
+    try:
+        yield
+    finally:
+        uploads.close()
 
 
 def create_app(stack: Stack, store: MetadataStore | None = None) -> FastAPI:
@@ -50,6 +57,8 @@ def create_app(stack: Stack, store: MetadataStore | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     problems.install(app)
+    # Authenticate, and cap the body, before any route (or FastAPI's body parser) reads it.
+    app.add_middleware(BodyGuard, context=context)
 
     @app.get("/healthz", tags=["meta"])
     def health() -> dict[str, str]:
@@ -59,6 +68,8 @@ def create_app(stack: Stack, store: MetadataStore | None = None) -> FastAPI:
     app.include_router(routes_data.router, prefix="/api/v1")
     app.include_router(routes_governance.router, prefix="/api/v1")
     app.state.context = context
+    # Uploads are parsed and written in worker processes: a crash there fails one request.
+    app.state.uploads = UploadWorkers(stack)
     return app
 
 

@@ -20,6 +20,9 @@ from goldenpath.governance.principals import authenticate
 from goldenpath.store.engine import MetadataStore
 from goldenpath.workspace import Workspace
 
+# Where the body guard leaves the request's AccessControl (the ASGI scope's "state").
+AUTHENTICATED = "gp_access"
+
 
 class Context:
     """What every request shares: the resolved stack and one pooled metadata engine."""
@@ -28,7 +31,8 @@ class Context:
         self.stack = stack
         self.store = store
 
-    def workspace(self, authorization: str | None, project: str | None) -> Workspace:
+    def access(self, authorization: str | None) -> AccessControl:
+        """Who the ``Authorization`` header says is calling; raise :class:`Unauthenticated`."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated(
@@ -36,7 +40,16 @@ class Context:
                 hint="send 'Authorization: Bearer gp_...'; create one with: gp tokens create",
             )
         # One query: the token, its principal and the principal's grants.
-        access = AccessControl.of(self.store, authenticate(self.store, token.strip()))
+        return AccessControl.of(self.store, authenticate(self.store, token.strip()))
+
+    def workspace(
+        self,
+        authorization: str | None,
+        project: str | None,
+        access: AccessControl | None = None,
+    ) -> Workspace:
+        """The caller's workspace (``access``: already authenticated by the body guard)."""
+        access = access or self.access(authorization)
         return Workspace(self.stack, self.store, access, project or None)
 
 
@@ -49,4 +62,6 @@ async def workspace(
 ) -> Workspace:
     """The request's workspace, acting as its token's principal."""
     context: Context = request.app.state.context
-    return context.workspace(authorization, x_gp_project)
+    # A request with a body was authenticated before its body was read (server.guard).
+    access = request.scope.get("state", {}).get(AUTHENTICATED)
+    return context.workspace(authorization, x_gp_project, access)

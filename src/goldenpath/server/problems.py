@@ -37,6 +37,7 @@ _MEANINGS = {
     403: "Not allowed (role or policy)",
     404: "No such object",
     409: "Conflicts with existing state",
+    413: "The body is larger than the server's limit",
     422: "Invalid input, or data broke its contract",
     503: "A backend is unavailable",
 }

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pyarrow as pa
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from goldenpath.core.errors import InvalidInput
-from goldenpath.data.formats import FORMATS
+from goldenpath.data.formats import format_suffix
 from goldenpath.server.auth import workspace
 from goldenpath.server.problems import ERROR_RESPONSES
+from goldenpath.server.uploads import UploadWorkers
 from goldenpath.workspace import Workspace
 
 router = APIRouter(tags=["datasets"], responses=ERROR_RESPONSES)
@@ -43,11 +44,12 @@ def _saved(upload: UploadFile | None, label: str) -> Iterator[Path | None]:
     if upload is None:
         yield None
         return
-    suffix = Path(upload.filename or "").suffix.lower()
-    if label == "contract":
-        suffix = ".yaml"
-    elif suffix not in FORMATS:
-        raise InvalidInput(f"the uploaded {label} must be named .csv, .parquet or .jsonl")
+    suffix = ".yaml" if label == "contract" else format_suffix(upload.filename or "")
+    if suffix is None:
+        raise InvalidInput(
+            f"the uploaded {label} must be named .csv, .parquet or .jsonl",
+            hint="a compressed file may add .gz, .zst or .bz2 (e.g. data.csv.gz)",
+        )
     folder = Path(tempfile.mkdtemp(prefix="gp-upload-"))
     try:
         path = folder / f"upload{suffix}"
@@ -128,8 +130,19 @@ def quarantine(
     return [{k: _jsonable(v) if k != "_gp_rules" else v for k, v in r.items()} for r in rows]
 
 
+def _in_worker(request: Request, ws: Workspace, op: str, **fields: Any) -> dict[str, Any]:
+    """Run ``op`` in an upload worker, as the request's principal (its own bearer token)."""
+    token = request.headers.get("authorization", "").partition(" ")[2].strip()
+    uploads: UploadWorkers = request.app.state.uploads
+    # The project as the caller named it (or None): an unnamed project means "where the
+    # dataset is", which the worker must decide exactly as the server would.
+    project = ws.project if ws.project_named else None
+    return uploads.run({"op": op, "token": token, "project": project, **fields})
+
+
 @router.post("/datasets/{name}/versions", status_code=201, response_model=None)
 def ingest(
+    request: Request,
     ws: WS,
     name: str,
     file: Annotated[UploadFile, File(description="CSV, Parquet or JSON Lines")],
@@ -137,23 +150,37 @@ def ingest(
     mode: Annotated[Literal["append", "overwrite"], Form()] = "append",
     allow_breaking: Annotated[bool, Form()] = False,
 ) -> dict[str, Any]:
-    """Ingest a file as a new version."""
+    """Ingest a file as a new version (parsed and written in a worker process)."""
     with _saved(file, "file") as path, _saved(contract, "contract") as contract_path:
         assert path is not None
-        result = ws.datasets.ingest(
-            name, path, mode=mode, contract=contract_path, allow_breaking=allow_breaking
+        return _in_worker(
+            request,
+            ws,
+            "ingest",
+            name=name,
+            path=str(path),
+            contract=str(contract_path) if contract_path else None,
+            mode=mode,
+            allow_breaking=allow_breaking,
         )
-    return result.as_dict()
 
 
 @router.post("/datasets/{name}/validate", response_model=None)
 def validate(
+    request: Request,
     ws: WS,
     name: str,
     file: Annotated[UploadFile, File()],
     contract: Annotated[UploadFile | None, File()] = None,
 ) -> dict[str, Any]:
-    """Check a file against the contract; writes nothing."""
+    """Check a file against the contract; writes nothing (parsed in a worker process)."""
     with _saved(file, "file") as path, _saved(contract, "contract") as contract_path:
         assert path is not None
-        return ws.datasets.validate(name, path, contract=contract_path).as_dict()
+        return _in_worker(
+            request,
+            ws,
+            "validate",
+            name=name,
+            path=str(path),
+            contract=str(contract_path) if contract_path else None,
+        )
