@@ -141,3 +141,25 @@ def test_a_rejected_batch_makes_a_small_error_and_a_small_audit_event(
     event = local_ws.audit.list()[0]
     assert event.action == "dataset.ingest_rejected"
     assert len(json.dumps(event.details, default=str)) < 5_000
+
+
+def test_the_workspace_limits_cap_examples_on_ingest_and_validate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``limits.error_examples_max`` / ``example_chars_max`` from the environment reach the
+    reports the service makes (not only validate_batch's defaults)."""
+    monkeypatch.setenv("GP_LIMIT_ERROR_EXAMPLES_MAX", "2")
+    monkeypatch.setenv("GP_LIMIT_EXAMPLE_CHARS_MAX", "9")
+    data = tmp_path / "in.csv"
+    data.write_text("code\n" + "\n".join(f"{i:06d}" + "x" * 50 for i in range(20)) + "\n")
+    contract = write(tmp_path / "c.yaml", "columns:\n  code: {regex: '^ok$'}\n")
+    with goldenpath.connect(tmp_path / "home", actor="alice", create=True) as ws:
+        assert ws.stack.limits.error_examples_max == 2
+        dry = ws.datasets.validate("tx", data, contract=contract)
+        with pytest.raises(ValidationFailed) as caught:
+            ws.datasets.ingest("tx", data, contract=contract)
+    for report in (dry, caught.value.report):
+        assert report is not None
+        (failure,) = report.failures
+        assert len(failure.examples) == 2
+        assert all(len(e) <= 9 for e in failure.examples)

@@ -89,7 +89,7 @@ class DatasetService:
         self._project = project
         self._project_named = project_named
         self._policies = policies
-        self._limits = limits
+        self._limits = limits or Limits()
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -255,7 +255,14 @@ class DatasetService:
             if latest is not None
             else None
         )
-        return validate_batch(table, loaded.contract, now=utcnow(), existing=existing).report
+        return validate_batch(
+            table,
+            loaded.contract,
+            now=utcnow(),
+            existing=existing,
+            examples_max=self._limits.error_examples_max,
+            example_chars_max=self._limits.example_chars_max,
+        ).report
 
     def ingest(
         self,
@@ -322,6 +329,8 @@ class DatasetService:
                         now=utcnow(),
                         existing=existing,
                         split=loaded.contract.on_violation == "quarantine",
+                        examples_max=self._limits.error_examples_max,
+                        example_chars_max=self._limits.example_chars_max,
                     )
                 report, valid, quarantined = checked.report, checked.valid, checked.quarantined
                 self._refuse_if_broken(name, source, loaded, report)
