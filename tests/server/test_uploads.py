@@ -139,3 +139,31 @@ def test_hostile_uploads_get_a_422_and_the_server_lives(
         assert words in response.json()["detail"]
         assert_alive(url)
     assert ws.datasets.list() == []
+
+
+def test_an_upload_past_its_time_limit_is_stopped_and_the_server_lives(
+    local_ws: goldenpath.Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``limits.upload_seconds_max``: a worker that does not answer in time is killed; the
+    upload fails with a 422 naming the limit, nothing is recorded, and the next one works."""
+    token = admin_token(local_ws)
+    marker = tmp_path / "reached"
+    # The worker stalls after its Delta commit (a stand-in for a pathologically slow file).
+    monkeypatch.setenv("GP_FAULT_POINT", "ingest.after-data-commit")
+    monkeypatch.setenv("GP_FAULT_MARKER", str(marker))
+    stack = dataclasses.replace(local_ws.stack, limits=Limits(upload_seconds_max=3.0))
+    app = create_app(stack, local_ws.store)
+    with serving(local_ws, app) as url, ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        pending = pool.submit(upload, url, token, "tx", "a.csv", b"id\n1\n")
+        while not marker.exists():
+            assert time.monotonic() - started < 60, "the upload never reached the worker"
+            time.sleep(0.05)
+        monkeypatch.delenv("GP_FAULT_POINT")  # the replacement worker must not stall
+        response = pending.result(timeout=60)
+        assert response.status_code == 422, response.text
+        assert "limits.upload_seconds_max" in response.json()["detail"]
+        assert_alive(url)
+        assert upload(url, token, "tx", "b.csv", b"id\n2\n").status_code == 201
+    assert [v.version for v in local_ws.datasets.history("tx")] == [1]
+    assert local_ws.datasets.read("tx").column("id").to_pylist() == [2]

@@ -36,6 +36,9 @@ class Limits(BaseModel):
         default=100.0, gt=0, description="decoded bytes per byte of a compressed file"
     )
     decompressed_max_bytes: int = Field(default=8 << 30, gt=0, description="one file, decompressed")
+    upload_seconds_max: float = Field(
+        default=900.0, gt=0, description="parsing, checking and writing one upload (server)"
+    )
     nesting_depth_max: int = Field(default=32, gt=0, description="nesting of JSON values and YAML")
     column_name_chars_max: int = Field(
         default=10_000, gt=0, description="characters in one column name"

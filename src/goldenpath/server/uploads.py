@@ -116,6 +116,7 @@ class UploadWorkers:
 
     def __init__(self, stack: Stack, size: int = WORKERS_MAX) -> None:
         self._stack = stack
+        self._seconds_max = stack.limits.upload_seconds_max
         self._slots = threading.BoundedSemaphore(size)
         self._changed = threading.Condition()
         self._idle: list[_Worker] = []
@@ -156,15 +157,34 @@ class UploadWorkers:
         """Run ``request`` in a worker; return its result or raise its error."""
         with self._slots:
             worker = self._take()
+            # A hostile or pathological file must not hold a worker (and its slot) forever:
+            # past the limit the worker is killed, which the dataset survives like any kill.
+            late = threading.Event()
+
+            def stop_late(worker: _Worker = worker) -> None:
+                late.set()
+                worker.process.kill()
+
+            timer = threading.Timer(self._seconds_max, stop_late)
+            timer.daemon = True
+            timer.start()
             try:
                 reply = worker.call(request)
             except WorkerDied as died:
+                timer.cancel()
                 with self._changed:
                     self._busy.discard(worker)
                 worker.stop()
                 log.warning("upload worker %d died (%s); starting another", worker.pid, died)
                 self.warm()
+                if late.is_set():
+                    raise errors.InvalidInput(
+                        f"the upload took longer than {self._seconds_max:g} s to read, check "
+                        "and write (limits.upload_seconds_max); no version was recorded",
+                        hint="split the file into smaller batches, or raise the limit",
+                    ) from None
                 raise _died(died.returncode) from None
+            timer.cancel()
             with self._changed:
                 self._busy.discard(worker)
                 if self._closed:
