@@ -8,20 +8,6 @@ import httpx
 
 from goldenpath.core import errors
 
-_BY_NAME: dict[str, type[errors.GoldenpathError]] = {
-    cls.__name__: cls
-    for cls in (
-        errors.InvalidInput,
-        errors.InvalidName,
-        errors.ContractError,
-        errors.NotFound,
-        errors.Conflict,
-        errors.ValidationFailed,
-        errors.BackendUnavailable,
-        errors.Unauthenticated,
-        errors.PermissionDenied,
-    )
-}
 _BY_STATUS: dict[int, type[errors.GoldenpathError]] = {
     401: errors.Unauthenticated,
     403: errors.PermissionDenied,
@@ -75,11 +61,13 @@ def _error(response: httpx.Response) -> errors.GoldenpathError:
     except ValueError:
         body = {"detail": response.text[:200] or response.reason_phrase}
     detail, hint = str(body.get("detail", "request failed")), body.get("hint")
-    if body.get("title") == "PolicyDenied":
-        return errors.PolicyDenied(
-            detail, hint=hint, policy=body.get("policy", ""), request_id=body.get("request_id")
-        )
-    cls = _BY_NAME.get(body.get("title", "")) or _BY_STATUS.get(
-        response.status_code, errors.GoldenpathError
+    ours = errors.rebuild(
+        str(body.get("title", "")),
+        detail,
+        hint,
+        policy=str(body.get("policy", "")),
+        request_id=body.get("request_id"),
     )
-    return cls(detail, hint=hint)
+    if ours is not None:
+        return ours
+    return _BY_STATUS.get(response.status_code, errors.GoldenpathError)(detail, hint=hint)

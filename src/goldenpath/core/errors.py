@@ -99,3 +99,35 @@ class BackendUnavailable(GoldenpathError):
 
     exit_code = 7
     http_status = 503
+
+
+_BY_NAME: dict[str, type[GoldenpathError]] = {
+    cls.__name__: cls
+    for cls in (
+        InvalidInput,
+        InvalidName,
+        ContractError,
+        Unauthenticated,
+        PermissionDenied,
+        NotFound,
+        Conflict,
+        ValidationFailed,
+        BackendUnavailable,
+    )
+}
+
+
+def rebuild(
+    kind: str,
+    message: str,
+    hint: str | None = None,
+    *,
+    policy: str = "",
+    request_id: str | None = None,
+) -> GoldenpathError | None:
+    """One of our errors again, from its class name as it crossed a process or HTTP boundary
+    (a problem document's ``title``, an upload worker's reply); None if ``kind`` is not ours."""
+    if kind == "PolicyDenied":
+        return PolicyDenied(message, hint=hint, policy=policy, request_id=request_id)
+    cls = _BY_NAME.get(kind)
+    return None if cls is None else cls(message, hint=hint)

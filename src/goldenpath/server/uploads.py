@@ -35,20 +35,6 @@ WORKERS_MAX = 2
 # Signals that mean the worker's own code crashed on what it was given, not that it was
 # stopped from outside: the file is the likely cause, so the caller gets a 422.
 _CRASHES = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
-_ERRORS: dict[str, type[errors.GoldenpathError]] = {
-    cls.__name__: cls
-    for cls in (
-        errors.InvalidInput,
-        errors.InvalidName,
-        errors.ContractError,
-        errors.Unauthenticated,
-        errors.PermissionDenied,
-        errors.NotFound,
-        errors.Conflict,
-        errors.ValidationFailed,
-        errors.BackendUnavailable,
-    )
-}
 
 
 class WorkerDied(Exception):
@@ -247,17 +233,14 @@ def _died(returncode: int | None) -> errors.GoldenpathError:
 
 
 def _error(body: dict[str, Any]) -> Exception:
-    kind = str(body.get("kind"))
-    message, hint = str(body.get("message", "")), body.get("hint")
-    if kind == "PolicyDenied":
-        return errors.PolicyDenied(
-            message,
-            hint=hint,
-            policy=str(body.get("policy", "")),
-            request_id=body.get("request_id"),
-        )
-    cls = _ERRORS.get(kind)
-    if cls is None:
+    ours = errors.rebuild(
+        str(body.get("kind")),
+        str(body.get("message", "")),
+        body.get("hint"),
+        policy=str(body.get("policy", "")),
+        request_id=body.get("request_id"),
+    )
+    if ours is None:
         # Not one of ours: a bug, logged by the worker. The server's handler makes it a 500.
         return RuntimeError("the upload worker failed unexpectedly; see its log")
-    return cls(message, hint=hint)
+    return ours
