@@ -742,14 +742,19 @@ FLOORS: dict[str, Callable[[Path], int]] = {
 
 
 def tamper_check(home: Path, events: int) -> str:
-    """Edit one event in a copy (its trigger dropped); verify must name exactly that event."""
+    """Edit one event in a copy, as a careful attacker would (the trigger dropped, then put
+    back as it was); verify must name exactly that event."""
     target = events // 2
     with tempfile.TemporaryDirectory(prefix="gp-bench-tamper-") as tmp:
         copy = Path(tmp) / "home"
         shutil.copytree(home, copy)
         with closing(sqlite3.connect(copy / "gp.db")) as db:
+            (trigger,) = db.execute(
+                "SELECT sql FROM sqlite_master WHERE name = 'audit_events_no_update'"
+            ).fetchone()
             db.execute("DROP TRIGGER audit_events_no_update")
             db.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = ?", (target,))
+            db.execute(trigger)
             db.commit()
         ws = local(goldenpath.connect(copy, actor=trail_admin(home)))
         try:
