@@ -41,12 +41,12 @@ def test_reject_refuses_the_whole_batch_and_writes_nothing(
     message = caught.value.message
     assert "nothing was written" in message
     for line in (
-        "amount.min: 1 values below 0",
+        "amount.min: 1 value below 0",
         "tx_id.unique: 2 rows sharing a value",
-        "country.allowed: 1 values not in the allowed list",
-        "tx_id.not_null: 1 nulls",
-        "tx_id.regex: 1 values not matching",
-        "amount.type: 1 values that are not float",
+        "country.allowed: 1 value not in the allowed list",
+        "tx_id.not_null: 1 null",
+        "tx_id.regex: 1 value not matching",
+        "amount.type: 1 value not of type float",
     ):
         assert line in message
     assert "'XX'" in message  # example values

@@ -319,10 +319,10 @@ def test_ingest_csv_parquet_and_json_lines_then_inspect(gp: Gp) -> None:
     events_seen = {(e["action"], e["object_ref"], e["actor"]) for e in audit.json()}
     assert {("dataset.create", "tx", ACTOR), ("dataset.ingest", "tx@1", ACTOR)} <= events_seen
 
-    assert ok.out.startswith("all 2 rules passed on 1 rows"), str(ok)
+    assert ok.out.startswith("all 2 rules passed on 1 row"), str(ok)
     assert failed.code == 6, str(failed)
-    assert "amount.min: 1 values below 0" in failed.out
-    assert "country.allowed: 1 values not in the allowed list" in failed.out
+    assert "amount.min: 1 value below 0" in failed.out
+    assert "country.allowed: 1 value not in the allowed list" in failed.out
     assert gp.state()["counts"]["dataset_versions"] == 3  # validate wrote nothing
 
 
@@ -331,7 +331,7 @@ def test_time_travel(gp: Gp) -> None:
         ws.datasets.ingest("tx", csv(gp.cwd / "v1.csv", "id,amount", (1, 1.5), (2, 2.5)))
     csv(gp.cwd / "v2.csv", "id,amount", (3, 3.5))
     second = gp.run("data", "ingest", "tx", "v2.csv")
-    assert second.out.startswith("tx@2: 1 rows appended, 3 rows in the version")
+    assert second.out.startswith("tx@2: 1 row appended, 3 rows in the version")
     first, latest = gp.runs(["data", "head", "tx@1", "--json"], ["data", "head", "tx", "--json"])
     assert first.json() == [{"id": 1, "amount": 1.5}, {"id": 2, "amount": 2.5}]
     assert sorted(r["id"] for r in latest.json()) == [1, 2, 3]
@@ -362,7 +362,7 @@ def test_a_reject_contract_refuses_a_bad_batch_and_writes_nothing(gp: Gp) -> Non
         "nothing was written",
         "2 of 2 rules failed (3 of 4 rows)",
         "amount.min: 2 values below 0",
-        "country.allowed: 1 values not in the allowed list",
+        "country.allowed: 1 value not in the allowed list",
         "hint:",
     )
     # Without progress lines (--json), stderr is the error alone.

@@ -75,4 +75,4 @@ def test_ingest_and_policy_output_print_values_verbatim(gp: Gp) -> None:
     data = csv(gp.cwd / "d.csv", "id,name", (1, "abc"), (2, "ABC"))
     out = gp.run("data", "ingest", "tx", data, "--contract", c).out
     assert "/[a-z]+/" in out
-    assert "1 rows quarantined" in out
+    assert "1 row quarantined" in out

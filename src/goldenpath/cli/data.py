@@ -11,6 +11,7 @@ import typer
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
 from goldenpath.cli.progress import StepProgress
+from goldenpath.core.humanize import plural
 from goldenpath.data import Mode
 
 app = typer.Typer(
@@ -59,8 +60,8 @@ def ingest(
     v = result.version
     verb = "appended" if v.mode == "append" else "written (overwrite)"
     render.out.print(
-        f"[green]{v.ref}[/green]: {v.batch_rows:,} rows {verb}, "
-        f"{v.row_count:,} rows in the version",
+        f"[green]{v.ref}[/green]: {plural(v.batch_rows, 'row')} {verb}, "
+        f"{plural(v.row_count, 'row')} in the version",
         markup=True,
     )
     if result.schema_changes.any and v.version > 1:
@@ -69,7 +70,7 @@ def ingest(
         render.out.print(f"contract: {result.report.summary()}")
     if v.quarantined_rows:
         render.out.print(
-            f"[yellow]{v.quarantined_rows:,} rows quarantined[/yellow]; "
+            f"[yellow]{plural(v.quarantined_rows, 'row')} quarantined[/yellow]; "
             f"see them with: gp data quarantine {v.dataset}",
             markup=True,
         )
@@ -233,7 +234,7 @@ def profile(
     if json_:
         render.print_json(stats)
         return
-    render.out.print(f"{stats['rows']:,} rows")
+    render.out.print(plural(stats["rows"], "row"))
     rows = []
     for name, c in stats["columns"].items():
         q = c.get("quantiles") or {}
@@ -291,7 +292,7 @@ def quarantine(
     if json_:
         render.print_json(shown)
         return
-    render.out.print(f"{data.num_rows:,} quarantined rows")
+    render.out.print(f"{plural(data.num_rows, 'quarantined row')}")
     if shown:
         columns = [c for c in data.column_names if c != "_gp_quarantined_at"]
         render.table(

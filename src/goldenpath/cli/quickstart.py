@@ -14,6 +14,7 @@ from rich.markup import escape
 from goldenpath.cli import render
 from goldenpath.cli.context import state
 from goldenpath.cli.progress import StepProgress
+from goldenpath.core.humanize import plural
 
 
 def quickstart(
@@ -53,7 +54,7 @@ def quickstart(
     )
     v = result.version
     render.out.print(
-        f"[green]{v.ref}[/green]: {v.row_count:,} rows accepted, "
+        f"[green]{v.ref}[/green]: {plural(v.row_count, 'row')} accepted, "
         f"{v.quarantined_rows:,} quarantined by the contract "
         f"({time.perf_counter() - started:.1f}s)",
         markup=True,

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from goldenpath.core.errors import ContractError
+from goldenpath.core.humanize import duration, plural
 from goldenpath.core.limits import Limits
 from goldenpath.core.sql import quote_identifier as quote
 from goldenpath.core.sql import sandboxed_duckdb
@@ -108,10 +109,11 @@ class ValidationReport:
 
     def summary(self) -> str:
         if self.passed:
-            return f"all {len(self.results)} rules passed on {self.rows_checked:,} rows"
+            rules = plural(len(self.results), "rule")
+            return f"all {rules} passed on {plural(self.rows_checked, 'row')}"
         lines = [
-            f"{len(self.failures)} of {len(self.results)} rules failed "
-            f"({self.rows_failed:,} of {self.rows_checked:,} rows):"
+            f"{len(self.failures)} of {plural(len(self.results), 'rule')} failed "
+            f"({self.rows_failed:,} of {plural(self.rows_checked, 'row')}):"
         ]
         # Rule names hold column names (up to limits.column_name_chars_max each): the message
         # names each failure briefly and lists a bounded number; as_dict() keeps them whole.
@@ -138,7 +140,7 @@ class _RowRule:
     column: str
     predicate: str  # true when a row breaks the rule
     params: list[Any]
-    what: str  # "values below 0", for the message
+    what: str  # "values below 0": a plural noun first, made singular for a count of one
 
 
 @dataclass
@@ -146,6 +148,12 @@ class _Plan:
     typed: dict[str, str]
     row_rules: list[_RowRule]
     aggregates: list[tuple[str, str]]  # (alias, sql)
+
+
+def _counted(count: int, what: str) -> str:
+    """``1 value below 0``, ``2 values below 0``: ``what`` starts with a plural noun."""
+    noun, _, rest = what.partition(" ")
+    return f"{plural(count, noun.removesuffix('s'), noun)} {rest}".rstrip()
 
 
 def _bound_param(value: float | str, logical: str | None) -> tuple[str, Any]:
@@ -196,7 +204,7 @@ def _plan(contract: Contract, schema: pa.Schema, has_existing: set[str]) -> _Pla
                     name,
                     f"({col} IS NOT NULL AND {typed[name]} IS NULL)",
                     [],
-                    f"values that are not {logical}",
+                    f"values not of type {logical}",
                 )
             )
         elif logical == "float" and pa.types.is_integer(arrow_type):
@@ -353,7 +361,7 @@ def _table_results(
                     "table.freshness",
                     "table",
                     int(age > limit),
-                    f"newest {fresh.column} is {newest} ({age.total_seconds() / 3600:.1f} h old), "
+                    f"newest {fresh.column} is {newest} ({duration(age.total_seconds())} old), "
                     f"max age {fresh.max_age}",
                 )
             )
@@ -496,7 +504,7 @@ def _run(
                     "null" if v is None else shorten(repr(v), chars_max) for (v,) in sample
                 )
             )[:examples_max]
-        results.append(RuleResult(rule.name, "row", failed, f"{failed:,} {rule.what}", examples))
+        results.append(RuleResult(rule.name, "row", failed, _counted(failed, rule.what), examples))
     results.extend(_table_results(contract, rows, aggregates, now))
 
     any_broken = " OR ".join(r.predicate for r in plan.row_rules) or "false"
