@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -25,6 +24,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from goldenpath.core import signing
 from goldenpath.core.actor import Actor
+from goldenpath.core.atomic import write_atomically
 from goldenpath.core.audit_chain import GENESIS, canonical_time, chain_hash
 from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import Conflict, NotFound
@@ -253,9 +253,7 @@ class AuditService:
         with self._keys.locked(exclusive=not ever):
             point, previous, public = self._sign_checkpoint(at, ever, signer)
         point = {**point, **public_record(public), "previous": previous}
-        tmp = self._head_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(point, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self._head_file)
+        write_atomically(self._head_file, (json.dumps(point, indent=2) + "\n").encode(), mode=0o644)
         return point
 
     def _sign_checkpoint(

@@ -21,6 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from goldenpath.core import signing
+from goldenpath.core.atomic import write_atomically
 from goldenpath.core.errors import Conflict, GoldenpathError, InvalidInput, NotFound
 
 
@@ -103,12 +104,10 @@ class AuditKeys:
             ) from None
 
     def _write_history(self, records: list[KeyRecord]) -> None:
-        tmp = self.history_file.with_name(self.history_file.name + ".tmp")
         text = json.dumps({"keys": [asdict(r) for r in records]}, indent=2) + "\n"
         try:
             self.history_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, self.history_file)
+            write_atomically(self.history_file, text.encode(), mode=0o644)
         except OSError as exc:
             raise InvalidInput(
                 f"cannot write the audit key history {self.history_file}: {exc.strerror or exc}",
@@ -194,11 +193,7 @@ class AuditKeys:
                 if data is None:
                     path.unlink(missing_ok=True)
                 else:
-                    tmp = path.with_name(path.name + ".tmp")
-                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                    with os.fdopen(fd, "wb") as handle:
-                        handle.write(data)
-                    os.replace(tmp, path)
+                    write_atomically(path, data, mode=0o600)
 
         return undo
 
