@@ -58,7 +58,7 @@ class BodyGuard:
         multipart = headers.get("content-type", "").startswith("multipart/form-data")
         limit = limits.body_max_bytes + (limits.upload_max_bytes if multipart else 0)
         if length is not None and not chunked:
-            if not length.strip().isdigit():
+            if not (length.strip().isascii() and length.strip().isdigit()):  # not "²"
                 await _send(scope, receive, send, 400, "BadRequest", "invalid Content-Length")
                 return
             if int(length) > limit:
