@@ -20,6 +20,7 @@ from goldenpath.core.config import Stack, resolve_stack
 from goldenpath.server import problems
 from goldenpath.server.auth import Context
 from goldenpath.server.guard import BodyGuard
+from goldenpath.server.schemas import Health, answer
 from goldenpath.server.uploads import UploadWorkers
 from goldenpath.store.engine import MetadataStore, open_store
 
@@ -60,7 +61,7 @@ def create_app(stack: Stack, store: MetadataStore | None = None) -> FastAPI:
     # Authenticate, and cap the body, before any route (or FastAPI's body parser) reads it.
     app.add_middleware(BodyGuard, context=context)
 
-    @app.get("/healthz", tags=["meta"])
+    @app.get("/healthz", tags=["meta"], response_model=None, responses=answer(Health))
     def health() -> dict[str, str]:
         """Liveness: answers without authentication."""
         return {"status": "ok", "version": __version__}
