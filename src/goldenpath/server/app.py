@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from goldenpath import __version__
 from goldenpath.core.config import Stack, resolve_stack
@@ -23,6 +24,9 @@ from goldenpath.server.guard import BodyGuard
 from goldenpath.server.schemas import Health, answer
 from goldenpath.server.uploads import UploadWorkers
 from goldenpath.store.engine import MetadataStore, open_store
+
+# Where the documentation pages' scripts, styles and icon are served from.
+DOCS_ASSETS = "/docs-assets"
 
 
 @asynccontextmanager
@@ -49,7 +53,13 @@ def create_app(stack: Stack, store: MetadataStore | None = None) -> FastAPI:
     from goldenpath.server import routes_data, routes_governance
 
     context = Context(stack, store or open_store(stack.metadata))
-    app = FastAPI(
+    # /docs loads Swagger UI from DOCS_ASSETS on this server (files that fastapi-offline
+    # packages), never from a CDN: it works on a machine without internet. No /redoc: ReDoc's
+    # bundle always fetches its logo from its own CDN. No validator badge (it calls out too).
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        redoc_url=None,
+        swagger_ui_parameters={"validatorUrl": None},
         title="goldenpath control plane",
         version=__version__,
         description="The platform's operations over HTTP. Authenticate with "
