@@ -29,6 +29,7 @@ from typer.testing import CliRunner
 
 import goldenpath
 from goldenpath.cli.app import app as cli_app
+from goldenpath.core.config import NOT_BUILT_YET
 from tests.conftest import write
 
 pytestmark = pytest.mark.e2e
@@ -190,6 +191,29 @@ def test_init_and_status(tmp_path: Path) -> None:
     assert (counts["datasets"], counts["dataset_versions"], counts["principals"]) == (0, 0, 1)
     assert counts["audit_events"] >= 1
     assert again.json()["counts"] == counts  # opening an existing workspace writes nothing
+
+
+def test_status_says_which_settings_are_not_built_yet(gp: Gp) -> None:
+    gp.env["GP_ONLINE"] = "redis://127.0.0.1:6379/0"  # issue 12, point 8
+    as_json, as_text = gp.runs(["status", "--json"], ["status"])
+    assert as_json.json()["effect"] == {  # stdout stays pure JSON; the warning is on stderr
+        "metadata": "in effect",
+        "storage": "in effect",
+        "online": "not built yet: " + NOT_BUILT_YET[("online", "redis")],
+        "runtime": "not built yet: " + NOT_BUILT_YET[("runtime", "local")],
+    }
+    for run in (as_json, as_text):
+        assert run.err.splitlines() == [
+            "warning: online: redis is set (environment) but not built yet: "
+            + NOT_BUILT_YET[("online", "redis")]
+        ], str(run)
+    row = r"^{} *[ │] *{} *[ │] *{} *[ │] *{}"
+    assert re.search(
+        row.format("online", r"redis://\S+", "environment", "not built yet: "), as_text.out, re.M
+    )
+    assert re.search(
+        row.format("metadata", r"sqlite:\S+", "default", "in effect"), as_text.out, re.M
+    )
 
 
 def command_paths() -> list[tuple[str, ...]]:
