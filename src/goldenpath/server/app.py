@@ -62,9 +62,10 @@ def create_app(stack: Stack, store: MetadataStore | None = None) -> FastAPI:
         swagger_ui_parameters={"validatorUrl": None},
         title="goldenpath control plane",
         version=__version__,
+        # Markdown (Swagger UI renders it): code spans keep "<token>" from reading as a tag.
         description="The platform's operations over HTTP. Authenticate with "
-        "'Authorization: Bearer <token>' (gp tokens create). Errors are "
-        "application/problem+json.",
+        "`Authorization: Bearer <token>` (create one with `gp tokens create`). Errors are "
+        "`application/problem+json`.",
         lifespan=_lifespan,
     )
     problems.install(app)
