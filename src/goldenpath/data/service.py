@@ -445,6 +445,8 @@ class DatasetService:
     ) -> IngestResult:
         now = utcnow()
         number = previous.version + 1 if previous is not None else 1
+        if previous is None:
+            mode = "append"  # a first version replaces nothing: one word for it, whatever was asked
         schema = schema_json(stored)
         quarantined_rows = quarantined.num_rows if quarantined is not None else 0
         with self._store.begin() as conn:
