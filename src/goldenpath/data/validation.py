@@ -153,7 +153,7 @@ class ValidationReport:
                 "and hold back the failing ones"
             )
         elif row_failures:
-            advice.append("rows that break row rules will be quarantined once the rest passes")
+            advice.append("once the table rules pass, rows that break row rules are quarantined")
         return "; ".join(advice)
 
 
