@@ -280,7 +280,7 @@ def test_ingest_csv_parquet_and_json_lines_then_inspect(gp: Gp) -> None:
     )
     for run in ingests:
         assert run.code == 0, str(run)
-    assert ingests[0].out.startswith("tx@1: 3 rows appended, 3 rows in the version")
+    assert ingests[0].out.startswith("tx@1: 3 rows appended (a new dataset)")
     assert ingests[0].err and all(PROGRESS_LINE.match(line) for line in ingests[0].err.splitlines())
     for run, fmt in zip(ingests[1:], ("parquet", "jsonl"), strict=True):
         version = run.json()["version"]
