@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
@@ -38,10 +39,16 @@ def ingest(
     allow_breaking: bool = typer.Option(
         False, "--allow-breaking", help="Accept removed or retyped columns."
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Record a new version even if this batch is already in the dataset."
+    ),
     fmt: str | None = _format_option(),
     json_: bool = JSON,
 ) -> None:
     """Ingest a file as a new version of a dataset.
+
+    Ingesting a batch that is already in the dataset (the same rows, columns and contract)
+    writes nothing and names the version that holds it; --force records it anyway.
 
     Example: gp data ingest transactions tx.csv --contract transactions.contract.yaml
     """
@@ -52,12 +59,19 @@ def ingest(
         contract=contract,
         fmt=fmt,
         allow_breaking=allow_breaking,
+        force=force,
         progress=None if json_ else StepProgress("ingest"),
     )
     if json_:
         render.print_json(result.as_dict())
         return
     v = result.version
+    if result.unchanged:
+        render.out.print(
+            f"{v.dataset}: unchanged; this batch is already in {v.ref}, nothing was written "
+            "(record it again with --force)"
+        )
+        return
     verb = "appended" if v.mode == "append" else "written (overwrite)"
     render.out.print(
         f"[green]{v.ref}[/green]: {plural(v.batch_rows, 'row')} {verb}, "
@@ -74,6 +88,8 @@ def ingest(
             f"see them with: gp data quarantine {v.dataset}",
             markup=True,
         )
+    for warning in result.warnings:
+        render.err.print(f"[yellow]warning:[/yellow] {escape(warning)}", markup=True)
 
 
 @app.command()
@@ -211,7 +227,9 @@ def head(
     rows: int = typer.Option(10, "--rows", "-n", min=1, max=10_000, help="How many rows."),
     json_: bool = JSON,
 ) -> None:
-    """Show the first rows of a dataset version.
+    """Show the first rows of a dataset version, in file order.
+
+    File order: the oldest batch in the version first, each batch's rows as in its file.
 
     Example: gp data head transactions@1 -n 5
     """
@@ -226,7 +244,10 @@ def head(
 def profile(
     ref: str = typer.Argument(..., help="NAME or NAME@VERSION."), json_: bool = JSON
 ) -> None:
-    """Show a version's column profile (nulls, min/max/mean/std, quantiles, top values).
+    """Show a version's column profile (nulls, distinct, min/max/mean/std, quantiles, top values).
+
+    A distinct count marked ~ is an estimate (HyperLogLog, a few percent off); text and
+    boolean columns with at most 10,000 distinct values are counted exactly.
 
     Example: gp data profile transactions@2
     """
@@ -244,7 +265,7 @@ def profile(
                 name,
                 c["type"],
                 f"{c['null_fraction']:.1%}",
-                c.get("distinct"),
+                _distinct(c),
                 _num(c.get("min")),
                 _num(c.get("max")),
                 _num(c.get("mean")),
@@ -269,6 +290,15 @@ def profile(
         ],
         rows,
     )
+
+
+def _distinct(column: dict[str, Any]) -> str:
+    """A distinct count, marked ``~`` when estimated (profiles stored before the
+    ``distinct_approx`` field were all estimates)."""
+    count = column.get("distinct")
+    if count is None:
+        return ""
+    return f"~{count:,}" if column.get("distinct_approx", True) else f"{count:,}"
 
 
 def _num(value: Any) -> str:

@@ -53,6 +53,8 @@ def quickstart(
         progress=StepProgress("ingest"),
     )
     v = result.version
+    if result.unchanged:  # a rerun: the same generated rows are already the newest version
+        render.out.print(f"{v.ref}: unchanged, these rows are already in it")
     render.out.print(
         f"[green]{v.ref}[/green]: {plural(v.row_count, 'row')} accepted, "
         f"{v.quarantined_rows:,} quarantined by the contract "
