@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from sqlalchemy import update
+from sqlalchemy import text
 
 import goldenpath
 from goldenpath.data import service as data_service
-from goldenpath.store.tables import dataset_versions
 from tests.conftest import write
 
 A = "id,amount,tag\n1,2.5,a\n2,3.5,b\n3,4.5,c\n"
@@ -176,15 +175,21 @@ def test_two_identical_ingests_at_once_make_one_version(tmp_path: Path) -> None:
         assert [v.row_count for v in ws.datasets.history("tx")] == [3, 5]
 
 
-def test_versions_recorded_before_batch_fingerprints_never_match(
-    local_ws: goldenpath.Workspace, tmp_path: Path
+def test_migration_0006_leaves_older_versions_unknown_and_they_never_match(
+    tmp_path: Path,
 ) -> None:
-    a = write(tmp_path / "a.csv", A)
-    local_ws.datasets.ingest("tx", a)
-    with local_ws.store.begin() as conn:  # as migration 0006 leaves an older version
-        conn.execute(update(dataset_versions).values(batch_fingerprint=None))
-    assert local_ws.datasets.get("tx").batch_fingerprint is None
-    assert local_ws.datasets.ingest("tx", a).version.ref == "tx@2"
+    home, a = tmp_path / "home", write(tmp_path / "a.csv", A)
+    with goldenpath.connect(home, actor="alice", create=True) as ws:
+        ws.datasets.ingest("tx", a)
+        with ws.store.begin() as conn:  # back to the schema of migration 0005, data kept
+            conn.execute(text("DROP INDEX ix_dataset_versions_batch_fingerprint"))
+            conn.execute(text("ALTER TABLE dataset_versions DROP COLUMN batch_fingerprint"))
+            conn.execute(text("UPDATE alembic_version SET version_num = '0005'"))
+    with goldenpath.connect(home, actor="alice") as ws:  # opening migrates to 0006
+        assert ws.store.current_revision() == "0006"
+        assert ws.datasets.get("tx@1").batch_fingerprint is None
+        assert ws.datasets.ingest("tx", a).version.ref == "tx@2"
+        assert ws.datasets.ingest("tx", a).version.ref == "tx@2"  # unchanged from now on
 
 
 def test_the_lookup_by_batch_fingerprint_uses_an_index(local_ws: goldenpath.Workspace) -> None:
