@@ -116,7 +116,9 @@ class DatasetFiles:
                 if fragment is not None:
                     ordered.append(fragment)
                     found += counts[path] or 0
-        ordered += [fragments[path] for path in sorted(fragments)]  # none, unless files moved
+        # Then the files not walked (newer ones, once enough rows were found): head stops
+        # before reaching them.
+        ordered += [fragments[path] for path in sorted(fragments)]
         in_order = pads.FileSystemDataset(
             ordered, current.schema, current.format, current.filesystem
         )
