@@ -77,13 +77,17 @@ def test_quarantine_keeps_valid_rows_and_holds_back_each_failing_row_exactly(
     kept = ws.datasets.read("tx@2")
     assert sorted(kept.column("tx_id").to_pylist()) == ["tx_1", "tx_10", "tx_2"]
     assert kept.schema.field("amount").type == pa.float64()
+    # _gp_row is the data row's number in the file, from 1 (issue 12, point 9), as in the
+    # comment on BAD: data row N is on line N + 1 of the CSV, after its header.
     held = {r["_gp_row"]: r for r in ws.datasets.quarantine("tx").to_pylist()}
-    assert sorted(held) == [1, 2, 3, 4, 5]
-    assert held[1]["_gp_rules"] == ["amount.min"]
-    assert held[2]["_gp_rules"] == ["tx_id.unique", "country.allowed"]
-    assert held[4]["_gp_rules"] == ["tx_id.not_null"]
-    assert set(held[5]["_gp_rules"]) == {"tx_id.regex", "amount.type"}
-    assert held[5]["amount"] == "abc"  # the original text is kept, so nothing is lost
+    assert sorted(held) == [2, 3, 4, 5, 6]
+    assert held[2]["_gp_rules"] == ["amount.min"]
+    assert held[3]["_gp_rules"] == ["tx_id.unique", "country.allowed"]
+    assert held[5]["_gp_rules"] == ["tx_id.not_null"]
+    assert set(held[6]["_gp_rules"]) == {"tx_id.regex", "amount.type"}
+    assert held[6]["amount"] == "abc"  # the original text is kept, so nothing is lost
+    lines = BAD.splitlines()
+    assert all(lines[row].split(",")[1] == held[row]["amount"] for row in held)
     assert {r["_gp_version"] for r in held.values()} == {2}
     stored = ws.datasets.validation("tx@2")
     assert stored is not None and stored["outcome"] == "quarantined"

@@ -222,6 +222,22 @@ def test_a_kill_at_a_crash_point_with_postgres_metadata(
         check_a_kill_at_a_crash_point(ws, home, tmp_path, point, "append")
 
 
+def test_a_killed_batch_is_not_counted_as_ingested(
+    sdk: goldenpath.Workspace, home: Path, tmp_path: Path
+) -> None:
+    # Killed between the Delta write and the metadata commit, the batch must not count as
+    # ingested (issue 12, point 4): retried, it is a new version, not "unchanged" with
+    # nothing stored. The retry comes first, before any other write could mask a leak.
+    sdk.datasets.ingest("tx", csv_file(tmp_path / "v1.csv", V1))
+    bigger = csv_file(tmp_path / "bigger.csv", KILLED)
+    kill_at(home, "ingest.before-metadata-commit", ["data", "ingest", "tx", str(bigger)])
+
+    retried = sdk.datasets.ingest("tx", bigger)
+    assert (retried.outcome, retried.version.ref) == ("accepted", "tx@2")
+    assert ordered(sdk.datasets.read("tx")) == ordered(as_dicts(V1 + KILLED))
+    assert sdk.datasets.ingest("tx", bigger).outcome == "unchanged"
+
+
 QUARANTINE_CONTRACT = """\
 on_violation: quarantine
 columns:

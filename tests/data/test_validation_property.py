@@ -85,9 +85,10 @@ def test_counts_and_quarantined_rows_match_the_reference(
     failing = set().union(*expected.values())
     assert checked.report.rows_failed == len(failing)
     held = checked.quarantined.to_pylist() if checked.quarantined is not None else []
-    assert {r["_gp_row"] for r in held} == failing
+    # _gp_row counts data rows from 1; the reference counts positions from 0.
+    assert {r["_gp_row"] - 1 for r in held} == failing
     for row in held:
-        assert set(row["_gp_rules"]) == {k for k, v in expected.items() if row["_gp_row"] in v}
+        assert set(row["_gp_rules"]) == {k for k, v in expected.items() if row["_gp_row"] - 1 in v}
     assert checked.valid.num_rows == len(data) - len(failing)
     if checked.valid.num_rows:
         assert checked.valid.schema.field("n").type == pa.int64()
@@ -137,9 +138,10 @@ def test_more_than_62_row_rules_match_the_reference(
     failing = set().union(*expected.values())
     assert checked.report.rows_failed == len(failing)
     held = checked.quarantined.to_pylist() if checked.quarantined is not None else []
-    assert {r["_gp_row"] for r in held} == failing
+    # _gp_row counts data rows from 1; the reference counts positions from 0.
+    assert {r["_gp_row"] - 1 for r in held} == failing
     for row in held:
-        assert set(row["_gp_rules"]) == {k for k, v in expected.items() if row["_gp_row"] in v}
+        assert set(row["_gp_rules"]) == {k for k, v in expected.items() if row["_gp_row"] - 1 in v}
     # Without split the counts come from the same path.
     unsplit = validate_batch(table, WIDE_CONTRACT, now=datetime.now(UTC))
     assert unsplit.report.rows_failed == len(failing)

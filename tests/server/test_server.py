@@ -143,11 +143,27 @@ def test_the_remote_sdk_is_the_same_sdk(
         assert [d.name for d in bob.datasets.list()] == ["fraud_tx"]
         result = bob.datasets.ingest("fraud_tx", write(tmp_path / "b.csv", "id,amount\n3,1.0\n"))
         assert result.version.ref == "fraud_tx@2"
+        # The same batch again: unchanged, naming its version (issue 12, point 4); 200 over
+        # HTTP, not 201, since nothing was created. force records it anyway.
+        same = bob.datasets.ingest("fraud_tx", tmp_path / "b.csv")
+        assert (same.outcome, same.version.ref, same.warnings) == ("unchanged", "fraud_tx@2", ())
+        assert same.version.batch_fingerprint == result.version.batch_fingerprint is not None
+        with open(tmp_path / "b.csv", "rb") as handle:
+            answer = httpx.post(
+                f"{server.url}/api/v1/datasets/fraud_tx/versions",
+                headers={"Authorization": f"Bearer {org['bob']}", "X-GP-Project": "fraud"},
+                files={"file": ("b.csv", handle)},
+                timeout=60,
+            )
+        assert (answer.status_code, answer.json()["ref"]) == (200, "fraud_tx@2"), answer.text
+        forced = bob.datasets.ingest("fraud_tx", tmp_path / "b.csv", force=True)
+        assert (forced.outcome, forced.version.ref) == ("accepted", "fraud_tx@3")
         assert bob.datasets.read("fraud_tx@1").to_pylist() == [
             {"id": 1, "amount": 2.0},
             {"id": 2, "amount": 3.0},
         ]
         assert bob.datasets.history("fraud_tx")[1].row_count == 3
+        assert bob.datasets.history("fraud_tx")[2].row_count == 4
         assert bob.datasets.profile("fraud_tx@1")["rows"] == 2
         assert bob.datasets.head("fraud_tx@1", 1).num_rows == 1
         with pytest.raises(goldenpath.ValidationFailed, match=r"amount\.min"):

@@ -27,6 +27,9 @@ def test_migrating_an_empty_database_yields_the_declared_schema(metadata_url: st
         for table in metadata.sorted_tables:
             columns = {c["name"] for c in inspector.get_columns(table.name)}
             assert columns == {c.name for c in table.columns}, table.name
+            indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes(table.name)}
+            for index in table.indexes:
+                assert indexes.get(index.name) == [c.name for c in index.columns], index.name
     finally:
         store.dispose()
 

@@ -42,10 +42,16 @@ def ingest(
     allow_breaking: bool = typer.Option(
         False, "--allow-breaking", help="Accept removed or retyped columns."
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Record a new version even if this batch is already in the dataset."
+    ),
     fmt: str | None = _format_option(),
     json_: bool = JSON,
 ) -> None:
     """Ingest a file as a new version of a dataset.
+
+    Ingesting a batch that is already in the dataset (the same rows, columns and contract)
+    writes nothing and names the version that holds it; --force records it anyway.
 
     Example: gp data ingest transactions tx.csv --contract transactions.contract.yaml
     """
@@ -56,6 +62,7 @@ def ingest(
         contract=contract,
         fmt=fmt,
         allow_breaking=allow_breaking,
+        force=force,
         progress=None if json_ else StepProgress("ingest"),
     )
     if json_:
@@ -67,6 +74,12 @@ def ingest(
 def print_ingested(result: IngestResult) -> None:
     """What an ingest made, in the same words for ``gp data ingest`` and ``gp quickstart``."""
     v = result.version
+    if result.unchanged:
+        render.out.print(
+            f"{v.dataset}: unchanged; this batch is already in {v.ref}, nothing was written "
+            "(record it again with --force)"
+        )
+        return
     if v.version == 1:  # recorded as append whatever the mode: there was nothing to replace
         made = f"{plural(v.batch_rows, 'row')} appended (a new dataset)"
     elif v.mode == "append":
@@ -86,6 +99,8 @@ def print_ingested(result: IngestResult) -> None:
             f"see them with: gp data quarantine {escape(v.dataset)}",
             markup=True,
         )
+    for warning in result.warnings:
+        render.err.print(f"[yellow]warning:[/yellow] {escape(warning)}", markup=True)
 
 
 @app.command()
@@ -223,7 +238,9 @@ def head(
     rows: int = typer.Option(10, "--rows", "-n", min=1, max=10_000, help="How many rows."),
     json_: bool = JSON,
 ) -> None:
-    """Show the first rows of a dataset version.
+    """Show the first rows of a dataset version, in file order.
+
+    File order: the oldest batch in the version first, each batch's rows as in its file.
 
     Example: gp data head transactions@1 -n 5
     """
@@ -238,7 +255,10 @@ def head(
 def profile(
     ref: str = typer.Argument(..., help="NAME or NAME@VERSION."), json_: bool = JSON
 ) -> None:
-    """Show a version's column profile (nulls, min/max/mean/std, quantiles, top values).
+    """Show a version's column profile (nulls, distinct, min/max/mean/std, quantiles, top values).
+
+    A distinct count marked ~ is an estimate (HyperLogLog, a few percent off); text and
+    boolean columns with at most 10,000 distinct values are counted exactly.
 
     Example: gp data profile transactions@2
     """
@@ -256,7 +276,7 @@ def profile(
                 name,
                 c["type"],
                 f"{c['null_fraction']:.1%}",
-                c.get("distinct"),
+                _distinct(c),
                 _num(c.get("min")),
                 _num(c.get("max")),
                 _num(c.get("mean")),
@@ -281,6 +301,15 @@ def profile(
         ],
         rows,
     )
+
+
+def _distinct(column: dict[str, Any]) -> str:
+    """A distinct count, marked ``~`` when estimated (profiles stored before the
+    ``distinct_approx`` field were all estimates)."""
+    count = column.get("distinct")
+    if count is None:
+        return ""
+    return f"~{count:,}" if column.get("distinct_approx", True) else f"{count:,}"
 
 
 def _num(value: Any) -> str:

@@ -102,6 +102,7 @@ class RemoteDatasets:
         contract: Path | None = None,
         fmt: str | None = None,
         allow_breaking: bool = False,
+        force: bool = False,
         progress: Progress | None = None,
     ) -> IngestResult:
         files = self._upload(path, contract)
@@ -110,7 +111,7 @@ class RemoteDatasets:
                 "POST",
                 f"/datasets/{name}/versions",
                 files=files,
-                data={"mode": mode, "allow_breaking": str(allow_breaking)},
+                data={"mode": mode, "allow_breaking": str(allow_breaking), "force": str(force)},
             )
         finally:
             for _, handle, _ in files.values():

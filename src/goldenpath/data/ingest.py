@@ -18,6 +18,7 @@ from goldenpath.core.errors import Conflict
 from goldenpath.core.redact import redact
 from goldenpath.data import Mode
 from goldenpath.data.contracts import ARROW_TYPES, LoadedContract
+from goldenpath.data.profiles import row_hash_sum
 from goldenpath.data.schema import SchemaChanges
 from goldenpath.data.tables import SchemaMode
 from goldenpath.data.versions import DatasetVersion
@@ -45,6 +46,22 @@ def fingerprint(schema: list[dict[str, Any]], rows: int, content_sum: str) -> st
     """A version's content fingerprint: schema, row count and the sum of row hashes."""
     shape = json.dumps([[c["name"], c["type"]] for c in schema])
     return hashlib.sha256(f"{shape}|{rows}|{content_sum}".encode()).hexdigest()
+
+
+def batch_fingerprint(batch: pa.Table, contract_sha256: str | None) -> str:
+    """The fingerprint of a parsed batch: what makes two ingests "the same batch".
+
+    A sha256 over the contract the batch is checked against (its sha256, or none), the
+    columns' names and types as read, the row count and the sum of the rows' hashes. Column
+    order and row order do not matter (names are sorted; the hash sum is order-free); a
+    repeated row counts each time. The file's format, name, layout and compression do not
+    enter it: the same rows as CSV and as Parquet, read as the same types, are the same batch.
+    """
+    names = sorted(batch.column_names)
+    rows, content_sum = row_hash_sum(batch, names)
+    shape = json.dumps([[n, str(batch.schema.field(n).type)] for n in names])
+    text = f"batch|{contract_sha256 or ''}|{shape}|{rows}|{content_sum}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def conform(batch: pa.Table, stored: pa.Schema) -> pa.Table:

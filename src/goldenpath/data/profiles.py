@@ -1,7 +1,8 @@
 """Column profiles of a dataset version, for inspection now and drift checks later.
 
 One DuckDB scan computes counts, nulls, approximate distinct counts, min/max/mean/std and
-approximate quantiles for every column; low-cardinality columns then get exact top values.
+approximate quantiles for every column; low-cardinality text and boolean columns then get
+exact top values and an exact distinct count (``distinct_approx`` says which one a column has).
 """
 
 from __future__ import annotations
@@ -38,6 +39,29 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _hash_sum(names: list[str]) -> str:
+    """SQL for the sum of every row's hash over ``names`` (0 for no rows), as a HUGEINT."""
+    every = ", ".join(quote(n) for n in names)
+    return f"coalesce(sum(hash({every}))::HUGEINT, 0)"
+
+
+def row_hash_sum(data: pa.Table, names: list[str]) -> tuple[int, int]:
+    """The row count of ``data`` and the sum of its rows' hashes over ``names``, mod 2**64.
+
+    A multiset digest: row order does not change it, a repeated row counts twice. The hashes
+    are DuckDB's, which are not promised stable across DuckDB releases (a changed hash makes
+    a batch look new, never two batches look the same).
+    """
+    if not names:
+        return data.num_rows, 0
+    con = sandboxed_duckdb({"data": data})
+    try:
+        (row,) = con.sql(f"SELECT count(*), {_hash_sum(names)} FROM data").fetchall()
+    finally:
+        con.close()
+    return int(row[0]), int(row[1]) % 2**64
+
+
 def profile(data: pa.Table | pads.Dataset) -> dict[str, Any]:
     """Profile every column of ``data``: a JSON-serialisable dict.
 
@@ -47,8 +71,7 @@ def profile(data: pa.Table | pads.Dataset) -> dict[str, Any]:
     con = sandboxed_duckdb({"data": data})
     try:
         schema = data.schema
-        every = ", ".join(quote(f.name) for f in schema)
-        selects = ["count(*)", f"coalesce(sum(hash({every}))::HUGEINT, 0)"]
+        selects = ["count(*)", _hash_sum(schema.names)]
         layout: list[tuple[str, str, list[str]]] = []
         for field in schema:
             col, kind = quote(field.name), _kind(field.type)
@@ -93,12 +116,18 @@ def profile(data: pa.Table | pads.Dataset) -> dict[str, Any]:
                 else:
                     entry[stat] = _jsonable(value)
             entry["null_fraction"] = entry["nulls"] / rows if rows else 0.0
+            # approx_count_distinct is a HyperLogLog estimate (a few percent off); the group-by
+            # that finds top values counts its groups too, which makes the count exact there.
+            entry["distinct_approx"] = True
             if kind in ("string", "bool") and entry["distinct"] <= EXACT_TOP_MAX_DISTINCT:
                 top = con.sql(
-                    f"SELECT {quote(name)}, count(*) AS n FROM data WHERE {quote(name)} "
-                    f"IS NOT NULL GROUP BY 1 ORDER BY n DESC, 1 LIMIT {TOP_VALUES:d}"
+                    f"SELECT {quote(name)}, count(*) AS n, count(*) OVER () AS groups "
+                    f"FROM data WHERE {quote(name)} IS NOT NULL GROUP BY 1 "
+                    f"ORDER BY n DESC, 1 LIMIT {TOP_VALUES:d}"
                 ).fetchall()
-                entry["top_values"] = [{"value": _jsonable(v), "count": int(n)} for v, n in top]
+                entry["top_values"] = [{"value": _jsonable(v), "count": int(n)} for v, n, _ in top]
+                entry["distinct"] = int(top[0][2]) if top else 0
+                entry["distinct_approx"] = False
             columns[name] = entry
         return {"rows": rows, "content_sum": str(content_sum), "columns": columns}
     finally:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, RowMapping, bindparam, func, select
 
 from goldenpath.core import faults
@@ -23,6 +24,7 @@ from goldenpath.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from goldenpath.core.humanize import plural
 from goldenpath.core.ids import new_id
 from goldenpath.core.limits import Limits
 from goldenpath.core.names import Ref, parse_ref, validate_name
@@ -31,6 +33,7 @@ from goldenpath.data import Mode
 from goldenpath.data.contracts import LoadedContract, load_contract, parse_contract
 from goldenpath.data.formats import read_table
 from goldenpath.data.ingest import (
+    batch_fingerprint,
     check_evolution,
     conform,
     file_source,
@@ -63,6 +66,30 @@ _BY_NAME = (
 )
 _NEWEST_VERSION = _BY_NAME.order_by(dataset_versions.c.version.desc()).limit(1)
 _VERSION = _BY_NAME.where(dataset_versions.c.version == bindparam("version"))
+# The newest version made from a batch (index ix_dataset_versions_batch_fingerprint), and
+# whether an overwrite replaced the table after a version (the (dataset, version) index).
+_SAME_BATCH = (
+    _BY_NAME.where(dataset_versions.c.batch_fingerprint == bindparam("batch"))
+    .order_by(dataset_versions.c.version.desc())
+    .limit(1)
+)
+# A version and the ones before it, newest first (head walks back to the last overwrite).
+_SINCE_REPLACED = (
+    select(dataset_versions.c.version, dataset_versions.c.delta_version, dataset_versions.c.mode)
+    .join(datasets, datasets.c.id == dataset_versions.c.dataset_id)
+    .where(datasets.c.name == bindparam("name"), dataset_versions.c.version <= bindparam("version"))
+    .order_by(dataset_versions.c.version.desc())
+)
+_REPLACED_AFTER = (
+    select(dataset_versions.c.version)
+    .join(datasets, datasets.c.id == dataset_versions.c.dataset_id)
+    .where(
+        datasets.c.name == bindparam("name"),
+        dataset_versions.c.version > bindparam("version"),
+        dataset_versions.c.mode == "overwrite",
+    )
+    .limit(1)
+)
 
 
 class DatasetService:
@@ -175,12 +202,21 @@ class DatasetService:
         return self.read(ref, columns).to_pandas()
 
     def head(self, ref: str, rows: int = 10) -> pa.Table:
-        """The first ``rows`` rows of a version."""
+        """The first ``rows`` rows of a version, in file order: the rows of the oldest
+        version still in it first, each batch's rows in the order of its file."""
         if rows < 1:
             raise InvalidInput("the number of rows must be at least 1")
         version = self.get(ref)
-        files = DatasetFiles(self._root, version.dataset)
-        return files.dataset(version.delta_version).head(rows)
+        # Oldest first, from the newest version that replaced the table (an overwrite or
+        # version 1): the versions whose batches make up this one.
+        lineage: builtins.list[int] = []
+        with self._store.connect() as conn:
+            params = {"name": version.dataset, "version": version.version}
+            for row in conn.execute(_SINCE_REPLACED, params):
+                lineage.insert(0, row.delta_version)
+                if row.mode == "overwrite" or row.version == 1:
+                    break
+        return DatasetFiles(self._root, version.dataset).head(lineage, rows)
 
     def profile(self, ref: str) -> dict[str, Any]:
         """The stored column profile of a version."""
@@ -204,17 +240,22 @@ class DatasetService:
         return None if row is None else {"outcome": row.outcome, **row.report}
 
     def quarantine(self, name: str, limit: int | None = None) -> pa.Table:
-        """Rows held back by the contract, with the rules each broke and its source version."""
+        """Rows held back by the contract, with the rules each broke and its source version,
+        oldest version first, each version's rows in file order (``_gp_row``)."""
         validate_name(name, kind="dataset name")
         with self._store.connect() as conn:
             dataset_id = self._dataset_id(conn, name)
-            recorded = dict(
-                conn.execute(
-                    select(dataset_versions.c.id, dataset_versions.c.version).where(
-                        dataset_versions.c.dataset_id == dataset_id
-                    )
-                ).all()
-            )
+            found = conn.execute(
+                select(
+                    dataset_versions.c.id,
+                    dataset_versions.c.version,
+                    dataset_versions.c.batch_fingerprint,
+                ).where(dataset_versions.c.dataset_id == dataset_id)
+            ).all()
+        recorded = {r.id: r.version for r in found}
+        # Rows quarantined before migration 0006 (versions without a batch fingerprint) were
+        # numbered from 0; shown from 1 like every later row (issue 12, point 9).
+        from_zero = {r.id for r in found if r.batch_fingerprint is None}
         table = DatasetFiles(self._root, name).read_quarantine()
         if table is None:
             return pa.table(
@@ -227,10 +268,16 @@ class DatasetService:
         ids = table.column("_gp_version_id").to_pylist()
         keep = pa.array([i in recorded for i in ids])
         table = table.filter(keep)
-        versions = pa.array(
-            [recorded[i] for i in table.column("_gp_version_id").to_pylist()], pa.int64()
-        )
+        ids_kept = table.column("_gp_version_id").to_pylist()
+        versions = pa.array([recorded[i] for i in ids_kept], pa.int64())
+        if from_zero and "_gp_row" in table.column_names:
+            shift = pa.array([int(i in from_zero) for i in ids_kept], pa.int64())
+            index = table.schema.get_field_index("_gp_row")
+            table = table.set_column(index, "_gp_row", pc.add(table.column(index), shift))
         table = table.drop_columns(["_gp_version_id"]).append_column("_gp_version", versions)
+        # In the order they came, as head shows rows (Delta lists the newest files first).
+        order = [("_gp_version", "ascending"), ("_gp_row", "ascending")]
+        table = table.sort_by([o for o in order if o[0] in table.column_names])
         return table.slice(0, limit) if limit is not None else table
 
     # -- validating and ingesting --------------------------------------------------------------
@@ -273,6 +320,7 @@ class DatasetService:
         contract: Path | None = None,
         fmt: str | None = None,
         allow_breaking: bool = False,
+        force: bool = False,
         progress: Progress | None = None,
     ) -> IngestResult:
         """Ingest a CSV, Parquet or JSON Lines file as a new version of dataset ``name``.
@@ -280,6 +328,11 @@ class DatasetService:
         The batch is checked against the contract (``contract`` attaches a new one). On
         ``reject`` any failure refuses the batch; on ``quarantine`` failing rows go to the
         quarantine table and the rest become the version. Nothing is written on refusal.
+
+        A batch already in the dataset (see :func:`~goldenpath.data.ingest.batch_fingerprint`)
+        writes nothing: the result's outcome is ``unchanged`` and its version the one holding
+        the batch. On append that is any version since the table was last replaced; on
+        overwrite, the newest version if it replaced the table. ``force`` records it anyway.
         """
         validate_name(name, kind="dataset name")
         if mode not in ("append", "overwrite"):
@@ -305,6 +358,7 @@ class DatasetService:
                 path, fmt, column_types=pinned_types(loaded), limits=self._limits
             )
             source = file_source(path, fmt)
+            batch = batch_fingerprint(table, loaded.sha256 if loaded else None)
         files = DatasetFiles(self._root, name)
         with files.lock():
             # Again under the dataset's lock (every writer, and so every creator, holds it):
@@ -314,6 +368,11 @@ class DatasetService:
                 raise self._elsewhere(name, locked, project)
             with self._store.connect() as conn:
                 previous = self._latest_or_none(conn, name)
+                # Under the lock: of two identical ingests at once, the second sees the first.
+                same = None if force else self._same_batch(conn, previous, batch, mode)
+            if same is not None:
+                # Nothing changes, so nothing is audited; the result names the version.
+                return IngestResult(same, "unchanged", None, SchemaChanges())
             report = None
             valid, quarantined = table, None
             if loaded is not None:
@@ -371,6 +430,7 @@ class DatasetService:
                     loaded,
                     version_profile,
                     report,
+                    batch,
                 )
         return result
 
@@ -442,6 +502,7 @@ class DatasetService:
         loaded: LoadedContract | None,
         version_profile: dict[str, Any],
         report: ValidationReport | None,
+        batch: str,
     ) -> IngestResult:
         now = utcnow()
         number = previous.version + 1 if previous is not None else 1
@@ -514,6 +575,8 @@ class DatasetService:
                 "profile": version_profile,
                 "created_at": now,
                 "created_by": self._actor.name,
+                # In the same row as the version: a fingerprint never outlives a lost version.
+                "batch_fingerprint": batch,
             }
             conn.execute(dataset_versions.insert().values(**row))
             outcome = "quarantined" if quarantined_rows else "accepted"
@@ -546,7 +609,39 @@ class DatasetService:
                 },
             )
         version = self._to_version(name, {**row, "profile": None})
-        return IngestResult(version, outcome, report, changes)
+        return IngestResult(version, outcome, report, changes, self._warnings(valid, quarantined))
+
+    @staticmethod
+    def _warnings(valid: pa.Table, quarantined: pa.Table | None) -> tuple[str, ...]:
+        if valid.num_rows:
+            return ()
+        held = quarantined.num_rows if quarantined is not None else 0
+        why = f"{plural(held, 'row')} quarantined" if held else "the batch is empty"
+        return (f"no rows accepted ({why}): the version adds none",)
+
+    def _same_batch(
+        self, conn: Connection, previous: DatasetVersion | None, batch: str, mode: Mode
+    ) -> DatasetVersion | None:
+        """The version already holding this batch in the current data, if any.
+
+        On overwrite, only the newest version counts, and only if it replaced the table
+        itself (an overwrite, or version 1): overwriting with the batch of a later append
+        would drop the rows before it, which is a change. On append, any version since the
+        table was last replaced counts: an indexed lookup on (dataset, batch fingerprint).
+        """
+        if previous is None:
+            return None
+        if mode == "overwrite":
+            replaced = previous.mode == "overwrite" or previous.version == 1
+            return previous if replaced and previous.batch_fingerprint == batch else None
+        row = conn.execute(_SAME_BATCH, {"name": previous.dataset, "batch": batch}).mappings()
+        found = row.first()
+        if found is None:
+            return None
+        replaced_since = conn.execute(
+            _REPLACED_AFTER, {"name": previous.dataset, "version": found["version"]}
+        ).first()
+        return None if replaced_since is not None else self._to_version(previous.dataset, found)
 
     def _dataset_id(self, conn: Connection, name: str, permission: str = "dataset.read") -> str:
         """The dataset's id, once the acting principal is allowed ``permission`` on it."""
@@ -648,4 +743,5 @@ class DatasetService:
             created_at=row["created_at"],
             created_by=row["created_by"],
             delta_version=row["delta_version"],
+            batch_fingerprint=row["batch_fingerprint"],
         )

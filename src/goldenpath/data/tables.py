@@ -87,6 +87,43 @@ class DatasetFiles:
         """The data at ``delta_version`` as a lazily scanned Arrow dataset."""
         return self._scan(delta_version)
 
+    def head(self, delta_versions: list[int], rows: int) -> pa.Table:
+        """The first ``rows`` rows of the last of ``delta_versions``, in the order they came.
+
+        ``delta_versions`` are the Delta versions of the dataset versions from the one that
+        last replaced the table to the one read, oldest first: each only added files to the
+        one before. Files are taken by the commit that added them, then by part number (the
+        order one write produced them), and rows in file order. Delta lists a version's
+        files newest commit first, which is why this does not just read the table's head.
+        """
+        current = self.dataset(delta_versions[-1])
+        fragments = {f.path: f for f in current.get_fragments()}
+        ordered: list[pads.Fragment] = []
+        found = 0
+        for delta_version in delta_versions:
+            if found >= rows:
+                break
+            added = pa.table(self._delta(delta_version).get_add_actions(flatten=False))
+            counts = dict(
+                zip(
+                    added.column("path").to_pylist(),
+                    added.column("num_records").to_pylist(),
+                    strict=True,
+                )
+            )
+            for path in sorted(counts):
+                fragment = fragments.pop(path, None)
+                if fragment is not None:
+                    ordered.append(fragment)
+                    found += counts[path] or 0
+        # Then the files not walked (newer ones, once enough rows were found): head stops
+        # before reaching them.
+        ordered += [fragments[path] for path in sorted(fragments)]
+        in_order = pads.FileSystemDataset(
+            ordered, current.schema, current.format, current.filesystem
+        )
+        return in_order.head(rows)
+
     def read(self, delta_version: int, columns: list[str] | None = None) -> pa.Table:
         """The data at ``delta_version``, fully read."""
         return self._scan(delta_version).to_table(columns=columns)

@@ -557,7 +557,9 @@ def _run(
     needs_cast = any(plan.typed[n] != quote(n) for n in plan.typed)
 
     if any(counts) and split:
-        numbered = table.append_column("_gp_row", pa.array(np.arange(rows, dtype=np.int64)))
+        # _gp_row numbers data rows from 1, as a person counts them in the file (the header
+        # of a CSV is not a data row: data row N is on line N + 1).
+        numbered = table.append_column("_gp_row", pa.array(np.arange(1, rows + 1, dtype=np.int64)))
         con.register("batch", numbered)
         valid = con.sql(
             f"SELECT {typed_columns} FROM batch WHERE NOT coalesce({any_broken}, false)",

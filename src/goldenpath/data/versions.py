@@ -29,6 +29,8 @@ class DatasetVersion:
     created_at: datetime
     created_by: str
     delta_version: int
+    # The fingerprint of the batch that made this version (None: recorded before it existed).
+    batch_fingerprint: str | None = None
 
     @property
     def ref(self) -> str:
@@ -77,19 +79,33 @@ class DatasetSummary:
 
 @dataclass(frozen=True)
 class IngestResult:
-    """What an ingest produced."""
+    """What an ingest produced.
+
+    ``outcome`` is ``accepted`` (every row kept), ``quarantined`` (some rows held back) or
+    ``unchanged``: the batch is already in the dataset, nothing was written, and ``version``
+    is the version that holds it. ``warnings`` are things worth telling the user, such as a
+    version recorded with no rows.
+    """
 
     version: DatasetVersion
-    outcome: str  # accepted | quarantined
+    outcome: str  # accepted | quarantined | unchanged
     report: ValidationReport | None
     schema_changes: SchemaChanges
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def unchanged(self) -> bool:
+        """Whether the batch was already in the dataset (nothing was written)."""
+        return self.outcome == "unchanged"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "version": self.version.as_dict(),
+            "ref": self.version.ref,
             "outcome": self.outcome,
             "validation": self.report.as_dict() if self.report else None,
             "schema_changes": self.schema_changes.as_dict(),
+            "warnings": list(self.warnings),
         }
 
     @classmethod
@@ -100,4 +116,5 @@ class IngestResult:
             data["outcome"],
             ValidationReport.from_dict(report) if report else None,
             SchemaChanges(**data["schema_changes"]),
+            tuple(data.get("warnings", ())),
         )

@@ -92,7 +92,7 @@ async def history(ws: WS, name: str) -> list[dict[str, Any]]:
 def head(
     ws: WS, name: str, version: Version = None, rows: Annotated[int, Query(ge=1, le=10_000)] = 10
 ) -> list[dict[str, Any]]:
-    """The first rows of a version, as JSON objects."""
+    """The first rows of a version in file order (oldest batch first), as JSON objects."""
     return [
         {k: _jsonable(v) for k, v in row.items()}
         for row in ws.datasets.head(_ref(name, version), rows).to_pylist()
@@ -166,17 +166,24 @@ def _in_worker(request: Request, ws: Workspace, op: str, **fields: Any) -> dict[
 )
 def ingest(
     request: Request,
+    response: Response,
     ws: WS,
     name: str,
     file: Annotated[UploadFile, File(description="CSV, Parquet or JSON Lines")],
     contract: Annotated[UploadFile | None, File(description="Contract YAML to attach")] = None,
     mode: Annotated[Literal["append", "overwrite"], Form()] = "append",
     allow_breaking: Annotated[bool, Form()] = False,
+    force: Annotated[
+        bool, Form(description="Record a version even if the batch is already in the dataset")
+    ] = False,
 ) -> dict[str, Any]:
-    """Ingest a file as a new version (parsed and written in a worker process)."""
+    """Ingest a file as a new version (parsed and written in a worker process).
+
+    201 with the new version; 200 with outcome ``unchanged`` and the version that already
+    holds the batch when nothing was written (unless ``force``)."""
     with _saved(file, "file") as path, _saved(contract, "contract") as contract_path:
         assert path is not None
-        return _in_worker(
+        result = _in_worker(
             request,
             ws,
             "ingest",
@@ -185,7 +192,11 @@ def ingest(
             contract=str(contract_path) if contract_path else None,
             mode=mode,
             allow_breaking=allow_breaking,
+            force=force,
         )
+    if result.get("outcome") == "unchanged":
+        response.status_code = 200
+    return result
 
 
 @router.post(

@@ -79,6 +79,7 @@ class _Handler:
                 mode=request["mode"],
                 contract=contract,
                 allow_breaking=bool(request["allow_breaking"]),
+                force=bool(request.get("force", False)),
             )
             return jsonable_encoder(ingested.as_dict())
         if request["op"] == "validate":

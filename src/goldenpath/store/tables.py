@@ -176,7 +176,12 @@ dataset_versions = Table(
     Column("profile", JSON, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("created_by", String(128), nullable=False),
+    # The fingerprint of the batch this version was made from (data/ingest.py,
+    # batch_fingerprint): an ingest of a batch already in the dataset is a no-op, found by
+    # the index below. NULL for versions recorded before migration 0006 (unknown).
+    Column("batch_fingerprint", String(64), nullable=True),
     UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_dataset_version"),
+    Index("ix_dataset_versions_batch_fingerprint", "dataset_id", "batch_fingerprint", "version"),
 )
 
 validations = Table(
