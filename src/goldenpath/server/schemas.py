@@ -69,6 +69,10 @@ class DatasetVersion(_Answer):
     schema_: list[Column] = Field(alias="schema")
     schema_changes: SchemaChanges
     fingerprint: str
+    batch_fingerprint: str | None = Field(
+        description="This version's batch (same rows, columns and contract = same batch); "
+        "null for versions recorded before batch fingerprints"
+    )
     source: dict[str, Any] = Field(description="The ingested file: path, format, bytes, sha256")
     contract_sha256: str | None
     created_at: datetime
@@ -118,10 +122,14 @@ class StoredValidation(ValidationReport):
 
 
 class IngestResult(_Answer):
-    version: DatasetVersion
-    outcome: Literal["accepted", "quarantined"]
+    version: DatasetVersion = Field(
+        description="The version made, or (outcome unchanged) the version holding the batch"
+    )
+    ref: str = Field(description="name@version of that version")
+    outcome: Literal["accepted", "quarantined", "unchanged"]
     validation: ValidationReport | None
     schema_changes: SchemaChanges
+    warnings: list[str] = Field(description="For example: a version that accepted no rows")
 
 
 class TopValue(_Answer):
@@ -134,7 +142,10 @@ class ColumnProfile(_Answer):
     kind: str = Field(description="numeric, temporal, string, bool or other")
     count: int
     nulls: int
-    distinct: int = Field(description="Approximate (HyperLogLog)")
+    distinct: int = Field(description="Exact, or approximate (HyperLogLog) when distinct_approx")
+    distinct_approx: bool | None = Field(
+        default=None, description="Whether distinct is an estimate (absent in older profiles)"
+    )
     null_fraction: float
     min: Scalar = None
     max: Scalar = None
