@@ -6,26 +6,27 @@ import typer
 
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
+from goldenpath.cli.help import App
 from goldenpath.governance.principals import Kind
 
 JSON = typer.Option(False, "--json", help="Print as JSON.")
 
-principals_app = typer.Typer(
+principals_app = App(
     help=("Users, service accounts and AI agents.\n\nExample: gp principals add bob"),
     no_args_is_help=True,
 )
-tokens_app = typer.Typer(
+tokens_app = App(
     help=("Bearer tokens (shown once, stored hashed).\n\nExample: gp tokens create --expires 30d"),
     no_args_is_help=True,
 )
-access_app = typer.Typer(
+access_app = App(
     help=(
         "Roles on projects, teams and the workspace (deny by default).\n\n"
         "Example: gp access grant contributor bob --project fraud"
     ),
     no_args_is_help=True,
 )
-projects_app = typer.Typer(
+projects_app = App(
     help=("Projects, grouped into teams.\n\nExample: gp projects create fraud --team risk"),
     no_args_is_help=True,
 )

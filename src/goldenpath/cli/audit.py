@@ -13,10 +13,11 @@ from rich.markup import escape
 
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
+from goldenpath.cli.help import App
 from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import InvalidInput
 
-app = typer.Typer(
+app = App(
     help=("The audit trail: who did what, to which object, when.\n\nExample: gp audit verify"),
     no_args_is_help=True,
 )

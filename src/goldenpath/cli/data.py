@@ -10,11 +10,12 @@ import typer
 
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
+from goldenpath.cli.help import App
 from goldenpath.cli.progress import StepProgress
 from goldenpath.core.humanize import plural
 from goldenpath.data import Mode
 
-app = typer.Typer(
+app = App(
     help=(
         "Versioned datasets, validated against data contracts.\n\n"
         "Example: gp data ingest transactions tx.csv --contract tx.contract.yaml"
@@ -23,6 +24,13 @@ app = typer.Typer(
 )
 
 JSON = typer.Option(False, "--json", help="Print as JSON.")
+ALL_COLUMNS = typer.Option(
+    False,
+    "--all-columns",
+    help="Also show goldenpath's own _gp_* columns, and every column even if the terminal is "
+    "too narrow (then one line per value).",
+)
+MORE = "see them with --all-columns or --json"
 
 
 def _format_option() -> Any:
@@ -209,6 +217,7 @@ def _changes(changes: dict[str, Any], version: int) -> str:
 def head(
     ref: str = typer.Argument(..., help="NAME or NAME@VERSION."),
     rows: int = typer.Option(10, "--rows", "-n", min=1, max=10_000, help="How many rows."),
+    all_columns: bool = ALL_COLUMNS,
     json_: bool = JSON,
 ) -> None:
     """Show the first rows of a dataset version.
@@ -219,7 +228,14 @@ def head(
     if json_:
         render.print_json(data.to_pylist())
         return
-    render.table(None, data.column_names, [list(r.values()) for r in data.to_pylist()])
+    columns = render.visible_columns(data.column_names, all_columns)
+    render.table(
+        None,
+        columns,
+        [[r[c] for c in columns] for r in data.to_pylist()],
+        more=MORE,
+        vertical=all_columns,
+    )
 
 
 @app.command()
@@ -281,9 +297,10 @@ def _num(value: Any) -> str:
 def quarantine(
     name: str = typer.Argument(..., help="Dataset name."),
     rows: int = typer.Option(20, "--rows", "-n", min=1, help="How many rows to show."),
+    all_columns: bool = ALL_COLUMNS,
     json_: bool = JSON,
 ) -> None:
-    """Show rows the contract held back, with the rules each broke.
+    """Show rows the contract held back, with the rules each broke (first column).
 
     Example: gp data quarantine transactions
     """
@@ -294,9 +311,15 @@ def quarantine(
         return
     render.out.print(f"{plural(data.num_rows, 'quarantined row')}")
     if shown:
-        columns = [c for c in data.column_names if c != "_gp_quarantined_at"]
+        columns = render.visible_columns(data.column_names, all_columns)
         render.table(
             None,
-            columns,
-            [[json.dumps(r[c]) if c == "_gp_rules" else r[c] for c in columns] for r in shown],
+            ["broke", *columns],
+            [[", ".join(r["_gp_rules"]), *(_quarantined(r[c], c) for c in columns)] for r in shown],
+            more=MORE,
+            vertical=all_columns,
         )
+
+
+def _quarantined(value: Any, column: str) -> Any:
+    return json.dumps(value) if column == "_gp_rules" else value

@@ -12,18 +12,19 @@ from rich.markup import escape
 
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
+from goldenpath.cli.help import App
 from goldenpath.core.errors import InvalidInput
 from goldenpath.core.yamlfile import read_text
 
 JSON = typer.Option(False, "--json", help="Print as JSON.")
-policy_app = typer.Typer(
+policy_app = App(
     help=(
         "Policies (CEL) checked before actions.\n\n"
         "Example: gp policy test prod-deploys --input sample.json"
     ),
     no_args_is_help=True,
 )
-approvals_app = typer.Typer(
+approvals_app = App(
     help=("Approval requests opened by policies.\n\nExample: gp approvals list --status pending"),
     no_args_is_help=True,
 )
