@@ -18,7 +18,8 @@ from goldenpath.data import Mode
 app = App(
     help=(
         "Versioned datasets, validated against data contracts.\n\n"
-        "Example: gp data ingest transactions tx.csv --contract tx.contract.yaml"
+        "Example: gp data ingest transactions transactions.csv "
+        "--contract transactions.contract.yaml"
     ),
     no_args_is_help=True,
 )
@@ -51,7 +52,7 @@ def ingest(
 ) -> None:
     """Ingest a file as a new version of a dataset.
 
-    Example: gp data ingest transactions tx.csv --contract transactions.contract.yaml
+    Example: gp data ingest transactions transactions.csv --mode overwrite
     """
     result = workspace().datasets.ingest(
         name,
@@ -94,7 +95,9 @@ def validate(
 ) -> None:
     """Check a file against a contract without writing anything (a dry run).
 
-    Exits 6 if a rule fails. Example: gp data validate transactions new.csv
+    Exits 6 if a rule fails.
+
+    Example: gp data validate transactions transactions.csv  # exits 6: the sample has bad rows
     """
     report = workspace().datasets.validate(name, file, contract=contract, fmt=fmt)
     if json_:
@@ -129,6 +132,8 @@ def list_datasets(json_: bool = JSON) -> None:
             )
             for s in summaries
         ],
+        empty="no datasets yet: add one with: gp data ingest NAME FILE "
+        "(a CSV, Parquet or JSON Lines file), or try: gp quickstart",
     )
 
 
@@ -139,7 +144,7 @@ def show(
 ) -> None:
     """Show a dataset version: rows, schema, fingerprint, source, validation.
 
-    Example: gp data show transactions@2
+    Example: gp data show transactions@1
     """
     service = workspace().datasets
     v = service.get(ref)
@@ -244,7 +249,7 @@ def profile(
 ) -> None:
     """Show a version's column profile (nulls, min/max/mean/std, quantiles, top values).
 
-    Example: gp data profile transactions@2
+    Example: gp data profile transactions@1
     """
     stats = workspace().datasets.profile(ref)
     if json_:

@@ -74,6 +74,7 @@ def table(
     *,
     more: str = "see them with --json",
     vertical: bool = False,
+    empty: str | None = None,
 ) -> None:
     """A table of ``rows`` on stdout that fits the console's width (``COLUMNS``, else the
     terminal's, else 80 when no terminal is attached).
@@ -81,9 +82,13 @@ def table(
     Every row stays on one line: a long cell is cut with an ellipsis, no column is narrower
     than :data:`MIN_COLUMN_WIDTH`, and the columns that do not fit are left out with a note
     naming them and ``more`` (how to see them). With ``vertical``, a table that does not fit
-    is printed one ``column  value`` line per cell instead, leaving nothing out.
+    is printed one ``column  value`` line per cell instead, leaving nothing out. With no
+    rows, ``empty`` (what would fill the table, and how) is printed instead of a bare header.
     """
     cells = [[_cell(v) for v in row] for row in rows]
+    if not cells and empty is not None:
+        out.print(empty)
+        return
     width = out.width
     natural = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     floors = [
