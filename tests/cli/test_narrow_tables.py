@@ -118,3 +118,17 @@ def test_piped_output_is_80_columns_wide(quickstart_home: Path) -> None:
     lines = done.stdout.splitlines()
     assert max(len(line) for line in lines) == 80, done.stdout
     assert "did not fit" in lines[-1]
+
+
+def test_a_wide_dataset_shows_what_fits_and_names_the_rest(fresh_home: Path) -> None:
+    names = [f"measurement_{i:02d}" for i in range(30)]
+    data = fresh_home / "wide.csv"
+    data.write_text(",".join(names) + "\n" + ",".join(str(i * 1000) for i in range(30)) + "\n")
+    assert gp("data", "ingest", "wide", str(data), env=env(fresh_home)).code == 0
+    result = gp("data", "head", "wide", env=env(fresh_home), width=80)
+    assert_fits(result)
+    header, data_lines = table_lines(result)
+    assert header == names[: len(header)] and len(data_lines) == 1, str(result)
+    note = " ".join(result.out.split("\n(", 1)[1].split())
+    assert note.startswith(f"{30 - len(header)} more columns did not fit: {names[len(header)]}, ")
+    assert note.endswith("measurement_29; see them with --all-columns or --json)"), note

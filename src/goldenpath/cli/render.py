@@ -119,7 +119,8 @@ def table(
     left_out = columns[shown:]
     if left_out:
         names = ", ".join(left_out)
-        out.print(f"({plural(len(left_out), 'more column')} did not fit: {names}; {more})")
+        note = f"({plural(len(left_out), 'more column')} did not fit: {names}; {more})"
+        out.print(note, soft_wrap=False)  # wrapped at the width, between words
 
 
 def _records(title: str | None, columns: Sequence[str], cells: list[list[str]]) -> None:
