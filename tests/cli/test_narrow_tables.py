@@ -5,13 +5,17 @@ request.
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
+from rich.console import Console
 
+from goldenpath.cli import render
 from goldenpath.cli.render import MIN_COLUMN_WIDTH
 from tests.cli.conftest import env
 from tests.cli.inprocess import Result, gp
@@ -132,3 +136,17 @@ def test_a_wide_dataset_shows_what_fits_and_names_the_rest(fresh_home: Path) -> 
     note = " ".join(result.out.split("\n(", 1)[1].split())
     assert note.startswith(f"{30 - len(header)} more columns did not fit: {names[len(header)]}, ")
     assert note.endswith("measurement_29; see them with --all-columns or --json)"), note
+
+
+def test_cells_are_measured_in_terminal_cells_and_printed_verbatim(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    console = Console(width=40, file=io.StringIO(), highlight=False, soft_wrap=True, markup=False)
+    monkeypatch.setattr(render, "out", console)
+    render.table(
+        None, ["名前", "[bold]x", "n"], [["日本語のテキストです長い長い長い", "[red]v[/red]", 1]]
+    )
+    lines = console.file.getvalue().splitlines()
+    assert [cell_len(line) for line in lines] == [40, 40, 40], lines
+    assert lines[0].startswith("名前 ") and "[bold]x" in lines[0]
+    assert lines[2].startswith("日本語のテキストです長…") and "[red]v" in lines[2]

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -90,9 +91,10 @@ def table(
         out.print(empty)
         return
     width = out.width
-    natural = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    # Widths in terminal cells (a CJK character or an emoji takes two).
+    natural = [max([cell_len(c), *(cell_len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     floors = [
-        min(n, max(MIN_COLUMN_WIDTH, min(len(c), 16)))
+        min(n, max(MIN_COLUMN_WIDTH, min(cell_len(c), 16)))
         for n, c in zip(natural, columns, strict=True)
     ]
     shown, used = 0, -_GAP
@@ -127,12 +129,12 @@ def _records(title: str | None, columns: Sequence[str], cells: list[list[str]]) 
     """Each row as aligned ``column  value`` lines, rows apart by a blank line."""
     if title:
         out.print(title)
-    label = max(len(c) for c in columns)
+    label = max(cell_len(c) for c in columns)
     for n, row in enumerate(cells):
         if n:
             out.print()
         for column, value in zip(columns, row, strict=True):
-            out.print(f"{column.ljust(label)}  {value}", overflow="fold")
+            out.print(f"{column}{' ' * (label - cell_len(column))}  {value}")
 
 
 def fields(pairs: Sequence[tuple[str, Any]]) -> None:
