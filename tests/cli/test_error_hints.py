@@ -11,6 +11,7 @@ import pytest
 
 import goldenpath
 from goldenpath.core.errors import GoldenpathError, NotFound
+from tests.cli.inprocess import gp
 from tests.e2e.test_cli import ACTOR, Gp, assert_user_error
 from tests.server.conftest import serving
 
@@ -44,6 +45,9 @@ def test_an_http_error_round_trip_keeps_detail_and_hint_apart(tmp_path: Path) ->
             )
             with goldenpath.connect(url, token=token) as remote, pytest.raises(NotFound) as caught:
                 remote.datasets.get("nope")
+            over_http = {"GP_SERVER": url, "GP_TOKEN": token}
+            shown = gp("data", "show", "nope", env=over_http)
+            new_policy = gp("policy", "new", "restricted-data", env=over_http)
     body = raw.json()
     assert raw.status_code == 404
     assert body["detail"] == "no dataset named 'nope'"
@@ -51,3 +55,8 @@ def test_an_http_error_round_trip_keeps_detail_and_hint_apart(tmp_path: Path) ->
     error = caught.value
     assert (error.message, error.hint) == (body["detail"], body["hint"])
     assert str(error).count("gp data list") == 1
+    assert shown.code == 4, str(shown)
+    assert shown.err == "error: no dataset named 'nope'\nhint: list datasets with: gp data list\n"
+    # gp policy new writes into the workspace's folder: not through a server.
+    assert new_policy.code == 2 and "without GP_SERVER" in new_policy.err, str(new_policy)
+    assert not (tmp_path / "home" / "policies").exists()
