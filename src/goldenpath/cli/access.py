@@ -44,8 +44,8 @@ def add_principal(
 ) -> None:
     """Add a principal.
 
-    Example: gp principals add bob && gp principals add bot --kind agent --owner bob
-    --allow dataset.read --expires 30d
+    Example: gp principals add bob
+    && gp principals add bot --kind agent --owner bob --allow dataset.read --expires 30d
     """
     principal = workspace().principals.add(
         name,
