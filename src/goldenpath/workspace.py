@@ -25,6 +25,8 @@ from goldenpath.core.config import (
     require_local_storage,
     resolve_home,
     resolve_stack,
+    setting_effects,
+    warn_not_built,
     write_workspace_config,
 )
 from goldenpath.core.errors import NotFound, Unauthenticated
@@ -65,6 +67,8 @@ class WorkspaceStatus:
     stack: dict[str, str] | None = None
     sources: dict[str, str] | None = None
     counts: dict[str, int] | None = None
+    # Per setting: "in effect", or "not built yet: ..." (core.config.NOT_BUILT_YET).
+    effect: dict[str, str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         shown = {
@@ -74,6 +78,7 @@ class WorkspaceStatus:
             "home": self.home,
             "stack": self.stack,
             "sources": self.sources,
+            "effect": self.effect,
             "counts": self.counts,
         }
         return {key: value for key, value in shown.items() if value is not None}
@@ -184,6 +189,7 @@ class Workspace:
             stack=stack,
             sources=dict(self.stack.sources),
             counts=counts,
+            effect=setting_effects(self.stack),
         )
 
     def close(self) -> None:
@@ -252,6 +258,7 @@ def init_workspace(
         audit_key = signing.key_id(key.public_key())
         write_workspace_config(home, settings or StackSettings())
     stack = resolve_stack(home, settings)
+    warn_not_built(stack)
     store = open_store(stack.metadata)
     require_local_storage(stack.storage).mkdir(parents=True, exist_ok=True)
     who = actor or default_actor()
@@ -294,5 +301,6 @@ def open_workspace(
             hint=f"create one with: gp init --workspace {home}",
         )
     stack = resolve_stack(home, settings)
+    warn_not_built(stack)
     store = open_store(stack.metadata)
     return Workspace(stack, store, _access(store, actor, token), project or _project())

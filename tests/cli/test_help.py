@@ -1,10 +1,11 @@
 """Every ``--help`` reads right and its example works (issue 12, point 6).
 
 Each command's example is run as written in a copy of the quickstart workspace (what
-``gp quickstart`` makes: dataset ``transactions`` and, in the folder the commands run in, its
-``transactions.csv`` and ``transactions.contract.yaml``). ``A && B`` runs A, then B. A trailing
-comment may mark an example: ``# exits N`` (it must exit N, e.g. a validation that fails) or
-``# needs: ...`` (it needs something a new workspace does not have, named there; it is not run).
+``gp quickstart`` makes: dataset ``transactions`` and, in the folder the commands run in,
+``transactions.csv``, ``transactions.contract.yaml`` and ``next-batch.csv``). ``A && B`` runs
+A, then B. A trailing comment may mark an example: ``# exits N`` (it must exit N, e.g. a
+validation that fails) or ``# needs: ...`` (it needs something a new workspace does not have,
+named there; it is not run).
 """
 
 from __future__ import annotations

@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
 
-from goldenpath.core.config import StackSettings, resolve_home, resolve_stack
+import goldenpath
+from goldenpath.core.config import (
+    NOT_BUILT_YET,
+    NotBuiltYetWarning,
+    StackSettings,
+    not_built_choices,
+    resolve_home,
+    resolve_stack,
+    setting_effects,
+)
 from goldenpath.core.errors import InvalidInput
 from tests.conftest import write
 
@@ -73,3 +83,54 @@ def test_a_bad_environment_variable_is_named(
     with pytest.raises(InvalidInput, match=r"GP_RUNTIME: .*local.*kubernetes") as caught:
         resolve_stack(tmp_path)
     assert "GP_RUNTIME" in (caught.value.hint or "")
+
+
+# -- settings that nothing uses yet (issue 12, point 8) ------------------------------------------
+
+
+def test_a_backend_nothing_uses_yet_warns_once_and_status_says_not_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    home = tmp_path / "home"
+    goldenpath.connect(home, actor="alice", create=True).close()
+    write(home / "config.yaml", "online: redis://127.0.0.1:6379/0\nruntime: kubernetes\n")
+    with pytest.warns(NotBuiltYetWarning) as caught:
+        ws = goldenpath.connect(home, actor="alice")
+    lines = sorted(str(w.message) for w in caught)
+    assert len(lines) == 2 and "\n" not in "".join(lines)
+    assert lines[0].startswith(f"online: redis is set ({home / 'config.yaml'}) but not built yet")
+    assert lines[1].startswith("runtime: kubernetes is set") and "serving" in lines[1]
+    effect = ws.status().as_dict()["effect"]
+    assert effect["metadata"] == effect["storage"] == "in effect"
+    assert effect["online"].startswith("not built yet: nothing reads online features yet")
+    assert effect["runtime"].startswith("not built yet: nothing is deployed yet")
+    ws.close()
+
+
+def test_the_default_stack_warns_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ws = goldenpath.connect(tmp_path / "home", actor="alice", create=True)
+        effect = ws.status().effect
+        ws.close()
+    # Honest, but silent: the embedded online store and runtime are not used yet either.
+    assert effect is not None and effect["metadata"] == "in effect"
+    assert effect["online"].startswith("not built yet")
+
+
+def test_building_a_backend_is_one_entry_in_one_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GP_ONLINE", "redis://127.0.0.1:6379/0")
+    stack = resolve_stack(tmp_path / "home")
+    assert not_built_choices(stack) == [
+        "online: redis is set (environment) but not built yet: "
+        + NOT_BUILT_YET[("online", "redis")]
+    ]
+    # The feature store's issue deletes its lines: the warning goes, status says "in effect".
+    monkeypatch.delitem(NOT_BUILT_YET, ("online", "redis"))
+    assert not_built_choices(stack) == []
+    assert setting_effects(stack)["online"] == "in effect"

@@ -29,6 +29,7 @@ from typer.testing import CliRunner
 
 import goldenpath
 from goldenpath.cli.app import app as cli_app
+from goldenpath.core.config import NOT_BUILT_YET
 from tests.conftest import write
 
 pytestmark = pytest.mark.e2e
@@ -192,6 +193,29 @@ def test_init_and_status(tmp_path: Path) -> None:
     assert again.json()["counts"] == counts  # opening an existing workspace writes nothing
 
 
+def test_status_says_which_settings_are_not_built_yet(gp: Gp) -> None:
+    gp.env["GP_ONLINE"] = "redis://127.0.0.1:6379/0"  # issue 12, point 8
+    as_json, as_text = gp.runs(["status", "--json"], ["status"])
+    assert as_json.json()["effect"] == {  # stdout stays pure JSON; the warning is on stderr
+        "metadata": "in effect",
+        "storage": "in effect",
+        "online": "not built yet: " + NOT_BUILT_YET[("online", "redis")],
+        "runtime": "not built yet: " + NOT_BUILT_YET[("runtime", "local")],
+    }
+    for run in (as_json, as_text):
+        assert run.err.splitlines() == [
+            "warning: online: redis is set (environment) but not built yet: "
+            + NOT_BUILT_YET[("online", "redis")]
+        ], str(run)
+    row = r"^{} *[ │] *{} *[ │] *{} *[ │] *{}"
+    assert re.search(
+        row.format("online", r"redis://\S+", "environment", "not built yet: "), as_text.out, re.M
+    )
+    assert re.search(
+        row.format("metadata", r"sqlite:\S+", "default", "in effect"), as_text.out, re.M
+    )
+
+
 def command_paths() -> list[tuple[str, ...]]:
     """Every command and command group of the ``gp`` app, e.g. (), ("data",), ("data", "ingest")."""
 
@@ -235,7 +259,7 @@ def test_the_installed_gp_shows_help(tmp_path: Path) -> None:
     for name in ("init", "status", "data", "audit"):
         assert re.search(rf"│ {name} ", top.out), str(top)
     assert "Example: gp " in top.out
-    assert "Example: gp data ingest transactions transactions.csv --mode overwrite" in command.out
+    assert "Example: gp data ingest transactions next-batch.csv" in command.out
     assert re.search(r"│ --json +Print as JSON", command.out), str(command)  # no <bool>
     assert "--allow-breaking" in command.out
     assert not (tmp_path / "no-workspace").exists()
@@ -257,7 +281,7 @@ def test_ingest_csv_parquet_and_json_lines_then_inspect(gp: Gp) -> None:
     )
     for run in ingests:
         assert run.code == 0, str(run)
-    assert ingests[0].out.startswith("tx@1: 3 rows appended, 3 rows in the version")
+    assert ingests[0].out.startswith("tx@1: 3 rows appended (a new dataset)")
     assert ingests[0].err and all(PROGRESS_LINE.match(line) for line in ingests[0].err.splitlines())
     for run, fmt in zip(ingests[1:], ("parquet", "jsonl"), strict=True):
         version = run.json()["version"]

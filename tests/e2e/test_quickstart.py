@@ -22,7 +22,8 @@ def test_quickstart_from_nothing_and_again(tmp_path: Path) -> None:
         [GP, "quickstart"], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
     )
     assert first.returncode == 0, first.stderr
-    assert "transactions@1: 4,984 rows accepted, 16 quarantined" in first.stdout
+    assert "transactions@1: 4,984 rows appended (a new dataset)" in first.stdout
+    assert "16 rows quarantined" in first.stdout
     assert "try next" in first.stdout
     shown = subprocess.run(
         [GP, "data", "show", "transactions@1", "--json"],

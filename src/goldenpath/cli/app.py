@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import warnings
+from typing import TextIO
 
 import typer
 
@@ -10,6 +12,7 @@ from goldenpath.cli import access, audit, data, policy, quickstart, render, serv
 from goldenpath.cli.context import state
 from goldenpath.cli.help import App
 from goldenpath.cli.render import error
+from goldenpath.core.config import NotBuiltYetWarning
 from goldenpath.core.errors import GoldenpathError
 
 app = App(
@@ -61,12 +64,31 @@ app.add_typer(policy.approvals_app, name="approvals")
 app.command("approve")(policy.approve)
 
 
+def _warning_line(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Our warnings as one ``warning:`` line on stderr (stdout stays clean for --json)."""
+    if issubclass(category, NotBuiltYetWarning):
+        render.warning(str(message))
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+_show_warning = warnings.showwarning
+
+
 def main() -> None:
     """Run the CLI; a user error prints ``error:``/``hint:`` lines and exits non-zero."""
     # Typer vendors click; its usage errors are re-raised here (standalone_mode=False) so
     # that they read like every other error: one line, a hint, exit code 2.
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
+    warnings.showwarning = _warning_line
     try:
         code = app(standalone_mode=False)
     except NoArgsIsHelpError as exc:

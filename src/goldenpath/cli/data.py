@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
@@ -14,6 +15,9 @@ from goldenpath.cli.help import App
 from goldenpath.cli.progress import StepProgress
 from goldenpath.core.humanize import plural
 from goldenpath.data import Mode
+
+if TYPE_CHECKING:  # the data engines load only when a command needs them
+    from goldenpath.data.versions import IngestResult
 
 app = App(
     help=(
@@ -52,7 +56,7 @@ def ingest(
 ) -> None:
     """Ingest a file as a new version of a dataset.
 
-    Example: gp data ingest transactions transactions.csv --mode overwrite
+    Example: gp data ingest transactions next-batch.csv
     """
     result = workspace().datasets.ingest(
         name,
@@ -66,13 +70,21 @@ def ingest(
     if json_:
         render.print_json(result.as_dict())
         return
+    print_ingested(result)
+
+
+def print_ingested(result: IngestResult) -> None:
+    """What an ingest made, in the same words for ``gp data ingest`` and ``gp quickstart``."""
     v = result.version
-    verb = "appended" if v.mode == "append" else "written (overwrite)"
-    render.out.print(
-        f"[green]{v.ref}[/green]: {plural(v.batch_rows, 'row')} {verb}, "
-        f"{plural(v.row_count, 'row')} in the version",
-        markup=True,
-    )
+    if v.version == 1:  # recorded as append whatever the mode: there was nothing to replace
+        made = f"{plural(v.batch_rows, 'row')} appended (a new dataset)"
+    elif v.mode == "append":
+        made = (
+            f"{plural(v.batch_rows, 'row')} appended, {plural(v.row_count, 'row')} in the version"
+        )
+    else:
+        made = f"{plural(v.batch_rows, 'row')} written (overwrite)"
+    render.out.print(f"[green]{escape(v.ref)}[/green]: {made}", markup=True)
     if result.schema_changes.any and v.version > 1:
         render.out.print(f"schema: {result.schema_changes.describe()}")
     if result.report is not None:
@@ -80,7 +92,7 @@ def ingest(
     if v.quarantined_rows:
         render.out.print(
             f"[yellow]{plural(v.quarantined_rows, 'row')} quarantined[/yellow]; "
-            f"see them with: gp data quarantine {v.dataset}",
+            f"see them with: gp data quarantine {escape(v.dataset)}",
             markup=True,
         )
 
@@ -97,7 +109,7 @@ def validate(
 
     Exits 6 if a rule fails.
 
-    Example: gp data validate transactions transactions.csv  # exits 6: the sample has bad rows
+    Example: gp data validate transactions next-batch.csv
     """
     report = workspace().datasets.validate(name, file, contract=contract, fmt=fmt)
     if json_:

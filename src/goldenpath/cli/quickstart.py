@@ -7,14 +7,19 @@ import sys
 import time
 from importlib import resources
 from pathlib import Path
+from shlex import quote
 
 import typer
 from rich.markup import escape
 
 from goldenpath.cli import render
 from goldenpath.cli.context import state
+from goldenpath.cli.data import print_ingested
 from goldenpath.cli.progress import StepProgress
-from goldenpath.core.humanize import plural
+
+CREATED_MARKER = "created-the-workspace"  # in <workspace>/quickstart/
+NEXT_ROWS = 500
+COMMAND_WIDTH = 40
 
 
 def quickstart(
@@ -29,17 +34,30 @@ def quickstart(
     """
     from pyarrow import csv
 
-    from goldenpath.templates.sample_data import transactions
+    from goldenpath.templates.sample_data import SPAN, START, transactions
     from goldenpath.workspace import init_workspace
 
     started = time.perf_counter()
-    ws, _ = init_workspace(workspace_dir if workspace_dir is not None else state.workspace)
-    render.out.print(f"[bold]workspace[/bold] {escape(str(ws.stack.home))}", markup=True)
-    folder = ws.stack.home / "quickstart"
+    ws, created = init_workspace(workspace_dir if workspace_dir is not None else state.workspace)
+    home = ws.stack.home
+    folder = home / "quickstart"
     folder.mkdir(exist_ok=True)
+    marker = folder / CREATED_MARKER
+    if created:
+        marker.write_text("gp quickstart created this workspace\n", encoding="utf-8")
+    render.out.print(
+        f"[bold]workspace[/bold] {escape(str(home))}" + (" (new)" if created else ""),
+        markup=True,
+    )
     data_file = folder / "transactions.csv"
+    next_file = folder / "next-batch.csv"
     contract_file = folder / "transactions.contract.yaml"
     csv.write_csv(transactions(rows), data_file)
+    # The batch a new user would ingest next: new ids, later times, no contract violations.
+    csv.write_csv(
+        transactions(NEXT_ROWS, seed=8, bad_rows=0, first_id=rows, start=START + SPAN),
+        next_file,
+    )
     template = resources.files("goldenpath.templates") / "quickstart/transactions.contract.yaml"
     contract_file.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
     render.out.print(f"generated {rows:,} card transactions: {data_file}")
@@ -47,18 +65,14 @@ def quickstart(
     result = ws.datasets.ingest(
         "transactions",
         data_file,
-        mode="overwrite",
+        mode="overwrite",  # a rerun replaces the rows (the first version is recorded as append)
         contract=contract_file,
         allow_breaking=True,
         progress=StepProgress("ingest"),
     )
+    print_ingested(result)
+    render.out.print(f"the golden path took {time.perf_counter() - started:.1f}s")
     v = result.version
-    render.out.print(
-        f"[green]{v.ref}[/green]: {plural(v.row_count, 'row')} accepted, "
-        f"{v.quarantined_rows:,} quarantined by the contract "
-        f"({time.perf_counter() - started:.1f}s)",
-        markup=True,
-    )
     render.out.print("\n[bold]try next[/bold]", markup=True)
     gp = shutil.which("gp")
     if gp is None or Path(gp).resolve() != Path(sys.argv[0]).resolve():
@@ -66,13 +80,31 @@ def quickstart(
         render.out.print(
             f"  (first put gp on your PATH: source {Path(sys.argv[0]).parent}/activate)"
         )
-    for command in (
-        f"gp data show {v.ref}",
-        "gp data quarantine transactions        # the rows the contract held back, and why",
-        f"gp data profile {v.ref}",
-        f"gp data validate transactions {data_file}",
-        "gp audit list",
-        "gp audit verify                        # the hash-chained trail, checked end to end",
-        "gp server                              # the same over HTTP (OpenAPI at /docs)",
+    # A workspace named on the command line is not where a plain gp looks (GP_HOME or the
+    # default): then every suggestion names it, so that each works as printed.
+    explicit = workspace_dir is not None or state.workspace is not None
+    gp_cmd = f"gp -w {quote(str(home))}" if explicit else "gp"
+    for command, why in (
+        ("data head transactions", "the first rows"),
+        (f"data profile {v.ref}", "column statistics"),
+        ("data quarantine transactions", "the rows the contract held back, and why"),
+        (f"data validate transactions {quote(str(next_file))}", "the next batch: a dry run"),
+        (f"data ingest transactions {quote(str(next_file))}", "... and for real"),
+        ("data history transactions", "every version, with its mode and schema changes"),
+        ("audit verify", "the hash-chained trail, checked end to end"),
+        ("audit list", "who did what, when"),
+        ("server --help", "all of this over HTTP (OpenAPI at /docs)"),
     ):
-        render.out.print(f"  {command}")
+        render.out.print(f"  {gp_cmd} {command}".ljust(COMMAND_WIDTH + 2) + f"  # {why}")
+    render.out.print("\n[bold]done?[/bold]", markup=True)
+    if created or marker.exists():
+        render.out.print(
+            f"  rm -rf {quote(str(home))}".ljust(COMMAND_WIDTH + 2)
+            + "  # removes this workspace, which quickstart created, and everything in it"
+        )
+    else:
+        render.out.print(
+            f"  rm -rf {quote(str(folder))}".ljust(COMMAND_WIDTH + 2)
+            + "  # removes the sample files; this workspace existed before quickstart, so "
+            "it and the transactions dataset stay"
+        )

@@ -144,6 +144,11 @@ def fields(pairs: Sequence[tuple[str, Any]]) -> None:
         out.print(f"[bold]{escape(key.ljust(width))}[/bold]  {escape(str(value))}", markup=True)
 
 
+def warning(message: str) -> None:
+    """``warning: ...`` on stderr, one line."""
+    err.print(f"[yellow]warning:[/yellow] {escape(redact(message))}", markup=True)
+
+
 def error(message: str, hint: str | None = None) -> None:
     """``error: ...`` and ``hint: ...`` on stderr (secrets redacted, text printed verbatim)."""
     lines = redact(message).splitlines() or [""]

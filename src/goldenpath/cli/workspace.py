@@ -54,10 +54,11 @@ def status(json_: bool = typer.Option(False, "--json", help="Print the status as
         return
     render.out.print(f"[bold]workspace[/bold] {escape(str(info.home))}", markup=True)
     render.out.print(f"acting as {info.principal} in project {info.project}\n")
+    effect = info.effect or {}
     render.table(
         None,
-        ["setting", "value", "from"],
-        [(k, v, info.sources.get(k, "")) for k, v in info.stack.items()],
+        ["setting", "value", "from", "effect"],
+        [(k, v, info.sources.get(k, ""), effect.get(k, "")) for k, v in info.stack.items()],
     )
     render.out.print()
     render.table(None, ["object", "count"], list(info.counts.items()))

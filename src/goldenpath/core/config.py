@@ -9,6 +9,7 @@ environment variable > the project's ``gp.yaml`` (its ``stack:`` section) > the 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -190,11 +191,71 @@ def write_workspace_config(home: Path, stack: StackSettings) -> Path:
     return path
 
 
+# Stack settings accepted today whose backend nothing uses yet, with what will use it. This is
+# the one place that says so: `gp status` shows it, and choosing such a backend warns when a
+# workspace opens. The issue that builds a backend deletes its line here (the feature store:
+# the online lines; serving: the runtime lines; object storage: the storage line).
+NOT_BUILT_YET: dict[tuple[str, str], str] = {
+    ("storage", "remote"): "remote storage roots (s3://) are refused; use a local directory",
+    ("online", "sqlite"): "nothing reads online features yet; the feature store will",
+    ("online", "redis"): "nothing reads online features yet; the feature store will use Redis",
+    ("runtime", "local"): "nothing is deployed yet; serving will run local processes",
+    ("runtime", "kubernetes"): "nothing is deployed yet; serving will deploy to Kubernetes",
+}
+# The embedded backends a new workspace uses: not choosing anything is never warned about.
+EMBEDDED = {"metadata": "sqlite", "storage": "local", "online": "sqlite", "runtime": "local"}
+IN_EFFECT = "in effect"
+
+
+class NotBuiltYetWarning(UserWarning):
+    """A stack setting chooses a backend that nothing uses yet (see ``NOT_BUILT_YET``)."""
+
+
+def backend(key: str, value: str) -> str:
+    """The kind of backend a setting's value chooses: ``sqlite``, ``postgresql``, ``local``,
+    ``remote``, ``redis`` or ``kubernetes``."""
+    if key == "metadata":
+        return "postgresql" if value.startswith("postgresql") else "sqlite"
+    if key == "storage":
+        return "remote" if "://" in value and not value.startswith("file://") else "local"
+    if key == "online":
+        return "redis" if value.startswith("redis://") else "sqlite"
+    return value
+
+
+def setting_effects(stack: Stack) -> dict[str, str]:
+    """Per stack setting: ``in effect``, or ``not built yet: <what will use it>``."""
+    effects = {}
+    for key in STACK_KEYS:
+        pending = NOT_BUILT_YET.get((key, backend(key, getattr(stack, key))))
+        effects[key] = IN_EFFECT if pending is None else f"not built yet: {pending}"
+    return effects
+
+
+def not_built_choices(stack: Stack) -> list[str]:
+    """One line per setting that chooses a non-embedded backend nothing uses yet."""
+    lines = []
+    for key in STACK_KEYS:
+        chosen = backend(key, getattr(stack, key))
+        pending = NOT_BUILT_YET.get((key, chosen))
+        if pending is not None and chosen != EMBEDDED[key]:
+            origin = stack.sources.get(key, "")
+            lines.append(f"{key}: {chosen} is set ({origin}) but not built yet: {pending}")
+    return lines
+
+
+def warn_not_built(stack: Stack) -> None:
+    """Warn (:class:`NotBuiltYetWarning`) about each setting that :func:`not_built_choices`
+    lists; the CLI prints each as one ``warning:`` line on stderr."""
+    for line in not_built_choices(stack):
+        warnings.warn(line, NotBuiltYetWarning, stacklevel=3)
+
+
 def require_local_storage(storage: str) -> Path:
     """The storage root as a local path; remote roots are not supported yet."""
     if "://" in storage and not storage.startswith("file://"):
         raise InvalidInput(
-            f"storage {storage!r} is remote; this version supports a local storage root",
+            f"storage {storage!r} is remote; remote storage roots are not built yet",
             hint="set storage to a local directory in the workspace config.yaml",
         )
     return Path(storage.removeprefix("file://"))

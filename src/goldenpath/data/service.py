@@ -333,7 +333,7 @@ class DatasetService:
                         example_chars_max=self._limits.example_chars_max,
                     )
                 report, valid, quarantined = checked.report, checked.valid, checked.quarantined
-                self._refuse_if_broken(name, source, loaded, report)
+                self._refuse_if_broken(name, source, loaded, contract, report)
             changes = (
                 diff_schemas(previous.schema, valid.schema)
                 if previous is not None
@@ -391,7 +391,12 @@ class DatasetService:
         return parse_contract(row.contract, source=f"contract of {name}")
 
     def _refuse_if_broken(
-        self, name: str, source: dict[str, Any], loaded: LoadedContract, report: ValidationReport
+        self,
+        name: str,
+        source: dict[str, Any],
+        loaded: LoadedContract,
+        contract: Path | None,
+        report: ValidationReport,
     ) -> None:
         quarantine = loaded.contract.on_violation == "quarantine"
         if report.passed or (quarantine and not report.table_failures):
@@ -412,7 +417,12 @@ class DatasetService:
         )
         raise ValidationFailed(
             f"batch refused for {name!r}: {reason}; nothing was written\n{report.summary()}",
-            hint="fix the data, or set on_violation: quarantine to keep the valid rows",
+            hint=report.refusal_hint(
+                quarantine=quarantine,
+                contract="the contract passed with this ingest"
+                if contract is not None
+                else f"the contract of {name!r} (then pass it with --contract FILE)",
+            ),
             report=report,
         )
 
@@ -435,6 +445,8 @@ class DatasetService:
     ) -> IngestResult:
         now = utcnow()
         number = previous.version + 1 if previous is not None else 1
+        if previous is None:
+            mode = "append"  # a first version replaces nothing: one word for it, whatever was asked
         schema = schema_json(stored)
         quarantined_rows = quarantined.num_rows if quarantined is not None else 0
         with self._store.begin() as conn:

@@ -124,6 +124,47 @@ class ValidationReport:
             lines.append(f"  ... and {len(self.failures) - FAILURES_SHOWN} more failed rules")
         return "\n".join(lines)
 
+    def refusal_hint(self, *, quarantine: bool, contract: str) -> str:
+        """What to do about a refused batch, never contradicting the contract it broke.
+
+        A table rule (a count, a statistic, freshness) cannot be met by holding rows back, so
+        its hint names the rule, what was found and what was expected, and says to relax or
+        remove it in ``contract``. ``on_violation: quarantine`` is suggested only when the
+        contract does not already say so and rows failed row rules (what quarantine fixes).
+        """
+        advice = []
+        tables = self.table_failures
+        if tables:
+            shown = "; ".join(
+                f"{shorten(r.rule, RULE_CHARS)} ({r.message})" for r in tables[:HINT_RULES]
+            )
+            more = len(tables) - HINT_RULES
+            shown += f" and {plural(more, 'more table rule')}" if more > 0 else ""
+            rules = [_contract_key(r.rule) for r in tables[:HINT_RULES]]
+            keys = ", ".join(shorten(k, RULE_CHARS) for k in rules)
+            advice.append(
+                f"{shown}: holding rows back cannot meet a table rule; if the data is right, "
+                f"relax or remove {keys} in {contract}"
+            )
+        row_failures = len(self.failures) - len(tables)
+        if row_failures and not quarantine:
+            advice.append(
+                "fix the data, or set on_violation: quarantine to keep the valid rows "
+                "and hold back the failing ones"
+            )
+        elif row_failures:
+            advice.append("once the table rules pass, rows that break row rules are quarantined")
+        return "; ".join(advice)
+
+
+# Table rules named in a refusal's hint (the message lists up to FAILURES_SHOWN).
+HINT_RULES = 3
+
+
+def _contract_key(rule: str) -> str:
+    """Where a rule lives in the contract: ``table.rows``, ``columns.amount.mean``."""
+    return rule if rule.startswith("table.") else f"columns.{rule}"
+
 
 @dataclass(frozen=True)
 class ValidatedBatch:
@@ -342,8 +383,8 @@ def _table_results(
                 "table.rows",
                 "table",
                 int(broken),
-                f"batch has {rows:,} rows, expected "
-                f"{lo if lo is not None else 0}..{hi if hi is not None else 'inf'}",
+                f"batch has {plural(rows, 'row')}, expected "
+                f"{lo if lo is not None else 0:,}..{'inf' if hi is None else f'{hi:,}'}",
             )
         )
     fresh = contract.table.freshness

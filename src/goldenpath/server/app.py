@@ -14,14 +14,19 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from goldenpath import __version__
 from goldenpath.core.config import Stack, resolve_stack
 from goldenpath.server import problems
 from goldenpath.server.auth import Context
 from goldenpath.server.guard import BodyGuard
+from goldenpath.server.schemas import Health, answer
 from goldenpath.server.uploads import UploadWorkers
 from goldenpath.store.engine import MetadataStore, open_store
+
+# Where the documentation pages' scripts, styles and icon are served from.
+DOCS_ASSETS = "/docs-assets"
 
 
 @asynccontextmanager
@@ -48,19 +53,26 @@ def create_app(stack: Stack, store: MetadataStore | None = None) -> FastAPI:
     from goldenpath.server import routes_data, routes_governance
 
     context = Context(stack, store or open_store(stack.metadata))
-    app = FastAPI(
+    # /docs loads Swagger UI from DOCS_ASSETS on this server (files that fastapi-offline
+    # packages), never from a CDN: it works on a machine without internet. No /redoc: ReDoc's
+    # bundle always fetches its logo from its own CDN. No validator badge (it calls out too).
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        redoc_url=None,
+        swagger_ui_parameters={"validatorUrl": None},
         title="goldenpath control plane",
         version=__version__,
+        # Markdown (Swagger UI renders it): code spans keep "<token>" from reading as a tag.
         description="The platform's operations over HTTP. Authenticate with "
-        "'Authorization: Bearer <token>' (gp tokens create). Errors are "
-        "application/problem+json.",
+        "`Authorization: Bearer <token>` (create one with `gp tokens create`). Errors are "
+        "`application/problem+json`.",
         lifespan=_lifespan,
     )
     problems.install(app)
     # Authenticate, and cap the body, before any route (or FastAPI's body parser) reads it.
     app.add_middleware(BodyGuard, context=context)
 
-    @app.get("/healthz", tags=["meta"])
+    @app.get("/healthz", tags=["meta"], response_model=None, responses=answer(Health))
     def health() -> dict[str, str]:
         """Liveness: answers without authentication."""
         return {"status": "ok", "version": __version__}

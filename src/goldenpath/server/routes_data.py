@@ -21,8 +21,10 @@ from fastapi.responses import Response
 
 from goldenpath.core.errors import InvalidInput
 from goldenpath.data.formats import format_suffix
+from goldenpath.server import schemas
 from goldenpath.server.auth import workspace
 from goldenpath.server.problems import ERROR_RESPONSES
+from goldenpath.server.schemas import answer, content
 from goldenpath.server.uploads import UploadWorkers
 from goldenpath.workspace import Workspace
 
@@ -60,25 +62,33 @@ def _saved(upload: UploadFile | None, label: str) -> Iterator[Path | None]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@router.get("/datasets", response_model=None)
+@router.get("/datasets", response_model=None, responses=answer(list[schemas.DatasetSummary]))
 async def list_datasets(ws: WS) -> list[dict[str, Any]]:
     """Datasets you can read, with their newest version."""
     return [d.as_dict() for d in ws.datasets.list()]
 
 
-@router.get("/datasets/{name}", response_model=None)
+@router.get("/datasets/{name}", response_model=None, responses=answer(schemas.DatasetVersion))
 async def show(ws: WS, name: str, version: Version = None) -> dict[str, Any]:
     """A dataset version: rows, schema, fingerprint, source."""
     return ws.datasets.get(_ref(name, version)).as_dict()
 
 
-@router.get("/datasets/{name}/versions", response_model=None)
+@router.get(
+    "/datasets/{name}/versions",
+    response_model=None,
+    responses=answer(list[schemas.DatasetVersion]),
+)
 async def history(ws: WS, name: str) -> list[dict[str, Any]]:
     """Every version, oldest first."""
     return [v.as_dict() for v in ws.datasets.history(name)]
 
 
-@router.get("/datasets/{name}/head", response_model=None)
+@router.get(
+    "/datasets/{name}/head",
+    response_model=None,
+    responses=answer(list[dict[str, schemas.Scalar]], description="Rows, column to value"),
+)
 def head(
     ws: WS, name: str, version: Version = None, rows: Annotated[int, Query(ge=1, le=10_000)] = 10
 ) -> list[dict[str, Any]]:
@@ -96,7 +106,7 @@ def _jsonable(value: Any) -> Any:
 @router.get(
     "/datasets/{name}/data",
     response_class=Response,
-    responses={200: {"content": {ARROW_STREAM: {}}}},
+    responses=content(ARROW_STREAM, "The version as an Arrow IPC stream"),
 )
 def data(
     ws: WS, name: str, version: Version = None, columns: Annotated[list[str] | None, Query()] = None
@@ -109,19 +119,27 @@ def data(
     return Response(sink.getvalue().to_pybytes(), media_type=ARROW_STREAM)
 
 
-@router.get("/datasets/{name}/profile", response_model=None)
+@router.get("/datasets/{name}/profile", response_model=None, responses=answer(schemas.Profile))
 async def profile(ws: WS, name: str, version: Version = None) -> dict[str, Any]:
     """The stored column profile of a version."""
     return ws.datasets.profile(_ref(name, version))
 
 
-@router.get("/datasets/{name}/validation", response_model=None)
+@router.get(
+    "/datasets/{name}/validation",
+    response_model=None,
+    responses=answer(schemas.StoredValidation | None, description="null if never validated"),
+)
 async def validation(ws: WS, name: str, version: Version = None) -> dict[str, Any] | None:
     """The stored validation report of the batch that produced a version."""
     return ws.datasets.validation(_ref(name, version))
 
 
-@router.get("/datasets/{name}/quarantine", response_model=None)
+@router.get(
+    "/datasets/{name}/quarantine",
+    response_model=None,
+    responses=answer(list[schemas.QuarantinedRow]),
+)
 def quarantine(
     ws: WS, name: str, limit: Annotated[int, Query(ge=1, le=100_000)] = 100
 ) -> list[dict[str, Any]]:
@@ -140,7 +158,12 @@ def _in_worker(request: Request, ws: Workspace, op: str, **fields: Any) -> dict[
     return uploads.run({"op": op, "token": token, "project": project, **fields})
 
 
-@router.post("/datasets/{name}/versions", status_code=201, response_model=None)
+@router.post(
+    "/datasets/{name}/versions",
+    status_code=201,
+    response_model=None,
+    responses=answer(schemas.IngestResult, 201, "Created"),
+)
 def ingest(
     request: Request,
     ws: WS,
@@ -165,7 +188,9 @@ def ingest(
         )
 
 
-@router.post("/datasets/{name}/validate", response_model=None)
+@router.post(
+    "/datasets/{name}/validate", response_model=None, responses=answer(schemas.ValidationReport)
+)
 def validate(
     request: Request,
     ws: WS,

@@ -7,18 +7,31 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pyarrow as pa
 
+START = datetime(2026, 1, 1, tzinfo=UTC).replace(tzinfo=None)
+SPAN = timedelta(days=300)  # the timestamps of one call: START .. START + SPAN
 
-def transactions(rows: int = 5_000, *, seed: int = 7, bad_rows: int = 12) -> pa.Table:
-    """Card transactions with a fraud label; ``bad_rows`` of them break the contract."""
+
+def transactions(
+    rows: int = 5_000,
+    *,
+    seed: int = 7,
+    bad_rows: int = 12,
+    first_id: int = 0,
+    start: datetime = START,
+) -> pa.Table:
+    """Card transactions with a fraud label; ``bad_rows`` of them break the contract.
+
+    Ids run from ``tx_{first_id:06d}`` and times from ``start`` (over :data:`SPAN`), so a
+    later batch (``first_id=rows, start=START + SPAN``) follows the first without overlap.
+    """
     rng = np.random.default_rng(seed)
-    start = datetime(2026, 1, 1, tzinfo=UTC).replace(tzinfo=None)
     users = rng.integers(1, 500, rows)
     amount = np.round(rng.lognormal(3.5, 1.0, rows), 2)
     fraud = rng.random(rows) < 0.02 + 0.1 * (amount > 300)
     currency = rng.choice(np.array(["EUR", "USD", "GBP"]), rows, p=[0.6, 0.3, 0.1]).astype(object)
-    offsets = np.sort(rng.integers(0, 300 * 24 * 3600, rows))
+    offsets = np.sort(rng.integers(0, int(SPAN.total_seconds()), rows))
     ts = np.array([start + timedelta(seconds=int(s)) for s in offsets], dtype="datetime64[us]")
-    tx_id = np.array([f"tx_{i:06d}" for i in range(rows)], dtype=object)
+    tx_id = np.array([f"tx_{i:06d}" for i in range(first_id, first_id + rows)], dtype=object)
     # Plant a few contract violations so the quickstart shows quarantine at work.
     bad = rng.choice(rows, size=min(bad_rows, rows), replace=False)
     for k, index in enumerate(bad):

@@ -1,0 +1,337 @@
+"""The shapes of the API's answers, for ``/openapi.json`` and ``/docs``.
+
+Each model mirrors a result type the SDK returns (``DatasetVersion.as_dict()``,
+``AuditEvent.as_dict()``, ...). Routes declare them with :func:`answer` for documentation
+only: they still return the services' own dicts, serialised directly. Validating each answer
+through pydantic would add its cost to every request (the authorized read is held to a p99
+budget by ``benchmarks/governance.py``), and the shapes are held instead by
+``tests/server/test_schemas.py``, which checks every route's real answers against these
+schemas, undeclared fields included.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# A value in a data row as JSON carries it (other types, such as timestamps, become text).
+Scalar = str | int | float | bool | None
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def answer(model: Any, status: int = 200, description: str = "Success") -> dict[int | str, Any]:
+    """``responses=`` for a route whose ``status`` answer has the shape ``model``."""
+    return {status: {"model": model, "description": description}}
+
+
+def content(media_type: str, description: str) -> dict[int | str, Any]:
+    """``responses=`` for a route that answers 200 with bytes of ``media_type``."""
+    schema = {"type": "string", "format": "binary"}
+    return {200: {"description": description, "content": {media_type: {"schema": schema}}}}
+
+
+class Health(_Answer):
+    status: Literal["ok"]
+    version: str
+
+
+# Datasets ------------------------------------------------------------------------------------
+
+
+class Column(_Answer):
+    name: str
+    type: str = Field(description="Arrow type, e.g. int64, double, string")
+    nullable: bool
+
+
+class SchemaChanges(_Answer):
+    added: list[str]
+    removed: list[str]
+    retyped: list[dict[str, str]] = Field(description="{column, from, to} per retyped column")
+
+
+class DatasetVersion(_Answer):
+    """One version of a dataset (``ws.datasets.get``)."""
+
+    dataset: str
+    version: int
+    ref: str = Field(description="name@version")
+    id: str
+    mode: Literal["append", "overwrite"]
+    row_count: int = Field(description="Rows in the dataset at this version")
+    batch_rows: int = Field(description="Rows this version's batch added")
+    quarantined_rows: int
+    schema_: list[Column] = Field(alias="schema")
+    schema_changes: SchemaChanges
+    fingerprint: str
+    source: dict[str, Any] = Field(description="The ingested file: path, format, bytes, sha256")
+    contract_sha256: str | None
+    created_at: datetime
+    created_by: str
+    delta_version: int
+
+
+class DatasetSummary(_Answer):
+    """A dataset in a listing (``ws.datasets.list``)."""
+
+    name: str
+    versions: int
+    latest_version: int
+    rows: int
+    has_contract: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class RuleFailure(_Answer):
+    rule: str = Field(description="column.rule or table.rule")
+    scope: Literal["row", "table"]
+    failed: int
+    message: str
+    examples: list[str]
+
+
+class PassedRule(_Answer):
+    rule: str
+    scope: Literal["row", "table"]
+
+
+class ValidationReport(_Answer):
+    """What checking a batch against its contract found."""
+
+    passed: bool
+    rows_checked: int
+    rows_failed: int
+    rules_checked: int
+    seconds: float
+    failures: list[RuleFailure]
+    passed_rules: list[PassedRule]
+
+
+class StoredValidation(ValidationReport):
+    outcome: Literal["accepted", "quarantined"]
+
+
+class IngestResult(_Answer):
+    version: DatasetVersion
+    outcome: Literal["accepted", "quarantined"]
+    validation: ValidationReport | None
+    schema_changes: SchemaChanges
+
+
+class TopValue(_Answer):
+    value: Scalar
+    count: int
+
+
+class ColumnProfile(_Answer):
+    type: str
+    kind: str = Field(description="numeric, temporal, string, bool or other")
+    count: int
+    nulls: int
+    distinct: int = Field(description="Approximate (HyperLogLog)")
+    null_fraction: float
+    min: Scalar = None
+    max: Scalar = None
+    mean: float | None = None
+    std: float | None = None
+    quantiles: dict[str, float] | None = Field(default=None, description="p05 ... p95")
+    true_fraction: float | None = None
+    top_values: list[TopValue] | None = None
+
+
+class Profile(_Answer):
+    rows: int
+    content_sum: str = Field(description="Order-independent content hash")
+    columns: dict[str, ColumnProfile]
+
+
+class QuarantinedRow(BaseModel):
+    """A held-back row: its own columns (as text) and why it was held back."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, Scalar]  # the row's own columns
+
+    rules: list[str] = Field(alias="_gp_rules", description="The rules the row broke")
+    row: int = Field(alias="_gp_row")
+    quarantined_at: str = Field(alias="_gp_quarantined_at")
+    dataset_version: int = Field(alias="_gp_version")
+
+
+# Access ---------------------------------------------------------------------------------------
+
+
+class Principal(_Answer):
+    id: str
+    name: str
+    kind: Literal["user", "service", "agent"]
+    owner: str | None
+    allowed_actions: list[str] | None
+    expires_at: datetime | None
+    disabled_at: datetime | None
+    created_at: datetime
+
+
+class Grant(_Answer):
+    principal: str
+    role: str
+    scope_kind: Literal["workspace", "team", "project"]
+    scope_name: str
+    created_at: datetime
+
+
+class WhoAmI(_Answer):
+    principal: Principal
+    grants: list[Grant]
+
+
+class Project(_Answer):
+    name: str
+    team: str
+    created_at: datetime
+
+
+class TokenInfo(_Answer):
+    id: str
+    principal: str
+    scopes: list[str] | None
+    expires_at: datetime
+    revoked_at: datetime | None
+    created_at: datetime
+    parent: str | None = Field(description="The token it was created with; revoked with it")
+
+
+class CreatedToken(TokenInfo):
+    token: str = Field(description="The secret: shown in this answer only")
+
+
+class Disabled(_Answer):
+    disabled: str
+
+
+class TokenRevoked(_Answer):
+    revoked: str
+
+
+class GrantRevoked(_Answer):
+    revoked: str = Field(description="The role")
+    principal: str
+
+
+class WorkspaceStatus(_Answer):
+    """Who acts where; the rest is shown to workspace admins only."""
+
+    version: str
+    principal: str
+    project: str
+    home: str | None = None
+    stack: dict[str, str] | None = None
+    sources: dict[str, str] | None = Field(default=None, description="Where each value came from")
+    effect: dict[str, str] | None = Field(
+        default=None, description="'in effect', or 'not built yet: ...' per setting"
+    )
+    counts: dict[str, int] | None = None
+
+
+# Audit ----------------------------------------------------------------------------------------
+
+
+class AuditEvent(_Answer):
+    seq: int
+    id: str
+    at: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_ref: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class CheckpointLink(_Answer):
+    seq: int
+    digest: str
+
+
+class Checkpoint(_Answer):
+    """A signed checkpoint of the chain's head, with the public key to check it."""
+
+    id: str
+    seq: int
+    count: int
+    head_hash: str
+    at: datetime
+    key_id: str
+    signature: str
+    public_key: str
+    previous: CheckpointLink | None = None
+
+
+class AuditProblem(_Answer):
+    kind: str = Field(
+        description="edited, deleted, inserted, reordered, truncated, checkpoint, key, "
+        "guard or anchor"
+    )
+    seq: int | None = Field(description="The event it is seen at")
+    message: str
+
+
+class AuditVerification(_Answer):
+    ok: bool
+    events: int
+    head_seq: int
+    head_hash: str
+    problems: list[AuditProblem]
+    checkpoint: dict[str, Any] | None = Field(description="The newest checkpoint checked")
+    seconds: float
+    notes: list[str]
+    anchor: dict[str, Any] | None = Field(description="The exported checkpoint checked against")
+
+
+class KeyRotation(_Answer):
+    old_key_id: str | None
+    new_key_id: str
+    endorsed: bool = Field(description="Whether the old key signed the new one")
+    checkpoint: Checkpoint
+
+
+# Policies -------------------------------------------------------------------------------------
+
+
+class Policy(_Answer):
+    name: str
+    description: str
+    actions: list[str]
+    when: str | None
+    allow: str
+    message: str
+    approval: bool
+    file: str
+
+
+class PolicyDecision(_Answer):
+    allowed: bool
+    policy: str | None = Field(description="The first policy that denied")
+    message: str
+    evaluated: list[str]
+
+
+class ApprovalRequest(_Answer):
+    id: str
+    policy: str
+    action: str
+    object_ref: str
+    project: str | None
+    attributes: dict[str, Any]
+    requested_by: str
+    status: Literal["pending", "approved", "rejected", "used"]
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+    created_at: datetime

@@ -1,0 +1,198 @@
+"""Every answer of the API has a declared shape, and real answers have it (issue 12, point 11).
+
+The routes return the services' dicts directly (no pydantic validation on the request path),
+so these tests are what keeps ``server/schemas.py`` true: one real server, every route called
+on its happy path, each answer validated against the schema ``/openapi.json`` publishes for
+that status. The schemas forbid undeclared fields, so a field added to a result type without
+its schema fails here too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema_rs
+import pytest
+
+import goldenpath
+from tests.conftest import write
+from tests.server.conftest import serving
+
+CONTRACT = (
+    "on_violation: quarantine\ncolumns:\n  id: {type: int, unique: true}\n  amount: {min: 0}\n"
+)
+POLICY = """policies:
+  - name: releases-need-approval
+    actions: [release.create]
+    allow: approved
+    message: releases need an approver's sign-off
+    approval: true
+"""
+
+
+class Api:
+    """A running server, its published OpenAPI document and an admin's client."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.spec: dict[str, Any] = httpx.get(url + "/openapi.json").json()
+        self.client = httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        self.checked: set[tuple[str, str]] = set()
+
+    def template(self, method: str, path: str) -> str:
+        """The operation's path in /openapi.json (``/datasets/{name}`` for ``/datasets/tx``)."""
+        path = path.split("?")[0]
+        if method.lower() in self.spec["paths"].get(path, {}):
+            return path
+        for template, operations in self.spec["paths"].items():
+            pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template))
+            if method.lower() in operations and re.fullmatch(pattern, path):
+                return template
+        raise AssertionError(f"{method} {path} is not in /openapi.json")
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Call a route and validate its 2xx answer against the declared schema."""
+        response = self.client.request(method, path, **kwargs)
+        assert response.status_code < 300, (method, path, response.text)
+        template = self.template(method, path)
+        operation = self.spec["paths"][template][method.lower()]
+        declared = operation["responses"][str(response.status_code)]["content"]
+        media_type = response.headers["content-type"].split(";")[0]
+        schema = declared[media_type]["schema"]
+        self.checked.add((method, template))
+        if media_type != "application/json":
+            assert schema == {"type": "string", "format": "binary"} and response.content
+            return response.content
+        body = response.json()
+        validator = jsonschema_rs.Draft202012Validator(
+            {**schema, "components": self.spec["components"]}
+        )
+        errors = [f"{e.instance_path}: {e.message}" for e in validator.iter_errors(body)]
+        assert not errors, f"{method} {path}: {errors}"
+        return body
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    tmp: Path = tmp_path_factory.mktemp("schemas")
+    ws = goldenpath.connect(tmp / "home", actor="alice", create=True)
+    ws.datasets.ingest(
+        "tx",
+        write(tmp / "d.csv", "id,amount,note\n1,2.5,a\n2,-1,b\n3,4.0,\n"),
+        contract=write(tmp / "c.yaml", CONTRACT),
+    )
+    (ws.stack.home / "policies").mkdir()
+    write(ws.stack.home / "policies" / "release.yaml", POLICY)
+    token = ws.principals.create_token("alice", expires_in="1d").secret
+    with serving(ws) as url:
+        yield Api(url, token)
+    ws.close()
+
+
+def test_every_operation_declares_the_shape_of_its_answer(api: Api) -> None:
+    operations = [
+        (method.upper(), path, op)
+        for path, ops in api.spec["paths"].items()
+        for method, op in ops.items()
+    ]
+    assert len(operations) >= 33
+    bare = []
+    for method, path, op in operations:
+        ok = {status: r for status, r in op["responses"].items() if status.startswith("2")}
+        assert len(ok) == 1, (method, path, ok)
+        (answer,) = ok.values()
+        schemas = [c.get("schema", {}) for c in answer.get("content", {}).values()]
+        if not schemas or any(_bare(s) for s in schemas):
+            bare.append(f"{method} {path}")
+    assert not bare, f"operations without a declared answer: {bare}"
+
+
+def _bare(schema: dict[str, Any]) -> bool:
+    """Whether ``schema`` says nothing about the answer's fields (``{}``, ``{type: object}``)."""
+    if "$ref" in schema or "anyOf" in schema:
+        return False
+    if schema.get("type") == "array":
+        return _bare(schema.get("items", {}))
+    if schema.get("type") == "object":
+        extra = schema.get("additionalProperties", True)
+        return "properties" not in schema and (extra is True or extra == {})
+    return "type" not in schema
+
+
+def test_every_route_answers_in_its_declared_shape(api: Api) -> None:
+    get = api.call
+    # Datasets: a version with a contract, quarantined rows and a stored validation.
+    upload = {"file": ("more.csv", b"id,amount,note\n7,1.0,c\n8,-2,d\n")}
+    contract = {"contract": ("c.yaml", CONTRACT.encode())}
+    ingested = get("POST", "/api/v1/datasets/tx/versions", files=upload)
+    assert ingested["outcome"] == "quarantined"
+    get("POST", "/api/v1/datasets/tx/validate", files={**upload, **contract})
+    get("GET", "/api/v1/datasets")
+    for suffix in ("", "/versions", "/head", "/data", "/profile", "/validation", "/quarantine"):
+        get("GET", f"/api/v1/datasets/tx{suffix}")
+    assert get("GET", "/api/v1/datasets/tx/quarantine")
+    get("GET", "/healthz")
+    get("GET", "/api/v1/status")
+    get("GET", "/api/v1/whoami")
+
+    # Access.
+    get("POST", "/api/v1/projects", json={"name": "risk"})
+    get("GET", "/api/v1/projects")
+    get("POST", "/api/v1/principals", json={"name": "bob"})
+    get("POST", "/api/v1/principals", json={"name": "carol"})
+    get("GET", "/api/v1/principals")
+    get("POST", "/api/v1/grants", json={"role": "viewer", "principal": "bob", "project": "risk"})
+    get("POST", "/api/v1/grants", json={"role": "admin", "principal": "carol"})
+    get("GET", "/api/v1/grants")
+    get(
+        "POST",
+        "/api/v1/grants/revoke",
+        json={"role": "viewer", "principal": "bob"} | {"project": "risk"},
+    )
+    created = get("POST", "/api/v1/tokens", json={"expires_in": "1h", "scopes": ["dataset.read"]})
+    carol = get("POST", "/api/v1/tokens", json={"principal": "carol", "expires_in": "1h"})
+    get("GET", "/api/v1/tokens")
+    get("DELETE", f"/api/v1/tokens/{created['id']}")
+    get("POST", "/api/v1/principals/bob/disable")
+
+    # Policies and approvals: alice's release is held, carol approves it.
+    get("GET", "/api/v1/policies")
+    document = {"action": "release.create", "approved": True}
+    get(
+        "POST",
+        "/api/v1/policies/releases-need-approval/test",
+        json=document,
+    )
+    check = {"action": "release.create", "object": "app@v2"}
+    held = api.client.post("/api/v1/policy/check", json=check)
+    assert held.status_code == 403
+    request_id = held.json()["request_id"]
+    pending = get("GET", "/api/v1/approvals?status=pending")
+    assert [a["id"] for a in pending] == [request_id]
+    as_carol = {"Authorization": f"Bearer {carol['token']}"}
+    get(
+        "POST",
+        f"/api/v1/approvals/{request_id}",
+        json={},
+        headers=as_carol,
+    )
+    assert get("POST", "/api/v1/policy/check", json=check)["allowed"]
+
+    # Audit.
+    get("GET", "/api/v1/audit/events")
+    get("POST", "/api/v1/audit/checkpoint")
+    anchor = get("GET", "/api/v1/audit/checkpoint")
+    get("POST", "/api/v1/audit/rotate-key", json={})
+    get("GET", "/api/v1/audit/verify")
+    assert get("POST", "/api/v1/audit/verify", json={"anchor": anchor})["ok"]
+    lines = get("GET", "/api/v1/audit/export").decode().splitlines()
+    assert json.loads(lines[0])["seq"] == 1
+
+    declared = {(method.upper(), path) for path, ops in api.spec["paths"].items() for method in ops}
+    assert declared - api.checked == set(), "routes this test does not call yet"
