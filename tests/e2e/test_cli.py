@@ -259,7 +259,8 @@ def test_the_installed_gp_shows_help(tmp_path: Path) -> None:
     for name in ("init", "status", "data", "audit"):
         assert re.search(rf"│ {name} ", top.out), str(top)
     assert "Example: gp " in top.out
-    assert "Example: gp data ingest transactions tx.csv" in command.out
+    assert "Example: gp data ingest transactions next-batch.csv" in command.out
+    assert re.search(r"│ --json +Print as JSON", command.out), str(command)  # no <bool>
     assert "--allow-breaking" in command.out
     assert not (tmp_path / "no-workspace").exists()
 

@@ -6,27 +6,27 @@ import typer
 
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
+from goldenpath.cli.help import App
 from goldenpath.governance.principals import Kind
 
 JSON = typer.Option(False, "--json", help="Print as JSON.")
 
-principals_app = typer.Typer(
-    help=("Users, service accounts and AI agents.\n\nExample: gp principals add bob"),
+principals_app = App(
+    help=("Users, service accounts and AI agents.\n\nExample: gp principals list"),
     no_args_is_help=True,
 )
-tokens_app = typer.Typer(
+tokens_app = App(
     help=("Bearer tokens (shown once, stored hashed).\n\nExample: gp tokens create --expires 30d"),
     no_args_is_help=True,
 )
-access_app = typer.Typer(
+access_app = App(
     help=(
-        "Roles on projects, teams and the workspace (deny by default).\n\n"
-        "Example: gp access grant contributor bob --project fraud"
+        "Roles on projects, teams and the workspace (deny by default).\n\nExample: gp access list"
     ),
     no_args_is_help=True,
 )
-projects_app = typer.Typer(
-    help=("Projects, grouped into teams.\n\nExample: gp projects create fraud --team risk"),
+projects_app = App(
+    help=("Projects, grouped into teams.\n\nExample: gp projects list"),
     no_args_is_help=True,
 )
 
@@ -44,7 +44,8 @@ def add_principal(
 ) -> None:
     """Add a principal.
 
-    Example: gp principals add bot --kind agent --owner alice --allow dataset.read --expires 30d
+    Example: gp principals add bob
+    && gp principals add bot --kind agent --owner bob --allow dataset.read --expires 30d
     """
     principal = workspace().principals.add(
         name,
@@ -86,6 +87,7 @@ def list_principals(json_: bool = JSON) -> None:
             )
             for p in found
         ],
+        empty="no principals you can see: add one with: gp principals add NAME",
     )
 
 
@@ -93,7 +95,7 @@ def list_principals(json_: bool = JSON) -> None:
 def disable_principal(name: str = typer.Argument(..., help="Principal to disable.")) -> None:
     """Disable a principal; its tokens stop working at once.
 
-    Example: gp principals disable old-pipeline
+    Example: gp principals add old-pipeline --kind service && gp principals disable old-pipeline
     """
     workspace().principals.disable(name)
     render.out.print(f"disabled {name}")
@@ -118,7 +120,8 @@ def create_token(
     scopes must be within the caller's (default: the same), it expires no later, and revoking
     the caller's token revokes it.
 
-    Example: gp tokens create --principal fraud-pipeline --expires 30d --scope dataset.read
+    Example: gp principals add fraud-pipeline --kind service
+    && gp tokens create --principal fraud-pipeline --expires 30d --scope dataset.read
     """
     ws = workspace()
     created = ws.principals.create_token(
@@ -138,7 +141,7 @@ def create_token(
 def revoke_token(token_id: str = typer.Argument(..., help="The token's id.")) -> None:
     """Revoke a token and every token created with it.
 
-    Example: gp tokens revoke 01JC...
+    Example: gp tokens revoke ID  # needs: a token ID from gp tokens list
     """
     workspace().principals.revoke_token(token_id)
     render.out.print(f"revoked {token_id}")
@@ -151,7 +154,7 @@ def list_tokens(
 ) -> None:
     """List tokens (ids and expiry, never secrets).
 
-    Example: gp tokens list --principal fraud-pipeline
+    Example: gp tokens list
     """
     found = workspace().principals.tokens(principal)
     if json_:
@@ -171,6 +174,7 @@ def list_tokens(
             )
             for t in found
         ],
+        empty="no tokens: create one with: gp tokens create (the secret is shown once)",
     )
 
 
@@ -184,7 +188,7 @@ def grant(
 ) -> None:
     """Grant a role (on the whole workspace if neither --project nor --team is given).
 
-    Example: gp access grant contributor bob --project fraud
+    Example: gp principals add bob && gp access grant contributor bob --project default
     """
     given = workspace().access.grant(role, principal, project=project, team=team)
     if json_:
@@ -202,7 +206,8 @@ def revoke(
 ) -> None:
     """Revoke a role.
 
-    Example: gp access revoke contributor bob --project fraud
+    Example: gp principals add bob && gp access grant viewer bob --project default
+    && gp access revoke viewer bob --project default
     """
     workspace().access.revoke(role, principal, project=project, team=team)
     render.out.print(f"revoked {role} from {principal}")
@@ -216,7 +221,7 @@ def list_grants(
 ) -> None:
     """List role grants.
 
-    Example: gp access list --project fraud
+    Example: gp access list --project default
     """
     found = workspace().access.list(principal=principal, project=project)
     if json_:
@@ -226,6 +231,7 @@ def list_grants(
         None,
         ["principal", "role", "scope"],
         [(g.principal, g.role, f"{g.scope_kind}:{g.scope_name}") for g in found],
+        empty="no grants match: give a role with: gp access grant ROLE PRINCIPAL --project NAME",
     )
 
 
@@ -276,4 +282,6 @@ def list_projects(json_: bool = JSON) -> None:
         None,
         ["project", "team", "created"],
         [(p.name, p.team, render.when(p.created_at)) for p in found],
+        empty="no projects you can see: create one with: gp projects create NAME, "
+        "or ask an admin for a role on one",
     )

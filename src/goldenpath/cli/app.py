@@ -10,11 +10,12 @@ import typer
 
 from goldenpath.cli import access, audit, data, policy, quickstart, render, server, workspace
 from goldenpath.cli.context import state
+from goldenpath.cli.help import App
 from goldenpath.cli.render import error
 from goldenpath.core.config import NotBuiltYetWarning
 from goldenpath.core.errors import GoldenpathError
 
-app = typer.Typer(
+app = App(
     name="gp",
     help=(
         "goldenpath: from notebook to governed production in one command.\n\nExample: gp quickstart"

@@ -13,10 +13,11 @@ from rich.markup import escape
 
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
+from goldenpath.cli.help import App
 from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import InvalidInput
 
-app = typer.Typer(
+app = App(
     help=("The audit trail: who did what, to which object, when.\n\nExample: gp audit verify"),
     no_args_is_help=True,
 )
@@ -45,6 +46,7 @@ def list_events(
             (e.seq, render.when(e.at), e.actor, e.action, e.object_ref, json.dumps(e.details)[:80])
             for e in events
         ],
+        empty="no audit events match (drop --action, --object or --actor to see more)",
     )
 
 
@@ -63,7 +65,7 @@ def verify(
     With --anchor, also fail if the trail no longer reaches or matches a checkpoint kept
     outside the workspace.
 
-    Example: gp audit verify --anchor /secure/audit-anchor.json
+    Example: gp audit verify --anchor anchor.json  # needs: gp audit export-checkpoint
     """
     result = workspace().audit.verify(anchor=_read_anchor(anchor) if anchor else None)
     if json_:
@@ -129,7 +131,7 @@ def export_checkpoint(
     Keep the file outside the workspace (another host, a ticket, a WORM bucket) and pass it
     to gp audit verify --anchor.
 
-    Example: gp audit export-checkpoint -o /secure/audit-anchor.json
+    Example: gp audit checkpoint && gp audit export-checkpoint -o anchor.json
     """
     text = json.dumps(workspace().audit.export_checkpoint(), indent=2) + "\n"
     if output is None:

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
+from goldenpath.cli.help import App
 from goldenpath.cli.progress import StepProgress
 from goldenpath.core.humanize import plural
 from goldenpath.data import Mode
@@ -18,15 +19,23 @@ from goldenpath.data import Mode
 if TYPE_CHECKING:  # the data engines load only when a command needs them
     from goldenpath.data.versions import IngestResult
 
-app = typer.Typer(
+app = App(
     help=(
         "Versioned datasets, validated against data contracts.\n\n"
-        "Example: gp data ingest transactions tx.csv --contract tx.contract.yaml"
+        "Example: gp data ingest transactions transactions.csv "
+        "--contract transactions.contract.yaml"
     ),
     no_args_is_help=True,
 )
 
 JSON = typer.Option(False, "--json", help="Print as JSON.")
+ALL_COLUMNS = typer.Option(
+    False,
+    "--all-columns",
+    help="Also show goldenpath's own _gp_* columns, and every column even if the terminal is "
+    "too narrow (then one line per value).",
+)
+MORE = "see them with --all-columns or --json"
 
 
 def _format_option() -> Any:
@@ -53,7 +62,7 @@ def ingest(
     Ingesting a batch that is already in the dataset (the same rows, columns and contract)
     writes nothing and names the version that holds it; --force records it anyway.
 
-    Example: gp data ingest transactions tx.csv --contract transactions.contract.yaml
+    Example: gp data ingest transactions next-batch.csv
     """
     result = workspace().datasets.ingest(
         name,
@@ -113,7 +122,9 @@ def validate(
 ) -> None:
     """Check a file against a contract without writing anything (a dry run).
 
-    Exits 6 if a rule fails. Example: gp data validate transactions new.csv
+    Exits 6 if a rule fails.
+
+    Example: gp data validate transactions next-batch.csv
     """
     report = workspace().datasets.validate(name, file, contract=contract, fmt=fmt)
     if json_:
@@ -148,6 +159,8 @@ def list_datasets(json_: bool = JSON) -> None:
             )
             for s in summaries
         ],
+        empty="no datasets yet: add one with: gp data ingest NAME FILE "
+        "(a CSV, Parquet or JSON Lines file), or try: gp quickstart",
     )
 
 
@@ -158,7 +171,7 @@ def show(
 ) -> None:
     """Show a dataset version: rows, schema, fingerprint, source, validation.
 
-    Example: gp data show transactions@2
+    Example: gp data show transactions@1
     """
     service = workspace().datasets
     v = service.get(ref)
@@ -236,6 +249,7 @@ def _changes(changes: dict[str, Any], version: int) -> str:
 def head(
     ref: str = typer.Argument(..., help="NAME or NAME@VERSION."),
     rows: int = typer.Option(10, "--rows", "-n", min=1, max=10_000, help="How many rows."),
+    all_columns: bool = ALL_COLUMNS,
     json_: bool = JSON,
 ) -> None:
     """Show the first rows of a dataset version, in file order.
@@ -248,7 +262,14 @@ def head(
     if json_:
         render.print_json(data.to_pylist())
         return
-    render.table(None, data.column_names, [list(r.values()) for r in data.to_pylist()])
+    columns = render.visible_columns(data.column_names, all_columns)
+    render.table(
+        None,
+        columns,
+        [[r[c] for c in columns] for r in data.to_pylist()],
+        more=MORE,
+        vertical=all_columns,
+    )
 
 
 @app.command()
@@ -260,7 +281,7 @@ def profile(
     A distinct count marked ~ is an estimate (HyperLogLog, a few percent off); text and
     boolean columns with at most 10,000 distinct values are counted exactly.
 
-    Example: gp data profile transactions@2
+    Example: gp data profile transactions@1
     """
     stats = workspace().datasets.profile(ref)
     if json_:
@@ -322,9 +343,10 @@ def _num(value: Any) -> str:
 def quarantine(
     name: str = typer.Argument(..., help="Dataset name."),
     rows: int = typer.Option(20, "--rows", "-n", min=1, help="How many rows to show."),
+    all_columns: bool = ALL_COLUMNS,
     json_: bool = JSON,
 ) -> None:
-    """Show rows the contract held back, with the rules each broke.
+    """Show rows the contract held back, with the rules each broke (first column).
 
     Example: gp data quarantine transactions
     """
@@ -335,9 +357,15 @@ def quarantine(
         return
     render.out.print(f"{plural(data.num_rows, 'quarantined row')}")
     if shown:
-        columns = [c for c in data.column_names if c != "_gp_quarantined_at"]
+        columns = render.visible_columns(data.column_names, all_columns)
         render.table(
             None,
-            columns,
-            [[json.dumps(r[c]) if c == "_gp_rules" else r[c] for c in columns] for r in shown],
+            ["broke", *columns],
+            [[", ".join(r["_gp_rules"]), *(_quarantined(r[c], c) for c in columns)] for r in shown],
+            more=MORE,
+            vertical=all_columns,
         )
+
+
+def _quarantined(value: Any, column: str) -> Any:
+    return json.dumps(value) if column == "_gp_rules" else value

@@ -12,18 +12,17 @@ from rich.markup import escape
 
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
+from goldenpath.cli.help import App
 from goldenpath.core.errors import InvalidInput
 from goldenpath.core.yamlfile import read_text
+from goldenpath.workspace import Workspace
 
 JSON = typer.Option(False, "--json", help="Print as JSON.")
-policy_app = typer.Typer(
-    help=(
-        "Policies (CEL) checked before actions.\n\n"
-        "Example: gp policy test prod-deploys --input sample.json"
-    ),
+policy_app = App(
+    help=("Policies (CEL) checked before actions.\n\nExample: gp policy list"),
     no_args_is_help=True,
 )
-approvals_app = typer.Typer(
+approvals_app = App(
     help=("Approval requests opened by policies.\n\nExample: gp approvals list --status pending"),
     no_args_is_help=True,
 )
@@ -53,25 +52,71 @@ def list_policies(json_: bool = JSON) -> None:
             )
             for p in found
         ],
+        empty="no policies yet: write a sample one to edit with: gp policy new NAME "
+        "(policies are YAML files in the workspace's policies/ folder; see docs/governance.md)",
+    )
+
+
+@policy_app.command("new")
+def new_policy(
+    name: str = typer.Argument(..., help="The policy's name, e.g. restricted-data."),
+) -> None:
+    """Write a sample policy to the workspace's policies/ folder, to edit (admins; audited).
+
+    The sample applies at once: restricted data needs an approver's sign-off to be ingested.
+
+    Example: gp policy new restricted-data
+    """
+    ws = workspace()
+    if not isinstance(ws, Workspace):
+        raise InvalidInput(
+            "gp policy new writes a file into the workspace's folder, which a server does not "
+            "share",
+            hint="run it on the workspace's machine, without GP_SERVER",
+        )
+    path = ws.policies.new(name)
+    render.out.print(f"wrote {path}")
+    render.out.print(
+        f"edit it, then try it: gp policy test {name} --attr classification=restricted"
     )
 
 
 @policy_app.command("test")
 def test_policy(
     name: str = typer.Argument(..., help="The policy to evaluate."),
-    input_file: Path = typer.Option(
-        ..., "--input", help="JSON: action, actor, object, project, approved."
+    input_file: Path | None = typer.Option(
+        None, "--input", help="JSON: action, actor, object, project, approved."
     ),
+    pairs: list[str] = typer.Option(
+        [],
+        "--attr",
+        help="KEY=VALUE, repeatable: the object's attributes (over --input's); dotted keys "
+        "nest, the value is read as JSON when it parses.",
+    ),
+    approved: bool = typer.Option(False, "--approved", help="As if an approver signed off."),
     json_: bool = JSON,
 ) -> None:
-    """Evaluate one policy against a sample input; exits 3 when it denies.
+    """Evaluate one policy against a sample input; exits 3 when it denies. Records nothing.
 
-    Example: gp policy test prod-deploys-need-approval --input sample.json
+    Example: gp policy new restricted-data
+    && gp policy test restricted-data --attr classification=restricted --approved
     """
-    try:
-        document = json.loads(read_text(input_file))
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{input_file}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    document: dict[str, Any] = {}
+    if input_file is not None:
+        try:
+            document = json.loads(read_text(input_file))
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{input_file}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        if not isinstance(document, dict):
+            raise InvalidInput(f"{input_file}: the input must be a JSON object")
+    if pairs:
+        given = document.get("object")
+        document["object"] = {
+            **(given if isinstance(given, dict) else {}),
+            **_attributes(None, pairs),
+        }
+    if approved:
+        document["approved"] = True
     decision = workspace().policies.test(name, document)
     if json_:
         render.print_json(asdict(decision))
@@ -105,8 +150,8 @@ def check_policy(
     (a deploy from a CD pipeline, say); recorded in the audit trail. Exits 0 when allowed,
     3 when denied (with the approval request to sign off, if the policy allows one).
 
-    Example: gp -p fraud policy check deployment.create fraud-api@prod
-    --attr environment=prod --attr model.metrics.roc_auc=0.91
+    Example: gp policy check deployment.create fraud-api@prod --attr environment=prod
+    --attr model.metrics.roc_auc=0.91
     """
     attributes = _attributes(attributes_file, pairs)
     ws = workspace()
@@ -161,7 +206,7 @@ def approve(
 ) -> None:
     """Sign off (or reject) an action a policy is holding; needs the approver role.
 
-    Example: gp approve 01JC9W... --reason "reviewed the model card"
+    Example: gp approve ID --reason "checked the numbers"  # needs: an ID from gp approvals list
     """
     decided = workspace().policies.approve(request_id, reject=reject, reason=reason)
     if json_:
@@ -193,4 +238,6 @@ def list_approvals(
             (a.id, a.status, a.policy, a.action, a.object_ref, a.requested_by, a.decided_by or "")
             for a in found
         ],
+        empty=f"no {status + ' ' if status else ''}approval requests: a policy with "
+        "approval: true opens one when it denies an action (see: gp policy list)",
     )

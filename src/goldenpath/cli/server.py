@@ -52,7 +52,7 @@ def serve(
 ) -> None:
     """Serve the platform's API (OpenAPI at /docs) with bearer-token authentication.
 
-    Example: gp server --port 8700
+    Example: gp server --port 8700  # needs: serves until stopped (Ctrl-C)
     """
     import uvicorn
 

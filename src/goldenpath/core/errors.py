@@ -3,6 +3,12 @@
 Every error a user can cause is a :class:`GoldenpathError` carrying a one-line message, an
 optional hint saying what to do, and the exit code the CLI returns. Capabilities raise these at
 their edge; a ``KeyError`` or a driver's exception never reaches the user.
+
+``str(error)`` is the message and, on a second line, the hint: a notebook's traceback shows
+only ``str(error)``, and the hint is the part that says what to do. Whatever prints the two
+separately (the CLI's ``error:``/``hint:`` lines) or carries them across a boundary (a problem
+document's ``detail`` and ``hint``, an upload worker's reply) uses ``.message`` and ``.hint``,
+never ``str(error)``, so the hint appears once.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ class GoldenpathError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        return self.message
+        return self.message if not self.hint else f"{self.message}\nhint: {self.hint}"
 
 
 class InvalidInput(GoldenpathError):

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from goldenpath.core.actor import Actor
+from goldenpath.core.atomic import write_atomically
 from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PolicyDenied
 from goldenpath.core.ids import new_id
@@ -27,7 +28,14 @@ from goldenpath.core.names import validate_name
 from goldenpath.core.redact import redact_value
 from goldenpath.governance import audit
 from goldenpath.governance.access import AccessControl
-from goldenpath.governance.policies import Decision, Policy, evaluate, find, load_policies
+from goldenpath.governance.policies import (
+    Decision,
+    Policy,
+    evaluate,
+    find,
+    load_policies,
+    sample_policy,
+)
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import approval_requests
 
@@ -103,6 +111,24 @@ class PolicyService:
         """Every policy (compiling them all: a broken one is an error here)."""
         self._require_read()
         return [{**p.spec.model_dump(), "file": p.source} for p in load_policies(self.directory)]
+
+    def new(self, name: str) -> Path:
+        """Write a sample policy named ``name`` to ``policies/NAME.yaml``, to edit (needs
+        ``policy.manage``; audited). It applies at once: it asks for an approval before
+        restricted data is ingested."""
+        validate_name(name, kind="policy name")
+        self._access.require("policy.manage")
+        path = self.directory / f"{name}.yaml"
+        if path.exists() or any(p.spec.name == name for p in load_policies(self.directory)):
+            raise Conflict(
+                f"a policy named {name!r} or a file {path} exists already",
+                hint="edit it, or pick another name; see them with: gp policy list",
+            )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, sample_policy(name).encode(), mode=0o644)
+        with self._store.begin() as conn:
+            audit.record(conn, self._actor, "policy.create", "policy", name, {"file": str(path)})
+        return path
 
     def test(self, name: str, document: dict[str, Any]) -> Decision:
         """Evaluate one policy against a sample input (``action``, ``actor``, ``object``,

@@ -153,7 +153,7 @@ class AuditKeys:
         except GoldenpathError as exc:
             if (active is not None or self.key_file.exists()) and not old_key_lost:
                 raise Conflict(
-                    f"cannot rotate the audit key: {exc}",
+                    f"cannot rotate the audit key: {exc.message}",
                     hint="restore the key and retry, or if it is lost for good: "
                     "gp audit rotate-key --old-key-lost (the rotation is audited)",
                 ) from None

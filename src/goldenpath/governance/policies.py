@@ -276,6 +276,22 @@ def evaluate(
     return Decision(True, evaluated=tuple(evaluated))
 
 
+def sample_policy(name: str) -> str:
+    """A policy file holding one policy named ``name``, to edit: restricted data needs an
+    approver's sign-off before it is ingested."""
+    return f"""# A goldenpath policy file: see docs/governance.md (Policies). Edit it, then check it
+# with: gp policy list, and try it with: gp policy test {name} --attr classification=restricted
+policies:
+  - name: {name}
+    description: Restricted data needs an approver's sign-off before it is ingested.
+    actions: [dataset.ingest]                        # globs, e.g. "dataset.*"
+    when: 'object.classification == "restricted"'    # where it applies (the contract says)
+    allow: approved                                  # CEL; sees action, actor, object, project
+    message: restricted data needs an approver's sign-off
+    approval: true                                   # a denial opens an approval request
+"""
+
+
 def find(policies: builtins.list[Policy], name: str) -> Policy:
     for policy in policies:
         if policy.spec.name == name:
