@@ -509,3 +509,43 @@ def parse_feature_ref(ref: str) -> tuple[str, str]:
 
 
 Definition = Entity | FeatureView | OnDemandFeatureView | FeatureService
+
+
+def entity_from_content(content: Mapping[str, Any], **metadata: Any) -> Entity:
+    """An :class:`Entity` rebuilt from its stored ``content()``."""
+    return Entity(name=content["name"], join_keys=list(content["join_keys"]), **metadata)
+
+
+def view_from_content(content: Mapping[str, Any], **metadata: Any) -> FeatureView:
+    """A :class:`FeatureView` rebuilt from its stored ``content()`` (the registry keeps the
+    content JSON; the server and the online path rebuild views from it, without project code).
+    The rebuilt view has the same ``version_hash``. ``metadata``: description, owner, tags."""
+    source = content["source"]
+    ttl = content.get("ttl_seconds")
+    return FeatureView(
+        name=content["name"],
+        entities=[entity_from_content(e) for e in content["entities"]],
+        source=source if isinstance(source, str) else SqlSource(**source),
+        timestamp=content["timestamp"],
+        created_timestamp=content.get("created_timestamp"),
+        ttl=None if ttl is None else timedelta(seconds=int(ttl)),
+        timezone=content.get("timezone"),
+        features=[
+            Field(
+                name=f["name"], dtype=f["dtype"], expression=f["expression"], default=f["default"]
+            )
+            for f in content["features"]
+        ],
+        aggregations=[
+            Aggregation(
+                name=a["name"],
+                function=a["function"],
+                column=a["column"],
+                window=timedelta(seconds=int(a["window_seconds"])),
+                dtype=a["dtype"],
+                default=a["default"],
+            )
+            for a in content["aggregations"]
+        ],
+        **metadata,
+    )
