@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -12,6 +13,9 @@ from goldenpath.core.errors import InvalidInput
 from goldenpath.core.humanize import plural
 from goldenpath.features.service import FeatureStore
 from goldenpath.workspace import Workspace
+
+if TYPE_CHECKING:
+    from goldenpath.client.remote import RemoteFeatures
 
 app = typer.Typer(
     help=(
@@ -23,13 +27,21 @@ app = typer.Typer(
 
 
 def _features() -> FeatureStore:
+    """The local feature store: plan, apply and training-set run the project's code
+    (features.py), which never runs inside the server."""
     ws = workspace()
     if not isinstance(ws, Workspace):
         raise InvalidInput(
-            "gp features runs against a local workspace (the HTTP catalog comes later)",
-            hint="unset GP_SERVER and use --workspace",
+            "this command runs features.py, so it needs a local workspace, not GP_SERVER",
+            hint="unset GP_SERVER and use --workspace (list, show and training-sets work "
+            "over the server)",
         )
     return ws.features
+
+
+def _catalog() -> FeatureStore | RemoteFeatures:
+    """The catalog and stored training sets: local, or over the server at GP_SERVER."""
+    return workspace().features
 
 
 JSON = typer.Option(False, "--json", help="Print as JSON.")
@@ -81,7 +93,7 @@ def apply(file: Path = FILE, json_: bool = JSON) -> None:
 @app.command("list")
 def list_(json_: bool = JSON) -> None:
     """The catalog: every entity, view and service.  Example: gp features list"""
-    entries = _features().list()
+    entries = _catalog().list()
     if json_:
         render.print_json([e.as_dict() for e in entries])
         return
@@ -100,7 +112,7 @@ def show(
 
     Example: gp features show user_tx
     """
-    entry = _features().show(name)
+    entry = _catalog().show(name)
     if json_:
         render.print_json(entry.as_dict())
         return
@@ -201,7 +213,7 @@ def training_set(
 @app.command("training-sets")
 def training_sets(json_: bool = JSON) -> None:
     """Stored training sets.  Example: gp features training-sets"""
-    found = _features().training_sets()
+    found = _catalog().training_sets()
     if json_:
         render.print_json([i.as_dict() for i in found])
         return

@@ -74,6 +74,12 @@ class CatalogEntry:
         data = {k: v for k, v in self.__dict__.items() if v is not None or k == "freshness"}
         return data
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CatalogEntry:
+        """The inverse of :meth:`as_dict` (what the remote SDK receives)."""
+        fields = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in fields})
+
 
 def _family(kind: pa.DataType) -> str:
     if pa.types.is_integer(kind):

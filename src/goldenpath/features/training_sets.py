@@ -53,6 +53,13 @@ class TrainingSetInfo:
         data["created_at"] = self.created_at.isoformat()
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainingSetInfo:
+        """The inverse of :meth:`as_dict` (what the remote SDK receives)."""
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["created_at"] = datetime.fromisoformat(data["created_at"])
+        return cls(**fields)
+
 
 @dataclass(frozen=True)
 class TrainingSet:
