@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 from sqlalchemy import select
 
@@ -474,7 +475,7 @@ class FeatureStore:
         def numbered() -> Any:
             position = 0
             for _, batch in batches:
-                seq = pa.array(range(position, position + batch.num_rows), pa.int64())
+                seq = pa.array(np.arange(position, position + batch.num_rows, dtype=np.int64))
                 position += batch.num_rows
                 yield pa.RecordBatch.from_arrays([*batch.columns, seq], schema=schema)
 

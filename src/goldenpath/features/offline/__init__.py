@@ -25,7 +25,8 @@ class ViewInput:
     """One feature view's part of a point-in-time build.
 
     ``source``: for a dataset source, its rows in write order with a :data:`SEQ` column (a
-    ``pa.RecordBatchReader``, read once); for a ``SqlSource``, each dataset the query names
+    ``pa.RecordBatchReader``, read once; the engine keeps only the rows of the keys asked
+    for); for a ``SqlSource``, each dataset the query names
     as an Arrow table or dataset (the query runs on the engine's sandboxed connection).
     """
 

@@ -3,12 +3,16 @@
 Everything runs on one :func:`~goldenpath.core.sql.sandboxed_duckdb` connection, which sees
 only the Arrow data registered on it. Per feature view:
 
-1. ``_gp_s<i>``: the source rows of the entity keys asked for, with event time at or before
-   the latest instant asked for, timestamps normalised to UTC and every expression evaluated
-   per row (user SQL runs here, on its own lines, so a ``--`` comment cannot reach ours);
-2. row-level features: the winner per (key, event time) — greatest created time (nulls
-   lowest), then greatest write position — then an ``ASOF LEFT JOIN`` picks, per entity row,
-   the latest event time <= T; outside the TTL the value is the default;
+1. ``_gp_s<i>``: a view of the source rows of the entity keys asked for, with event time at
+   or before the latest instant asked for, timestamps normalised to UTC and every expression
+   evaluated per row (user SQL runs here, on its own lines, so a ``--`` comment cannot reach
+   ours). A dataset's rows stream from Delta through an Arrow key filter (``_only_keys``) and
+   only the rows kept are held, as one Arrow table DuckDB scans in parallel: copying a stream
+   into a temporary table, or semi-joining it, runs on one thread (2x slower, issue 13);
+2. row-level features: an ``ASOF LEFT JOIN`` ordered by (event time, created time with nulls
+   lowest, write position) picks, per entity row, the latest event time <= T with ties broken
+   by the greatest created time, then the greatest write position; outside the TTL the value
+   is the default;
 3. windowed aggregations: a range join on the key with ``T - window < event time <= T`` and
    one ``FILTER`` per window, grouped per entity row.
 
@@ -24,6 +28,7 @@ from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from goldenpath.core.errors import InvalidInput
 from goldenpath.core.sql import quote_identifier as q
@@ -159,7 +164,7 @@ class DuckDBEngine:
     def _prepare_source(
         self, con: Any, index: int, item: ViewInput, timestamp_column: str
     ) -> tuple[datetime | None, datetime | None]:
-        """Create ``_gp_s<index>``: the rows this build needs, evaluated per row."""
+        """Create the view ``_gp_s<index>``: the rows this build needs, evaluated per row."""
         view = item.view
         raw = f"_gp_raw{index}"
         if isinstance(view.source, SqlSource):
@@ -171,8 +176,10 @@ class DuckDBEngine:
             )
             for name in item.source:
                 con.unregister(name)
+            filtered = False
         else:
-            con.register(raw, item.source)
+            reader, filtered = _only_keys(cast(pa.RecordBatchReader, item.source), view, con)
+            con.register(raw, reader.read_all())
         schema = (
             con.sql(f"SELECT * FROM {raw} LIMIT 0").to_arrow_table().schema
             if isinstance(view.source, SqlSource)
@@ -200,17 +207,16 @@ class DuckDBEngine:
         keys = view.join_keys
         on = " AND ".join(f"s.{q(k)} = k.{q(k)}" for k in keys)
         key_list = ", ".join(q(k) for k in keys)
-        # Only the keys asked for, and nothing after the latest instant asked for.
+        # Only the keys asked for (unless the stream was filtered already: a semi join over
+        # a stream runs on one thread), and nothing after the latest instant asked for.
+        keep = (
+            "" if filtered else f"SEMI JOIN (SELECT DISTINCT {key_list} FROM {ENTITIES}) k ON {on}"
+        )
         con.execute(
-            f"CREATE TEMP TABLE _gp_s{index} AS SELECT * FROM ("
-            f"SELECT {', '.join(columns)} FROM {raw} s "
-            f"SEMI JOIN (SELECT DISTINCT {key_list} FROM {ENTITIES}) k ON {on}) "
+            f"CREATE TEMP VIEW _gp_s{index} AS SELECT * FROM ("
+            f"SELECT {', '.join(columns)} FROM {raw} s {keep}) "
             f"WHERE _gp_ts <= (SELECT max({q(timestamp_column)}) FROM {ENTITIES})"
         )
-        if isinstance(view.source, SqlSource):
-            con.execute(f"DROP TABLE {raw}")
-        else:
-            con.unregister(raw)
         ((low, high),) = con.sql(f"SELECT min(_gp_ts), max(_gp_ts) FROM _gp_s{index}").fetchall()
         return low, high
 
@@ -220,16 +226,29 @@ class DuckDBEngine:
         view = item.view
         wanted = set(item.features)
         keys = view.join_keys
-        key_list = ", ".join(q(k) for k in keys)
         parts: list[tuple[str, str, list[str], list[Any]]] = []
         fields = [f for f in view.features if f.name in wanted]
         if fields:
-            names = ", ".join(q(f.name) for f in fields)
-            # One row per (key, event time): the greatest created time, then write position.
-            con.execute(
-                f"CREATE TEMP TABLE _gp_r{index} AS SELECT {key_list}, _gp_ts, {names} "
-                f"FROM _gp_s{index} QUALIFY row_number() OVER (PARTITION BY {key_list}, _gp_ts "
-                f"ORDER BY _gp_created DESC NULLS LAST, {SEQ} DESC) = 1"
+            names = ", ".join(f"r.{q(f.name)}" for f in fields)
+            # The ASOF join orders by (event time, created time, write position): it picks
+            # per entity row the greatest such tuple at or before (T, +inf, +inf), which is
+            # the latest event time <= T with its ties broken by the rule, without first
+            # keeping one row per (key, event time) (a window over every source row).
+            if view.created_timestamp is not None:
+                order = (
+                    f"{{'t': r._gp_ts, 'c': coalesce(r._gp_created, '-infinity'::TIMESTAMPTZ), "
+                    f"'s': r.{SEQ}}}"
+                )
+                bound = f"{{'t': e.{q(ts)}, 'c': 'infinity'::TIMESTAMPTZ, 's': {2**63 - 1}}}"
+            else:
+                order = f"{{'t': r._gp_ts, 's': r.{SEQ}}}"
+                bound = f"{{'t': e.{q(ts)}, 's': {2**63 - 1}}}"
+            # A struct holding a null sorts last, so it would match every row: no instant,
+            # no value.
+            bound = f"(CASE WHEN e.{q(ts)} IS NOT NULL THEN {bound} END)"
+            source = (
+                f"(SELECT {', '.join(f'r.{q(k)}' for k in keys)}, r._gp_ts, {names}, "
+                f"{order} AS _gp_order FROM _gp_s{index} r)"
             )
             ttl = view.ttl_delta
             live = "r._gp_ts IS NOT NULL"
@@ -245,7 +264,7 @@ class DuckDBEngine:
             on = " AND ".join(f"e.{q(k)} = r.{q(k)}" for k in keys)
             sql = (
                 f"SELECT e.{q(ROW)}, {', '.join(values)} FROM {ENTITIES} e "
-                f"ASOF LEFT JOIN _gp_r{index} r ON {on} AND e.{q(ts)} >= r._gp_ts"
+                f"ASOF LEFT JOIN {source} r ON {on} AND {bound} >= r._gp_order"
             )
             parts.append((f"f{index}", sql, [f.name for f in fields], params))
         aggregations = [a for a in view.aggregations if a.name in wanted]
@@ -264,6 +283,31 @@ class DuckDBEngine:
             )
             parts.append((f"a{index}", sql, [a.name for a in aggregations], params))
         return parts
+
+
+def _only_keys(
+    reader: pa.RecordBatchReader, view: FeatureView, con: Any
+) -> tuple[pa.RecordBatchReader, bool]:
+    """The source stream keeping only the rows whose join key an entity row asks for, and
+    True; or the stream unchanged and False when the filter cannot be exact in Arrow (a
+    composite key, or entity keys that do not convert to the source's key type)."""
+    if len(view.join_keys) != 1:
+        return reader, False
+    key = view.join_keys[0]
+    kind = reader.schema.field(key).type
+    asked = con.sql(
+        f"SELECT DISTINCT {q(key)} FROM {ENTITIES} WHERE {q(key)} IS NOT NULL"
+    ).to_arrow_table()
+    try:
+        wanted = pc.cast(asked.column(0), kind)  # safe: an overflow raises, never wraps
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return reader, False
+
+    def batches() -> Any:
+        for batch in reader:
+            yield batch.filter(pc.is_in(batch.column(key), value_set=wanted))
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches()), True
 
 
 def _value_sql(item: Field | Aggregation) -> str | None:
