@@ -262,10 +262,13 @@ class DuckDBEngine:
                 )
                 params.append(f.default)
             on = " AND ".join(f"e.{q(k)} = r.{q(k)}" for k in keys)
-            sql = (
-                f"SELECT e.{q(ROW)}, {', '.join(values)} FROM {ENTITIES} e "
-                f"ASOF LEFT JOIN {source} r ON {on} AND {bound} >= r._gp_order"
-            )
+            if _has_ties(con, index, keys):
+                asof = f"{source} r ON {on} AND {bound} >= r._gp_order"
+            else:
+                # No two rows share a key and an event time: the plain ASOF join has one
+                # candidate per instant (ordering by a struct costs it ~60% more).
+                asof = f"_gp_s{index} r ON {on} AND e.{q(ts)} >= r._gp_ts"
+            sql = f"SELECT e.{q(ROW)}, {', '.join(values)} FROM {ENTITIES} e ASOF LEFT JOIN {asof}"
             parts.append((f"f{index}", sql, [f.name for f in fields], params))
         aggregations = [a for a in view.aggregations if a.name in wanted]
         if aggregations:
@@ -283,6 +286,15 @@ class DuckDBEngine:
             )
             parts.append((f"a{index}", sql, [a.name for a in aggregations], params))
         return parts
+
+
+def _has_ties(con: Any, index: int, keys: Sequence[str]) -> bool:
+    """Whether two source rows share a key and an event time (so the tie rule decides)."""
+    key_list = ", ".join(q(k) for k in keys)
+    ((ties,),) = con.sql(
+        f"SELECT count(*) > count(DISTINCT ({key_list}, _gp_ts)) FROM _gp_s{index}"
+    ).fetchall()
+    return bool(ties)
 
 
 def _only_keys(
