@@ -7,11 +7,13 @@ an audit event in the same database transaction that records the change.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pads
 from sqlalchemy import Connection, RowMapping, bindparam, func, select
 
 from goldenpath.core import faults
@@ -196,6 +198,31 @@ class DatasetService:
             if unknown:
                 raise InvalidInput(f"{version.ref} has no column(s) {', '.join(unknown)}")
         return DatasetFiles(self._root, version.dataset).read(version.delta_version, columns)
+
+    def scan(self, ref: str) -> pads.Dataset:
+        """A version as a lazily scanned Arrow dataset: a consumer (DuckDB) reads only the
+        columns and batches it pulls."""
+        version = self.get(ref)
+        return DatasetFiles(self._root, version.dataset).dataset(version.delta_version)
+
+    def batches_in_write_order(
+        self, ref: str, columns: builtins.list[str] | None = None
+    ) -> Iterator[tuple[int, pa.RecordBatch]]:
+        """A version's rows in the order they were written, as ``(dataset version that added
+        them, batch)`` pairs, oldest first: the order that breaks ties between equal rows."""
+        version = self.get(ref)
+        with self._store.connect() as conn:
+            recorded = conn.execute(
+                select(dataset_versions.c.delta_version, dataset_versions.c.version)
+                .where(dataset_versions.c.dataset_id == self._dataset_id(conn, version.dataset))
+                .where(dataset_versions.c.version <= version.version)
+                .order_by(dataset_versions.c.version)
+            ).all()
+        number_of = {int(r.delta_version): int(r.version) for r in recorded}
+        files = DatasetFiles(self._root, version.dataset)
+        for delta_version, fragment in files.fragments_in_write_order(sorted(number_of)):
+            for batch in fragment.to_batches(columns=columns):
+                yield number_of[delta_version], batch
 
     def read_pandas(self, ref: str, columns: builtins.list[str] | None = None) -> pd.DataFrame:
         """A version's rows as a pandas DataFrame."""

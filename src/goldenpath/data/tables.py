@@ -124,6 +124,31 @@ class DatasetFiles:
         )
         return in_order.head(rows)
 
+    def fragments_in_write_order(
+        self, delta_versions: list[int]
+    ) -> list[tuple[int, pads.Fragment]]:
+        """The Parquet fragments of the table at ``delta_versions[-1]``, oldest write first,
+        each with the Delta version (among ``delta_versions``, ascending) that added it.
+
+        Arrow lists a Delta table's files newest commit first, so scan order is not write
+        order; the feature store needs write order to break ties between rows with the same
+        event time (the later dataset version, then the later row, wins). Files of one commit
+        keep their part-number order (``part-00000-...``, ``part-00001-...``).
+        """
+        location = os.path.abspath(self.table_uri)
+        table = self._delta(delta_versions[0], uri=location)
+        added: dict[str, int] = {}
+        for delta_version in delta_versions:
+            if delta_version != table.version():
+                table.load_as_version(delta_version)
+            for path in table.get_add_actions(flatten=True).column("path").to_pylist():
+                added.setdefault(str(path), delta_version)
+        native = pafs.SubTreeFileSystem(location, pafs.LocalFileSystem())
+        fragments = list(table.to_pyarrow_dataset(filesystem=native).get_fragments())
+        ranked = [(added.get(str(f.path), delta_versions[-1]), str(f.path), f) for f in fragments]
+        ranked.sort(key=lambda item: (item[0], item[1]))
+        return [(version, fragment) for version, _, fragment in ranked]
+
     def read(self, delta_version: int, columns: list[str] | None = None) -> pa.Table:
         """The data at ``delta_version``, fully read."""
         return self._scan(delta_version).to_table(columns=columns)
