@@ -1,0 +1,258 @@
+"""The online store in Redis (``online: redis://host:port/db``; the ``[redis]`` extra).
+
+Per view, definition (``ViewLayout.tag``) and entity two sorted sets scored by event time in
+microseconds (exact: below 2**53): ``<ns><view>:<tag>:r:<key>`` holds rows (row-level values)
+and ``...:e:<key>`` events (aggregated columns). A member is a fixed-width, sortable prefix
+``created|version|position`` followed by the values as JSON, so among equal event times Redis
+orders members exactly as the tie-break rules do, and a lookup is one
+``ZRANGE ... BYSCORE REV LIMIT 0 1`` per entity, pipelined.
+
+Atomicity: each chunk of entities is written in one ``MULTI``/``EXEC`` (an entity is never half
+written); a full rebuild replaces entity by entity, so a crash mid-rebuild leaves every entity
+readable with either its old or its new values, and the next run redoes it. A new definition is
+written under a new tag, then the layout switches to it, then the old tag's keys are removed:
+readers see the old values or the new ones, never a mix within a view.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from goldenpath.core.errors import BackendUnavailable, InvalidInput
+from goldenpath.features.online.base import NO_CREATED, StoredEvent, StoredRow, ViewLayout
+
+if TYPE_CHECKING:
+    import redis as redis_lib
+
+_PREFIX = 41  # 19 digits created, 10 version, 12 position
+_CHUNK = 2_000
+
+# Per entity key: drop rows older than the newest row <= now (ties kept), or events older than
+# the window of the newest event <= now. ARGV: now, window (-1 for rows).
+_PRUNE = """
+local now = ARGV[1]
+local window = tonumber(ARGV[2])
+for _, key in ipairs(KEYS) do
+  local newest = redis.call(
+    'ZRANGE', key, now, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES')
+  if #newest > 0 then
+    if window < 0 then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. newest[2])
+    else
+      local horizon = string.format('%.0f', tonumber(newest[2]) - window)
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', horizon)
+    end
+  end
+end
+return 0
+"""
+
+
+class RedisOnlineStore:
+    """The Redis backend (see the module docstring)."""
+
+    def __init__(self, url: str, *, namespace: str = "gp:") -> None:
+        try:
+            import redis
+        except ModuleNotFoundError:
+            raise InvalidInput(
+                "the Redis online store needs the redis package",
+                hint="install it with: pip install 'goldenpath[redis]'",
+            ) from None
+        self._url = url
+        self._ns = namespace
+        self._redis: redis_lib.Redis = redis.Redis.from_url(url, socket_connect_timeout=5)
+        self._errors: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
+        self._layouts: dict[str, ViewLayout] = {}
+        self._prune = self._redis.register_script(_PRUNE)
+        try:
+            self._redis.ping()
+        except self._errors as exc:
+            raise BackendUnavailable(
+                f"Redis online store unreachable: {exc}",
+                hint="check the online URL with: gp status",
+            ) from None
+
+    @property
+    def identity(self) -> str:
+        scheme, _, rest = self._url.partition("://")
+        host = rest.rpartition("@")[2]
+        return f"{scheme}://{host}#{self._ns}"
+
+    def _key(self, layout: ViewLayout, kind: str, key: str) -> str:
+        return f"{self._ns}{layout.view}:{layout.tag}:{kind}:{key}"
+
+    # -- layouts --------------------------------------------------------------------------------
+
+    def layout(self, view: str) -> ViewLayout | None:
+        text = self._redis.get(f"{self._ns}{view}:layout")
+        if text is None:
+            self._layouts.pop(view, None)
+            return None
+        layout = ViewLayout.from_json(text)
+        self._layouts[view] = layout
+        return layout
+
+    def _known(self, view: str) -> ViewLayout | None:
+        return self._layouts.get(view) or self.layout(view)
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def write(
+        self,
+        layout: ViewLayout,
+        rows: pa.Table,
+        events: pa.Table | None,
+        *,
+        now_us: int,
+        replace: bool = False,
+    ) -> None:
+        previous = self.layout(layout.view)
+        retag = previous is not None and previous.definition_hash != layout.definition_hash
+        written: set[str] = set()
+        for kind, data in (("r", rows), ("e", events if layout.retention_us > 0 else None)):
+            if data is None or data.num_rows == 0:
+                continue
+            keys = data.column("__key").to_pylist()
+            members = _members(data)
+            scores = data.column("__ev").to_pylist()
+            by_key: dict[str, dict[str, int]] = {}
+            for key, member, score in zip(keys, members, scores, strict=True):
+                by_key.setdefault(key, {})[member] = score
+            names = list(by_key)
+            for start in range(0, len(names), _CHUNK):
+                chunk = names[start : start + _CHUNK]
+                with self._redis.pipeline(transaction=True) as pipe:
+                    for key in chunk:
+                        name = self._key(layout, kind, key)
+                        if replace:
+                            pipe.delete(name)
+                        pipe.zadd(name, by_key[key])
+                    pipe.execute()
+                redis_keys = [self._key(layout, kind, key) for key in chunk]
+                written.update(redis_keys)
+                if not replace:
+                    window = -1 if kind == "r" else layout.retention_us
+                    self._prune(keys=redis_keys, args=[now_us, window])
+        self._redis.set(f"{self._ns}{layout.view}:layout", layout.to_json())
+        self._layouts[layout.view] = layout
+        if replace or retag:
+            self._remove_others(layout, written if replace else None)
+
+    def _remove_others(self, layout: ViewLayout, keep: set[str] | None) -> None:
+        """Delete the view's keys of other definitions, and (``keep`` given) this
+        definition's keys that are not in ``keep``."""
+        current = f"{self._ns}{layout.view}:{layout.tag}:"
+        layout_key = f"{self._ns}{layout.view}:layout"
+        doomed: list[bytes] = []
+        for raw in self._redis.scan_iter(match=f"{_glob(self._ns + layout.view)}:*", count=1000):
+            name = raw.decode()
+            if name == layout_key:
+                continue
+            if name.startswith(current) and (keep is None or name in keep):
+                continue
+            doomed.append(raw)
+            if len(doomed) >= _CHUNK:
+                self._redis.unlink(*doomed)
+                doomed = []
+        if doomed:
+            self._redis.unlink(*doomed)
+
+    def drop(self, view: str) -> None:
+        for raw in self._redis.scan_iter(match=f"{_glob(self._ns + view)}:*", count=1000):
+            self._redis.unlink(raw)
+        self._layouts.pop(view, None)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read_rows(self, view: str, keys: Sequence[str], at_us: int) -> list[StoredRow | None]:
+        layout = self._known(view)
+        if layout is None or not keys:
+            return [None] * len(keys)
+        try:
+            if len(keys) == 1:
+                replies = [self._newest(self._redis, layout, keys[0], at_us)]
+            else:
+                with self._redis.pipeline(transaction=False) as pipe:
+                    for key in keys:
+                        self._newest(pipe, layout, key, at_us)
+                    replies = pipe.execute()
+        except self._errors as exc:
+            raise BackendUnavailable(f"Redis online store unreachable: {exc}") from None
+        found: list[StoredRow | None] = []
+        for reply in replies:
+            if not reply:
+                found.append(None)
+            else:
+                member, score = reply[0]
+                found.append((int(score), tuple(json.loads(member[_PREFIX:]))))
+        return found
+
+    def _newest(self, client: Any, layout: ViewLayout, key: str, at_us: int) -> Any:
+        return client.zrange(
+            self._key(layout, "r", key),
+            at_us,
+            "-inf",
+            byscore=True,
+            desc=True,
+            offset=0,
+            num=1,
+            withscores=True,
+        )
+
+    def read_events(
+        self, view: str, keys: Sequence[str], start_us: int, end_us: int
+    ) -> list[list[StoredEvent]]:
+        layout = self._known(view)
+        if layout is None or layout.retention_us == 0:
+            return [[] for _ in keys]
+        try:
+            with self._redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.zrange(
+                        self._key(layout, "e", key),
+                        f"({start_us}",
+                        end_us,
+                        byscore=True,
+                        withscores=True,
+                    )
+                replies = pipe.execute()
+        except self._errors as exc:
+            raise BackendUnavailable(f"Redis online store unreachable: {exc}") from None
+        return [
+            [(int(score), tuple(json.loads(member[_PREFIX:]))) for member, score in reply]
+            for reply in replies
+        ]
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def _glob(text: str) -> str:
+    """``text`` with Redis glob characters escaped (view names are plain, the namespace may
+    not be)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def _members(data: pa.Table) -> list[str]:
+    """Each row's sorted-set member: the tie-break prefix, then the values as JSON."""
+    created = data.column("__cr").to_pylist()
+    versions = data.column("__ver").to_pylist()
+    positions = data.column("__pos").to_pylist()
+    values = [_native(data.column(i)) for i in range(5, data.num_columns)]
+    rows = list(zip(*values, strict=True)) if values else [()] * data.num_rows
+    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    return [
+        f"{c - NO_CREATED:019d}{v:010d}{p:012d}{dumps(list(row))}"
+        for c, v, p, row in zip(created, versions, positions, rows, strict=True)
+    ]
+
+
+def _native(column: pa.ChunkedArray) -> list[Any]:
+    if pa.types.is_timestamp(column.type):
+        column = column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    return list(column.to_pylist())
