@@ -221,8 +221,10 @@ def test_ties_are_broken_by_version_then_position(
         tmp_path,
     )
     assert online.materialize().views[0].mode == "incremental"
-    got = online.online([{"user_id": 1}], [f"{view.name}:amount", f"{view.name}:tx_10m"], at=same)
-    assert got.values == {"amount": [3.0], "tx_10m": [4]}  # the later version wins
+    for entity_rows in ([{"user_id": 1}], [{"user_id": 1}, {"user_id": 99}]):
+        got = online.online(entity_rows, [f"{view.name}:amount", f"{view.name}:tx_10m"], at=same)
+        assert got.values["amount"][0] == 3.0  # the later version wins
+        assert got.values["tx_10m"][0] == 4
 
 
 def test_incremental_equals_full_and_overwrite_rebuilds(
