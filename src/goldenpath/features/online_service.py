@@ -309,6 +309,15 @@ class OnlineFeatures:
     def _keys(plan: _ViewPlan, rows: list[dict[str, Any]]) -> list[str | None]:
         join_keys = plan.view.join_keys
         types = plan.layout.key_types
+        if len(join_keys) == 1:  # the common case, without the general loop's overhead
+            name, expected = join_keys[0], int if types[0] == "int64" else str
+            try:
+                single = [row[name] for row in rows]
+            except KeyError:
+                single = []  # the general loop below names the row's problem
+            else:
+                if all(type(v) is expected for v in single):
+                    return [str(v) for v in single]
         keys: list[str | None] = []
         for row in rows:
             values = []
@@ -339,28 +348,36 @@ class OnlineFeatures:
         statuses: dict[str, list[str]],
         ages: dict[str, list[float | None]],
     ) -> None:
+        # Liveness once per entity, then one comprehension per feature (the hot path).
+        live: list[tuple[Any, ...] | None] = []
+        status: list[str] = []
+        age: list[float | None] = []
+        ttl = plan.ttl_us
+        for found in stored:
+            if found is None:
+                live.append(None)
+                status.append("missing")
+                age.append(None)
+                continue
+            elapsed = at_us - found[0]
+            age.append(elapsed / 1e6)
+            if ttl is not None and elapsed > ttl:
+                live.append(None)
+                status.append("expired")
+            else:
+                live.append(found[1])
+                status.append("present")
         for read in plan.fields:
-            column: list[Any] = []
-            status: list[str] = []
-            age: list[float | None] = []
-            for found in stored:
-                if found is None:
-                    column.append(read.default)
-                    status.append("missing")
-                    age.append(None)
-                    continue
-                event_us, row = found
-                elapsed = at_us - event_us
-                age.append(elapsed / 1e6)
-                if plan.ttl_us is not None and elapsed > plan.ttl_us:
-                    column.append(read.default)
-                    status.append("expired")
-                else:
-                    column.append(_decode(read.dtype, row[read.index]))
-                    status.append("present")
-            values[read.name] = column
-            statuses[read.name] = status
-            ages[read.name] = age
+            index, default = read.index, read.default
+            if read.dtype in ("timestamp", "bool"):
+                dtype = read.dtype
+                values[read.name] = [
+                    default if row is None else _decode(dtype, row[index]) for row in live
+                ]
+            else:
+                values[read.name] = [default if row is None else row[index] for row in live]
+            statuses[read.name] = status[:]
+            ages[read.name] = age[:]
 
     @staticmethod
     def _aggregate(
@@ -544,6 +561,8 @@ def _entity_rows(rows: Any) -> list[dict[str, Any]]:
         return list(rows.to_pylist())
     if hasattr(rows, "to_dict") and hasattr(rows, "columns"):  # pandas
         return list(pa.Table.from_pandas(rows, preserve_index=False).to_pylist())
+    if type(rows) is list and all(type(row) is dict for row in rows):
+        return rows  # read, never changed
     if isinstance(rows, Mapping) or not isinstance(rows, Sequence):
         raise InvalidInput(
             "entity rows must be a list of mappings, an Arrow table or a pandas DataFrame",

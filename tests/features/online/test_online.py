@@ -381,3 +381,24 @@ def test_bad_requests_are_clear_errors(
         online.online([{"user_id": 1}], [f"{view.name}:amount"], at=datetime(2026, 1, 1))
     with pytest.raises(InvalidInput, match="SQL query: rows cannot be pushed"):
         online.push(sql_view.name, [{"user_id": 1}])
+
+
+def test_a_large_lookup_matches_one_by_one(
+    module_ws: goldenpath.Workspace, store: OnlineStore, tmp_path: Path
+) -> None:
+    rng = random.Random(5)
+    dataset = _unique("tx")
+    rows = _random_rows(rng, 200, users=40)
+    _ingest(module_ws, dataset, rows, tmp_path)
+    view = _view(dataset)
+    online = _service(module_ws, store, view)
+    online.materialize()
+    refs = [f"{view.name}:{n}" for n in ALL]
+    at = max(r["ts"] for r in rows)
+    entity_rows = [{"user_id": rng.randrange(300)} for _ in range(400)]  # > 256: one JSON list
+    together = online.online(entity_rows, refs, at=at)
+    for index in range(0, 400, 7):
+        alone = online.online([entity_rows[index]], refs, at=at)
+        for name in ALL:
+            assert together.values[name][index] == alone.values[name][0]
+            assert together.statuses[name][index] == alone.statuses[name][0]

@@ -223,22 +223,28 @@ class SqliteOnlineStore:
         fields = "".join(", " + quote_identifier("f_" + name) for name in layout.fields)
         conn = self._conn()
         if len(keys) == 1:
-            found = conn.execute(
+            one = conn.execute(
                 f"SELECT ev{fields} FROM {table} WHERE key = ? AND ev <= ? "
                 "ORDER BY ev DESC, cr DESC, ver DESC, pos DESC LIMIT 1",
                 (keys[0], at_us),
             ).fetchone()
-            return [None if found is None else (found[0], found[1:])]
-        # One statement for many keys: every retained row <= at (normally one per key), the
-        # winner chosen here. Sorted ascending, so the last row seen per key wins.
-        result = conn.execute(
-            f"SELECT key, ev{fields} FROM {table} "
-            "WHERE key IN (SELECT value FROM json_each(?)) AND ev <= ? "
-            "ORDER BY key, ev, cr, ver, pos",
-            (_json_list(keys), at_us),
-        ).fetchall()
-        best: dict[str, StoredRow] = {row[0]: (row[1], row[2:]) for row in result}
-        return [best.get(key) for key in keys]
+            return [None if one is None else (int(one[0]), tuple(one[1:]))]
+        # One statement for many keys: every retained row <= at (normally one per key); the
+        # winner, the greatest (ev, cr, ver, pos), is chosen here rather than by a sort.
+        best: dict[str, tuple[Any, ...]] = {}
+        for row in conn.execute(
+            f"SELECT key, ev, cr, ver, pos{fields} FROM {table} "
+            f"WHERE key IN {_in(len(keys))} AND ev <= ?",
+            (*_in_params(keys), at_us),
+        ):
+            seen = best.get(row[0])
+            if seen is None or row[1:5] > seen[1:5]:
+                best[row[0]] = row
+        found: list[StoredRow | None] = []
+        for key in keys:
+            row = best.get(key)
+            found.append(None if row is None else (int(row[1]), tuple(row[5:])))
+        return found
 
     def _read_events(
         self, view: str, keys: Sequence[str], start_us: int, end_us: int
@@ -258,8 +264,8 @@ class SqliteOnlineStore:
         found: dict[str, list[StoredEvent]] = {key: [] for key in keys}
         for row in conn.execute(
             f"SELECT key, ev{columns} FROM {table} "
-            "WHERE key IN (SELECT value FROM json_each(?)) AND ev > ? AND ev <= ?",
-            (_json_list(keys), start_us, end_us),
+            f"WHERE key IN {_in(len(keys))} AND ev > ? AND ev <= ?",
+            (*_in_params(keys), start_us, end_us),
         ):
             found[row[0]].append((row[1], row[2:]))
         return [found[key] for key in keys]
@@ -271,8 +277,19 @@ class SqliteOnlineStore:
             self._local.conn = None
 
 
-def _json_list(keys: Sequence[str]) -> str:
-    return json.dumps(list(keys))
+_MARKS_MAX = 256
+
+
+def _in(count: int) -> str:
+    """``(?, ?, ...)`` for up to 256 keys (one cached statement per count); beyond that one
+    JSON array parameter, so a 10,000-key lookup does not make a 10,000-parameter statement."""
+    if count <= _MARKS_MAX:
+        return "(" + ", ".join("?" * count) + ")"
+    return "(SELECT value FROM json_each(?))"
+
+
+def _in_params(keys: Sequence[str]) -> Sequence[str]:
+    return keys if len(keys) <= _MARKS_MAX else [json.dumps(list(keys))]
 
 
 def _native(column: pa.ChunkedArray) -> list[Any]:
