@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import select
 
 from goldenpath.core import faults
@@ -232,7 +233,9 @@ def evaluate(
         rows = con.sql(
             f"SELECT {order}{', ' + field_names if field_names else ''} FROM "
             f"(SELECT *, {newest} AS __newest FROM evaluated) "
-            "WHERE __newest IS NULL OR __ev >= __newest"
+            "WHERE __newest IS NULL OR __ev >= __newest "
+            # in the stores' key order: B-tree inserts then append instead of splitting pages
+            "ORDER BY 1, 2, 3, 4, 5"
         ).to_arrow_table()
         events = None
         if view.aggregations:
@@ -240,7 +243,8 @@ def evaluate(
             events = con.sql(
                 f"SELECT {order}{', ' + column_names if column_names else ''} FROM "
                 f"(SELECT *, {newest} AS __newest FROM evaluated) "
-                f"WHERE __newest IS NULL OR __ev > __newest - {layout.retention_us}"
+                f"WHERE __newest IS NULL OR __ev > __newest - {layout.retention_us} "
+                "ORDER BY 1, 2, 3, 4, 5"
             ).to_arrow_table()
     finally:
         con.close()
@@ -465,10 +469,14 @@ def _source(
 
 
 def _entities(rows: pa.Table, events: pa.Table | None) -> int:
-    keys: set[str] = set(rows.column("__key").to_pylist())
+    keys = [rows.column("__key")]
     if events is not None:
-        keys.update(events.column("__key").to_pylist())
-    return len(keys)
+        keys.append(events.column("__key"))
+    return int(
+        pc.count_distinct(
+            pa.chunked_array([c for k in keys for c in k.chunks], pa.string())
+        ).as_py()
+    )
 
 
 def _us(value: datetime | None) -> int | None:
