@@ -165,7 +165,7 @@ def test_several_join_keys_and_bad_expressions(
         at=T0,
     )
     assert got.values["amount"] == [5.0, 6.0, None]
-    with pytest.raises(InvalidInput, match="'merchant' .* must be string, not int"):
+    with pytest.raises(InvalidInput, match=r"'merchant' .* must be string, not int"):
         online.online([{"user_id": 1, "merchant": 7}], [f"{view.name}:amount"], at=T0)
     broken = FeatureView(
         name=f"x{new_id().lower()[-8:]}",
