@@ -27,6 +27,7 @@ from goldenpath.features.definitions import (
     Aggregation,
     FeatureService,
     FeatureView,
+    OnDemandFeatureView,
     SqlSource,
     parse_feature_ref,
 )
@@ -127,6 +128,13 @@ class _ViewPlan:
     ttl_us: int | None
 
 
+@dataclass(frozen=True)
+class _Plan:
+    views: tuple[_ViewPlan, ...]
+    on_demand: tuple[tuple[OnDemandFeatureView, tuple[str, ...]], ...]
+    hidden: tuple[str, ...]  # inputs of on-demand features that were not asked for
+
+
 class OnlineFeatures:
     """Materialise, read and push online features for one workspace and set of definitions."""
 
@@ -149,7 +157,7 @@ class OnlineFeatures:
         self._meta = meta
         self._actor = actor
         self._limits = limits or Limits()
-        self._plans: dict[tuple[str, ...], tuple[_ViewPlan, ...]] = {}
+        self._plans: dict[tuple[str, ...], _Plan] = {}
 
     # -- materialise ---------------------------------------------------------------------------
 
@@ -223,7 +231,7 @@ class OnlineFeatures:
         values: dict[str, list[Any]] = {}
         statuses: dict[str, list[str]] = {}
         ages: dict[str, list[float | None]] = {}
-        for plan in plans:
+        for plan in plans.views:
             keys = self._keys(plan, rows)
             present = [k for k in keys if k is not None]
             if plan.fields:
@@ -236,21 +244,62 @@ class OnlineFeatures:
                 )
                 events = [[] if k is None else next(got) for k in keys]
                 self._aggregate(plan, events, at_us, values, statuses, ages)
+        for odfv, outputs in plans.on_demand:
+            _on_demand(odfv, outputs, rows, values, statuses, ages)
+        for name in plans.hidden:
+            del values[name], statuses[name], ages[name]
         at_time = at if at is not None else EPOCH + timedelta(microseconds=at_us)
         return OnlineResult(at_time.astimezone(UTC), rows, values, statuses, ages)
 
-    def _plan(self, refs: tuple[str, ...]) -> tuple[_ViewPlan, ...]:
+    def _plan(self, refs: tuple[str, ...]) -> _Plan:
         if not refs:
             raise InvalidInput("name at least one feature", hint="for example: user_stats:amount")
+        batch: list[str] = []
+        on_demand: dict[str, list[str]] = {}
+        for ref in refs:
+            view_name, feature = parse_feature_ref(ref)
+            odfv = self._definitions.on_demand.get(view_name)
+            if odfv is None:
+                batch.append(ref)
+                continue
+            if feature not in odfv.feature_names:
+                raise NotFound(
+                    f"unknown feature {ref!r}",
+                    hint=f"{view_name} defines: {', '.join(odfv.feature_names)}",
+                )
+            on_demand.setdefault(view_name, []).append(feature)
+        requested = {parse_feature_ref(r)[1] for r in refs}
+        hidden: list[str] = []
+        for view_name in on_demand:
+            for ref in self._definitions.on_demand[view_name].inputs:
+                source, feature = parse_feature_ref(ref)
+                if source in self._definitions.on_demand:
+                    raise InvalidInput(
+                        f"on-demand view {view_name!r} reads {ref!r}, another on-demand "
+                        "feature: not served online",
+                        hint="give it the batch features that one reads",
+                    )
+                if ref not in batch:
+                    batch.append(ref)
+                    if feature not in requested:
+                        hidden.append(feature)
+        views = self._view_plans(tuple(batch))
+        plan = _Plan(
+            views,
+            tuple(
+                (self._definitions.on_demand[name], tuple(outputs))
+                for name, outputs in on_demand.items()
+            ),
+            tuple(dict.fromkeys(hidden)),
+        )
+        self._plans[refs] = plan
+        return plan
+
+    def _view_plans(self, refs: tuple[str, ...]) -> tuple[_ViewPlan, ...]:
         wanted: dict[str, list[str]] = {}
         seen: dict[str, str] = {}
         for ref in refs:
             view_name, feature = parse_feature_ref(ref)
-            if view_name in self._definitions.on_demand:
-                raise InvalidInput(
-                    f"{ref}: on-demand features are not served by the online store",
-                    hint="compute them from the online inputs with the view's function",
-                )
             view = self._view(view_name)
             if feature not in view.feature_names:
                 raise NotFound(
@@ -301,9 +350,7 @@ class OnlineFeatures:
                     None if ttl is None else int(ttl.total_seconds()) * 1_000_000,
                 )
             )
-        result = tuple(plans)
-        self._plans[refs] = result
-        return result
+        return tuple(plans)
 
     @staticmethod
     def _keys(plan: _ViewPlan, rows: list[dict[str, Any]]) -> list[str | None]:
@@ -492,6 +539,42 @@ class OnlineFeatures:
             known = ", ".join(sorted(self._definitions.views)) or "none"
             raise NotFound(f"unknown feature view {name!r}", hint=f"views defined: {known}")
         return view
+
+
+def _on_demand(
+    odfv: OnDemandFeatureView,
+    outputs: tuple[str, ...],
+    rows: list[dict[str, Any]],
+    values: dict[str, list[Any]],
+    statuses: dict[str, list[str]],
+    ages: dict[str, list[float | None]],
+) -> None:
+    """Run an on-demand view's function once per entity row, on its input features (by feature
+    name) and its request fields (from the entity row): the function training sets run."""
+    inputs = [parse_feature_ref(ref)[1] for ref in odfv.inputs]
+    columns: dict[str, list[Any]] = {name: [] for name in outputs}
+    for index, row in enumerate(rows):
+        given = {name: values[name][index] for name in inputs}
+        for field in odfv.request:
+            if field.name not in row:
+                raise InvalidInput(
+                    f"an entity row lacks request field {field.name!r} (on-demand view "
+                    f"{odfv.name!r})",
+                    hint=f"give every row: {', '.join(f.name for f in odfv.request)}",
+                )
+            given[field.name] = row[field.name]
+        result = odfv.function(given)
+        for name in outputs:
+            if not isinstance(result, Mapping) or name not in result:
+                raise InvalidInput(
+                    f"on-demand view {odfv.name!r}: its function returned no {name!r}",
+                    hint="return a mapping with one value per output",
+                )
+            columns[name].append(result[name])
+    for name in outputs:
+        values[name] = columns[name]
+        statuses[name] = ["present"] * len(rows)
+        ages[name] = [None] * len(rows)
 
 
 def aggregate(aggregation: Aggregation, events: list[StoredEvent], index: int | None) -> Any:

@@ -4,6 +4,7 @@ time passes, pushes, incremental == full, backfills, bad keys and limits."""
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,14 @@ import goldenpath
 from goldenpath.core.errors import InvalidInput, NotFound, ValidationFailed
 from goldenpath.core.ids import new_id
 from goldenpath.core.limits import Limits
-from goldenpath.features import Aggregation, Entity, FeatureView, Field, SqlSource
+from goldenpath.features import (
+    Aggregation,
+    Entity,
+    FeatureView,
+    Field,
+    OnDemandFeatureView,
+    SqlSource,
+)
 from goldenpath.features.online import OnlineStore
 from goldenpath.features.online_service import OnlineFeatures
 from goldenpath.features.project import Definitions
@@ -402,3 +410,43 @@ def test_a_large_lookup_matches_one_by_one(
         for name in ALL:
             assert together.values[name][index] == alone.values[name][0]
             assert together.statuses[name][index] == alone.statuses[name][0]
+
+
+def _ratio(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """amount / amount_mean_1d, and whether the request's amount is above the day's max."""
+    mean, amount = inputs["amount_mean_1d"], inputs["amount"]
+    return {
+        "ratio": None if mean in (None, 0) or amount is None else amount / mean,
+        "above_max": inputs["request_amount"] > (inputs["amount_max_1d"] or 0.0),
+    }
+
+
+def test_on_demand_features_run_on_online_inputs(
+    module_ws: goldenpath.Workspace, store: OnlineStore, tmp_path: Path
+) -> None:
+    dataset = _unique("tx")
+    rows = [
+        {"user_id": 1, "ts": T0, "amount": 10.0, "merchant": "a"},
+        {"user_id": 1, "ts": T0 + timedelta(minutes=1), "amount": 30.0, "merchant": "a"},
+    ]
+    _ingest(module_ws, dataset, rows, tmp_path)
+    view = _view(dataset)
+    odfv = OnDemandFeatureView(
+        name=_unique("od"),
+        function=_ratio,
+        inputs=[f"{view.name}:amount", f"{view.name}:amount_mean_1d", f"{view.name}:amount_max_1d"],
+        request=[Field(name="request_amount", dtype="float64")],
+        outputs=[Field(name="ratio", dtype="float64"), Field(name="above_max", dtype="bool")],
+    )
+    online = OnlineFeatures(
+        Definitions.of([view, odfv]), module_ws.datasets, store, module_ws.store, module_ws.actor
+    )
+    online.materialize()
+    got = online.online(
+        [{"user_id": 1, "request_amount": 31.0}, {"user_id": 2, "request_amount": 1.0}],
+        [f"{odfv.name}:ratio", f"{odfv.name}:above_max", f"{view.name}:amount"],
+        at=T0 + timedelta(minutes=2),
+    )
+    assert got.values == {"amount": [30.0, -1.0], "ratio": [1.5, None], "above_max": [True, True]}
+    with pytest.raises(InvalidInput, match="lacks request field 'request_amount'"):
+        online.online([{"user_id": 1}], [f"{odfv.name}:ratio"], at=T0)
