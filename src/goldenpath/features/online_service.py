@@ -216,13 +216,14 @@ class OnlineFeatures:
         type is an :class:`InvalidInput` naming the column; more rows than
         ``limits.online_entities_max`` too, before anything is read.
         """
-        rows = _entity_rows(entity_rows)
-        if len(rows) > self._limits.online_entities_max:
+        count = _count(entity_rows)
+        if count > self._limits.online_entities_max:
             raise InvalidInput(
-                f"{len(rows)} entity rows is more than limits.online_entities_max "
+                f"{count} entity rows is more than limits.online_entities_max "
                 f"({self._limits.online_entities_max}) in one lookup",
                 hint="split the request, or raise the limit (GP_LIMIT_ONLINE_ENTITIES_MAX)",
             )
+        rows = _entity_rows(entity_rows)
         refs = tuple(features.refs if isinstance(features, FeatureService) else features)
         plans = self._plans.get(refs)
         if plans is None:
@@ -473,13 +474,14 @@ class OnlineFeatures:
             )
         dataset = chosen.source
         schema = self._datasets.head(dataset, 1).schema.remove_metadata()
-        table = _push_table(rows, schema, dataset)
-        if table.num_rows > self._limits.push_rows_max:
+        count = _count(rows)
+        if count > self._limits.push_rows_max:
             raise InvalidInput(
-                f"{table.num_rows} rows is more than limits.push_rows_max "
+                f"{count} rows is more than limits.push_rows_max "
                 f"({self._limits.push_rows_max}) in one push",
                 hint="push smaller batches, or ingest a file with: gp data ingest",
             )
+        table = _push_table(rows, schema, dataset)
         if table.num_rows == 0:
             raise InvalidInput("nothing to push: no rows")
         result = self._datasets.append_rows(
@@ -637,6 +639,19 @@ def _micros(value: datetime, *, what: str) -> int:
         )
     delta = value - EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _count(rows: Any) -> int:
+    """How many rows a list, an Arrow table or a DataFrame holds, before converting any."""
+    if isinstance(rows, pa.Table):
+        return int(rows.num_rows)
+    try:
+        return len(rows)
+    except TypeError:
+        raise InvalidInput(
+            "rows must be a list of mappings, an Arrow table or a pandas DataFrame",
+            hint='for example: [{"user_id": 7}]',
+        ) from None
 
 
 def _entity_rows(rows: Any) -> list[dict[str, Any]]:

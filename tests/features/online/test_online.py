@@ -368,7 +368,9 @@ def test_bad_requests_are_clear_errors(
         timestamp="ts",
         features=[Field(name="amount", dtype="float64")],
     )
-    online = _service(module_ws, store, view, sql_view, limits=Limits(online_entities_max=3))
+    online = _service(
+        module_ws, store, view, sql_view, limits=Limits(online_entities_max=3, push_rows_max=1)
+    )
     with pytest.raises(NotFound, match="no online values yet"):
         online.online([{"user_id": 1}], [f"{view.name}:amount"])
     online.materialize()
@@ -387,6 +389,16 @@ def test_bad_requests_are_clear_errors(
         online.online([{"user_id": 1}], [f"{view.name}:nope"])
     with pytest.raises(InvalidInput, match="timezone-aware"):
         online.online([{"user_id": 1}], [f"{view.name}:amount"], at=datetime(2026, 1, 1))
+    table = pa.table({"user_id": pa.array([1, 2, 3, 4], pa.int64())})
+    with pytest.raises(InvalidInput, match="4 entity rows is more than"):
+        online.online(table, [f"{view.name}:amount"])
+    assert online.online(table.slice(0, 1), [f"{view.name}:amount"], at=T0).values == {
+        "amount": [1.0]
+    }
+    two = [{"user_id": 1, "ts": T0, "amount": 1.0, "merchant": "a"}] * 2
+    with pytest.raises(InvalidInput, match="push_rows_max"):
+        online.push(view.name, two)
+    assert len(module_ws.datasets.history(dataset)) == 1
     with pytest.raises(InvalidInput, match="SQL query: rows cannot be pushed"):
         online.push(sql_view.name, [{"user_id": 1}])
 
