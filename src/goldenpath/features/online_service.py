@@ -11,6 +11,7 @@ store, so they stay exact as time passes and as rows are pushed.
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -436,17 +437,23 @@ class OnlineFeatures:
         statuses: dict[str, list[str]],
         ages: dict[str, list[float | None]],
     ) -> None:
+        # Each entity's events in event-time order, once; a window is then a suffix found by
+        # bisection, and the newest event in it is the last one.
+        timelines = []
+        for entity in events:
+            entity.sort(key=_event_time)
+            timelines.append([e[0] for e in entity])
         for aggregation, index in plan.aggregations:
             since = at_us - int(aggregation.window_delta.total_seconds()) * 1_000_000
             column: list[Any] = []
             status: list[str] = []
             age: list[float | None] = []
-            for entity in events:
-                inside = [e for e in entity if e[0] > since]
+            for entity, times in zip(events, timelines, strict=True):
+                inside = entity[bisect_right(times, since) :]
                 column.append(aggregate(aggregation, inside, index))
                 if inside:
                     status.append("present")
-                    age.append((at_us - max(e[0] for e in inside)) / 1e6)
+                    age.append((at_us - inside[-1][0]) / 1e6)
                 else:
                     status.append("missing")
                     age.append(None)
@@ -579,24 +586,28 @@ def _on_demand(
         ages[name] = [None] * len(rows)
 
 
+def _event_time(event: StoredEvent) -> int:
+    return event[0]
+
+
 def aggregate(aggregation: Aggregation, events: list[StoredEvent], index: int | None) -> Any:
     """One windowed aggregation over the events in its window (semantics.md)."""
     function = aggregation.function
     if index is None:  # count(*)
         return len(events)
-    column = [e[1][index] for e in events]
-    present = [v for v in column if v is not None and v == v] if function != "count" else None
     if function == "count":
-        return sum(1 for v in column if v is not None)
-    assert present is not None
+        return sum(1 for e in events if e[1][index] is not None)
+    # nulls (and NaN, which SQL aggregates treat as a value but stores cannot tell from null
+    # after JSON) are ignored
+    present = [v for e in events if (v := e[1][index]) is not None and v == v]
     if function == "count_distinct":
         return len(set(present))
     if not present:
         return aggregation.default
+    if function == "mean":
+        return float(sum(present)) / len(present)
     if function == "sum":
         result: Any = sum(present)
-    elif function == "mean":
-        return float(sum(present)) / len(present)
     elif function == "min":
         result = min(present)
     else:
