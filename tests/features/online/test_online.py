@@ -52,6 +52,7 @@ def _view(dataset: str, **extra: Any) -> FeatureView:
         ],
         aggregations=[
             Aggregation(name="tx_10m", function="count", window="10m"),
+            Aggregation(name="amounts_1h", function="count", column="amount", window="1h"),
             Aggregation(
                 name="amount_sum_1h", function="sum", column="amount", window="1h", dtype="float64"
             ),
@@ -105,6 +106,7 @@ ALL = [
     "amount",
     "merchant",
     "tx_10m",
+    "amounts_1h",
     "amount_sum_1h",
     "amount_mean_1d",
     "amount_max_1d",
