@@ -226,15 +226,17 @@ def test_ties_are_broken_by_version_then_position(
         dataset,
         [
             {"user_id": 1, "ts": same, "amount": 3.0, "merchant": "c"},
-            {"user_id": 1, "ts": same - timedelta(seconds=1), "amount": 9.0, "merchant": "c"},
+            {"user_id": 1, "ts": same - timedelta(seconds=1), "amount": None, "merchant": "c"},
         ],
         tmp_path,
     )
     assert online.materialize().views[0].mode == "incremental"
     for entity_rows in ([{"user_id": 1}], [{"user_id": 1}, {"user_id": 99}]):
-        got = online.online(entity_rows, [f"{view.name}:amount", f"{view.name}:tx_10m"], at=same)
+        refs = [f"{view.name}:amount", f"{view.name}:tx_10m", f"{view.name}:amounts_1h"]
+        got = online.online(entity_rows, refs, at=same)
         assert got.values["amount"][0] == 3.0  # the later version wins
         assert got.values["tx_10m"][0] == 4
+        assert got.values["amounts_1h"][0] == 3  # counting a column skips its nulls
 
 
 def test_incremental_equals_full_and_overwrite_rebuilds(
