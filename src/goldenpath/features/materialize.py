@@ -251,8 +251,9 @@ def evaluate(
     if len(keys) > 1:
         rows = _with_key(rows, view)
         events = None if events is None else _with_key(events, view)
+    rows = _plain(rows)
     if events is not None:
-        events = _plain_events(events)
+        events = _plain(events)
     return rows, events, rows_read, first, last
 
 
@@ -280,11 +281,16 @@ def _with_key(table: pa.Table, view: FeatureView) -> pa.Table:
     return table.add_column(0, "__key", pa.array(keys, pa.string()))
 
 
-def _plain_events(table: pa.Table) -> pa.Table:
-    """Decimal event values as float64 (stores and JSON keep floats, not decimals)."""
+def _plain(table: pa.Table) -> pa.Table:
+    """Values both stores keep alike: decimals as float64 (JSON has no decimals), NaN as null
+    (SQLite stores NaN as null; Redis would keep it)."""
     for index, column in enumerate(table.schema):
+        values = table.column(index)
         if pa.types.is_decimal(column.type):
-            table = table.set_column(index, column.name, table.column(index).cast(pa.float64()))
+            values = values.cast(pa.float64())
+        if pa.types.is_floating(values.type):
+            values = pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), values)
+            table = table.set_column(index, column.name, values)
     return table
 
 

@@ -466,3 +466,20 @@ def test_on_demand_features_run_on_online_inputs(
     assert got.values == {"amount": [30.0, -1.0], "ratio": [1.5, None], "above_max": [True, True]}
     with pytest.raises(InvalidInput, match="lacks request field 'request_amount'"):
         online.online([{"user_id": 1}], [f"{odfv.name}:ratio"], at=T0)
+
+
+def test_nan_is_null_on_every_store(
+    module_ws: goldenpath.Workspace, store: OnlineStore, tmp_path: Path
+) -> None:
+    dataset = _unique("tx")
+    rows = [
+        {"user_id": 1, "ts": T0, "amount": 4.0, "merchant": "a"},
+        {"user_id": 1, "ts": T0 + timedelta(minutes=1), "amount": float("nan"), "merchant": "a"},
+    ]
+    _ingest(module_ws, dataset, rows, tmp_path)
+    view = _view(dataset)
+    online = _service(module_ws, store, view)
+    online.materialize()
+    refs = [f"{view.name}:amount", f"{view.name}:amount_mean_1d", f"{view.name}:amounts_1h"]
+    got = online.online([{"user_id": 1}], refs, at=T0 + timedelta(minutes=2))
+    assert got.values == {"amount": [None], "amount_mean_1d": [4.0], "amounts_1h": [1]}
