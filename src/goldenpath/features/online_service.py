@@ -43,6 +43,8 @@ from goldenpath.features.materialize import (
     tag_batch,
 )
 from goldenpath.features.online.base import OnlineStore, StoredEvent, ViewLayout, encode_key
+from goldenpath.features.online_inputs import count_rows, micros, push_table, to_entity_rows
+from goldenpath.features.online_values import aggregate, decode, event_time, run_on_demand
 from goldenpath.features.project import Definitions
 from goldenpath.store.engine import MetadataStore
 
@@ -217,19 +219,19 @@ class OnlineFeatures:
         type is an :class:`InvalidInput` naming the column; more rows than
         ``limits.online_entities_max`` too, before anything is read.
         """
-        count = _count(entity_rows)
+        count = count_rows(entity_rows)
         if count > self._limits.online_entities_max:
             raise InvalidInput(
                 f"{count} entity rows is more than limits.online_entities_max "
                 f"({self._limits.online_entities_max}) in one lookup",
                 hint="split the request, or raise the limit (GP_LIMIT_ONLINE_ENTITIES_MAX)",
             )
-        rows = _entity_rows(entity_rows)
+        rows = to_entity_rows(entity_rows)
         refs = tuple(features.refs if isinstance(features, FeatureService) else features)
         plans = self._plans.get(refs)
         if plans is None:
             plans = self._plan(refs)
-        at_us = time.time_ns() // 1000 if at is None else _micros(at, what="at")
+        at_us = time.time_ns() // 1000 if at is None else micros(at, what="at")
         values: dict[str, list[Any]] = {}
         statuses: dict[str, list[str]] = {}
         ages: dict[str, list[float | None]] = {}
@@ -247,7 +249,7 @@ class OnlineFeatures:
                 events = [[] if k is None else next(got) for k in keys]
                 self._aggregate(plan, events, at_us, values, statuses, ages)
         for odfv, outputs in plans.on_demand:
-            _on_demand(odfv, outputs, rows, values, statuses, ages)
+            run_on_demand(odfv, outputs, rows, values, statuses, ages)
         for name in plans.hidden:
             del values[name], statuses[name], ages[name]
         at_time = at if at is not None else EPOCH + timedelta(microseconds=at_us)
@@ -421,7 +423,7 @@ class OnlineFeatures:
             if read.dtype in ("timestamp", "bool"):
                 dtype = read.dtype
                 values[read.name] = [
-                    default if row is None else _decode(dtype, row[index]) for row in live
+                    default if row is None else decode(dtype, row[index]) for row in live
                 ]
             else:
                 values[read.name] = [default if row is None else row[index] for row in live]
@@ -441,7 +443,7 @@ class OnlineFeatures:
         # bisection, and the newest event in it is the last one.
         timelines = []
         for entity in events:
-            entity.sort(key=_event_time)
+            entity.sort(key=event_time)
             timelines.append([e[0] for e in entity])
         for aggregation, index in plan.aggregations:
             since = at_us - int(aggregation.window_delta.total_seconds()) * 1_000_000
@@ -481,14 +483,14 @@ class OnlineFeatures:
             )
         dataset = chosen.source
         schema = self._datasets.head(dataset, 1).schema.remove_metadata()
-        count = _count(rows)
+        count = count_rows(rows)
         if count > self._limits.push_rows_max:
             raise InvalidInput(
                 f"{count} rows is more than limits.push_rows_max "
                 f"({self._limits.push_rows_max}) in one push",
                 hint="push smaller batches, or ingest a file with: gp data ingest",
             )
-        table = _push_table(rows, schema, dataset)
+        table = push_table(rows, schema, dataset)
         if table.num_rows == 0:
             raise InvalidInput("nothing to push: no rows")
         result = self._datasets.append_rows(
@@ -550,202 +552,7 @@ class OnlineFeatures:
         return view
 
 
-def _on_demand(
-    odfv: OnDemandFeatureView,
-    outputs: tuple[str, ...],
-    rows: list[dict[str, Any]],
-    values: dict[str, list[Any]],
-    statuses: dict[str, list[str]],
-    ages: dict[str, list[float | None]],
-) -> None:
-    """Run an on-demand view's function once per entity row, on its input features (by feature
-    name) and its request fields (from the entity row): the function training sets run."""
-    inputs = [parse_feature_ref(ref)[1] for ref in odfv.inputs]
-    columns: dict[str, list[Any]] = {name: [] for name in outputs}
-    for index, row in enumerate(rows):
-        given = {name: values[name][index] for name in inputs}
-        for field in odfv.request:
-            if field.name not in row:
-                raise InvalidInput(
-                    f"an entity row lacks request field {field.name!r} (on-demand view "
-                    f"{odfv.name!r})",
-                    hint=f"give every row: {', '.join(f.name for f in odfv.request)}",
-                )
-            given[field.name] = row[field.name]
-        result = odfv.function(given)
-        for name in outputs:
-            if not isinstance(result, Mapping) or name not in result:
-                raise InvalidInput(
-                    f"on-demand view {odfv.name!r}: its function returned no {name!r}",
-                    hint="return a mapping with one value per output",
-                )
-            columns[name].append(result[name])
-    for name in outputs:
-        values[name] = columns[name]
-        statuses[name] = ["present"] * len(rows)
-        ages[name] = [None] * len(rows)
-
-
-def _event_time(event: StoredEvent) -> int:
-    return event[0]
-
-
-def aggregate(aggregation: Aggregation, events: list[StoredEvent], index: int | None) -> Any:
-    """One windowed aggregation over the events in its window (semantics.md)."""
-    function = aggregation.function
-    if index is None:  # count(*)
-        return len(events)
-    if function == "count":
-        return sum(1 for e in events if e[1][index] is not None)
-    # nulls (and NaN, which SQL aggregates treat as a value but stores cannot tell from null
-    # after JSON) are ignored
-    present = [v for e in events if (v := e[1][index]) is not None and v == v]
-    if function == "count_distinct":
-        return len(set(present))
-    if not present:
-        return aggregation.default
-    if function == "mean":
-        return float(sum(present)) / len(present)
-    if function == "sum":
-        result: Any = sum(present)
-    elif function == "min":
-        result = min(present)
-    else:
-        result = max(present)
-    return _cast(str(aggregation.dtype), result)
-
-
-def _cast(dtype: str, value: Any) -> Any:
-    """A value cast as DuckDB's CAST would (to an integer: rounded half away from zero)."""
-    if dtype == "int64" and isinstance(value, float):
-        return int(value + 0.5) if value >= 0 else -int(-value + 0.5)
-    if dtype == "float64" and isinstance(value, int):
-        return float(value)
-    if dtype == "timestamp" and isinstance(value, int):
-        return EPOCH + timedelta(microseconds=value)
-    return value
-
-
-def _decode(dtype: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if dtype == "timestamp":
-        return EPOCH + timedelta(microseconds=value)
-    if dtype == "bool":
-        return bool(value)
-    return value
-
-
 def _is(kind: str, value: Any) -> bool:
     if kind == "int64":
         return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, str)
-
-
-def _micros(value: datetime, *, what: str) -> int:
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise InvalidInput(
-            f"{what} must be a timezone-aware datetime",
-            hint="for example: datetime.now(UTC)",
-        )
-    delta = value - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _count(rows: Any) -> int:
-    """How many rows a list, an Arrow table or a DataFrame holds, before converting any."""
-    if isinstance(rows, pa.Table):
-        return int(rows.num_rows)
-    try:
-        return len(rows)
-    except TypeError:
-        raise InvalidInput(
-            "rows must be a list of mappings, an Arrow table or a pandas DataFrame",
-            hint='for example: [{"user_id": 7}]',
-        ) from None
-
-
-def _entity_rows(rows: Any) -> list[dict[str, Any]]:
-    if isinstance(rows, pa.Table):
-        return list(rows.to_pylist())
-    if hasattr(rows, "to_dict") and hasattr(rows, "columns"):  # pandas
-        return list(pa.Table.from_pandas(rows, preserve_index=False).to_pylist())
-    if type(rows) is list and all(type(row) is dict for row in rows):
-        return rows  # read, never changed
-    if isinstance(rows, Mapping) or not isinstance(rows, Sequence):
-        raise InvalidInput(
-            "entity rows must be a list of mappings, an Arrow table or a pandas DataFrame",
-            hint='for example: [{"user_id": 7}]',
-        )
-    result = []
-    for row in rows:
-        if not isinstance(row, Mapping):
-            raise InvalidInput(
-                f"an entity row must be a mapping of join keys, not {type(row).__name__}",
-                hint='for example: [{"user_id": 7}]',
-            )
-        result.append(row if isinstance(row, dict) else dict(row))
-    return result
-
-
-def _push_table(rows: Any, schema: pa.Schema, dataset: str) -> pa.Table:
-    """Pushed rows as an Arrow table with the dataset's column types; naive times refused."""
-    if isinstance(rows, pa.Table):
-        table = rows
-    elif hasattr(rows, "to_dict") and hasattr(rows, "columns"):  # pandas
-        table = pa.Table.from_pandas(rows, preserve_index=False)
-    else:
-        listed = _entity_rows(rows)
-        names = {k for row in listed for k in row}
-        unknown = sorted(names - set(schema.names))
-        if unknown:
-            raise InvalidInput(
-                f"dataset {dataset!r} has no column(s) {', '.join(unknown)}",
-                hint=f"its columns: {', '.join(schema.names)}",
-            )
-        for field in schema:
-            if pa.types.is_timestamp(field.type) and field.type.tz is not None:
-                for row in listed:
-                    value = row.get(field.name)
-                    if isinstance(value, datetime) and value.tzinfo is None:
-                        raise InvalidInput(
-                            f"column {field.name!r}: {value.isoformat()} has no time zone",
-                            hint="push timezone-aware times, e.g. datetime.now(UTC)",
-                        )
-        try:
-            table = pa.Table.from_pylist(listed, schema=schema)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
-            raise InvalidInput(
-                f"rows do not fit dataset {dataset!r}: {str(exc).splitlines()[0]}",
-                hint=f"its columns: {', '.join(f'{f.name} {f.type}' for f in schema)}",
-            ) from None
-        return table
-    unknown = [n for n in table.column_names if n not in schema.names]
-    if unknown:
-        raise InvalidInput(
-            f"dataset {dataset!r} has no column(s) {', '.join(unknown)}",
-            hint=f"its columns: {', '.join(schema.names)}",
-        )
-    columns = []
-    for field in schema:
-        if field.name not in table.column_names:
-            columns.append(pa.nulls(table.num_rows, field.type))
-            continue
-        column = table.column(field.name)
-        if (
-            pa.types.is_timestamp(field.type)
-            and field.type.tz is not None
-            and pa.types.is_timestamp(column.type)
-            and column.type.tz is None
-        ):
-            raise InvalidInput(
-                f"column {field.name!r} holds timestamps without a time zone",
-                hint="push timezone-aware times",
-            )
-        try:
-            columns.append(column.cast(field.type))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise InvalidInput(
-                f"column {field.name!r} cannot be {field.type}: {str(exc).splitlines()[0]}",
-            ) from None
-    return pa.table(columns, schema=schema)
