@@ -38,6 +38,7 @@ class SqliteOnlineStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._layouts: dict[str, ViewLayout] = {}
+        self._statements: dict[tuple[str, str, str, int], str] = {}
         with self._conn() as conn:
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {_META} (view TEXT PRIMARY KEY, layout TEXT NOT NULL)"
@@ -219,24 +220,14 @@ class SqliteOnlineStore:
         layout = self._known(view)
         if layout is None or not keys:
             return [None] * len(keys)
-        table = _table(layout.tag, view, "rows")
-        fields = "".join(", " + quote_identifier("f_" + name) for name in layout.fields)
         conn = self._conn()
         if len(keys) == 1:
-            one = conn.execute(
-                f"SELECT ev{fields} FROM {table} WHERE key = ? AND ev <= ? "
-                "ORDER BY ev DESC, cr DESC, ver DESC, pos DESC LIMIT 1",
-                (keys[0], at_us),
-            ).fetchone()
+            one = conn.execute(self._sql(layout, "one", 1), (keys[0], at_us)).fetchone()
             return [None if one is None else (int(one[0]), tuple(one[1:]))]
         # One statement for many keys: every retained row <= at (normally one per key); the
         # winner, the greatest (ev, cr, ver, pos), is chosen here rather than by a sort.
         best: dict[str, tuple[Any, ...]] = {}
-        for row in conn.execute(
-            f"SELECT key, ev, cr, ver, pos{fields} FROM {table} "
-            f"WHERE key IN {_in(len(keys))} AND ev <= ?",
-            (*_in_params(keys), at_us),
-        ):
+        for row in conn.execute(self._sql(layout, "many", len(keys)), (*_in_params(keys), at_us)):
             seen = best.get(row[0])
             if seen is None or row[1:5] > seen[1:5]:
                 best[row[0]] = row
@@ -246,26 +237,53 @@ class SqliteOnlineStore:
             found.append(None if row is None else (int(row[1]), tuple(row[5:])))
         return found
 
+    def _sql(self, layout: ViewLayout, kind: str, count: int) -> str:
+        """A lookup statement, built once per layout, kind and key count (the text is also
+        sqlite3's statement cache key)."""
+        marks = min(count, _MARKS_MAX + 1)
+        cache_key = (layout.view, layout.tag, kind, marks)
+        sql = self._statements.get(cache_key)
+        if sql is not None:
+            return sql
+        rows = _table(layout.tag, layout.view, "rows")
+        events = _table(layout.tag, layout.view, "events")
+        fields = "".join(", " + quote_identifier("f_" + name) for name in layout.fields)
+        columns = "".join(", " + quote_identifier("e_" + name) for name in layout.event_columns)
+        if kind == "one":
+            sql = (
+                f"SELECT ev{fields} FROM {rows} WHERE key = ? AND ev <= ? "
+                "ORDER BY ev DESC, cr DESC, ver DESC, pos DESC LIMIT 1"
+            )
+        elif kind == "many":
+            sql = (
+                f"SELECT key, ev, cr, ver, pos{fields} FROM {rows} "
+                f"WHERE key IN {_in(count)} AND ev <= ?"
+            )
+        elif kind == "events-one":
+            sql = f"SELECT ev{columns} FROM {events} WHERE key = ? AND ev > ? AND ev <= ?"
+        else:
+            sql = (
+                f"SELECT key, ev{columns} FROM {events} "
+                f"WHERE key IN {_in(count)} AND ev > ? AND ev <= ?"
+            )
+        self._statements[cache_key] = sql
+        return sql
+
     def _read_events(
         self, view: str, keys: Sequence[str], start_us: int, end_us: int
     ) -> list[list[StoredEvent]]:
         layout = self._known(view)
         if layout is None or layout.retention_us == 0:
             return [[] for _ in keys]
-        table = _table(layout.tag, view, "events")
-        columns = "".join(", " + quote_identifier("e_" + name) for name in layout.event_columns)
         conn = self._conn()
         if len(keys) == 1:
             rows = conn.execute(
-                f"SELECT ev{columns} FROM {table} WHERE key = ? AND ev > ? AND ev <= ?",
-                (keys[0], start_us, end_us),
+                self._sql(layout, "events-one", 1), (keys[0], start_us, end_us)
             ).fetchall()
             return [[(row[0], row[1:]) for row in rows]]
         found: dict[str, list[StoredEvent]] = {key: [] for key in keys}
         for row in conn.execute(
-            f"SELECT key, ev{columns} FROM {table} "
-            f"WHERE key IN {_in(len(keys))} AND ev > ? AND ev <= ?",
-            (*_in_params(keys), start_us, end_us),
+            self._sql(layout, "events-many", len(keys)), (*_in_params(keys), start_us, end_us)
         ):
             found[row[0]].append((row[1], row[2:]))
         return [found[key] for key in keys]
