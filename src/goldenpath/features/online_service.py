@@ -239,12 +239,12 @@ class OnlineFeatures:
             keys = self._keys(plan, rows)
             present = [k for k in keys if k is not None]
             if plan.fields:
-                found = iter(self._store.read_rows(plan.view.name, present, at_us))
+                found = iter(self._store.read_rows(plan.layout, present, at_us))
                 stored = [None if k is None else next(found) for k in keys]
                 self._fields(plan, stored, at_us, values, statuses, ages)
             if plan.aggregations:
                 got = iter(
-                    self._store.read_events(plan.view.name, present, at_us - plan.window_us, at_us)
+                    self._store.read_events(plan.layout, present, at_us - plan.window_us, at_us)
                 )
                 events = [[] if k is None else next(got) for k in keys]
                 self._aggregate(plan, events, at_us, values, statuses, ages)

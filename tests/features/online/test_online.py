@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import goldenpath
-from goldenpath.core.errors import InvalidInput, NotFound, ValidationFailed
+from goldenpath.core.errors import Conflict, InvalidInput, NotFound, ValidationFailed
 from goldenpath.core.ids import new_id
 from goldenpath.core.limits import Limits
 from goldenpath.features import (
@@ -483,3 +483,30 @@ def test_nan_is_null_on_every_store(
     refs = [f"{view.name}:amount", f"{view.name}:amount_mean_1d", f"{view.name}:amounts_1h"]
     got = online.online([{"user_id": 1}], refs, at=T0 + timedelta(minutes=2))
     assert got.values == {"amount": [None], "amount_mean_1d": [4.0], "amounts_1h": [1]}
+
+
+def test_a_new_definition_is_materialised_in_full_and_old_readers_are_told(
+    module_ws: goldenpath.Workspace, store: OnlineStore, tmp_path: Path
+) -> None:
+    dataset = _unique("tx")
+    rows = [{"user_id": 1, "ts": T0, "amount": 4.0, "merchant": "a"}]
+    _ingest(module_ws, dataset, rows, tmp_path)
+    old = _view(dataset)
+    old_online = _service(module_ws, store, old)
+    old_online.materialize()
+    ref = f"{old.name}:amount"
+    assert old_online.online([{"user_id": 1}], [ref], at=T0).values == {"amount": [4.0]}
+    new = FeatureView(
+        name=old.name,
+        entities=[USER],
+        source=dataset,
+        timestamp="ts",
+        features=[Field(name="amount", dtype="float64", expression="amount * 10")],
+    )
+    new_online = _service(module_ws, store, new)
+    with pytest.raises(Conflict, match="another version of its definition"):
+        new_online.online([{"user_id": 1}], [ref], at=T0)
+    assert new_online.materialize().views[0].mode == "full"
+    assert new_online.online([{"user_id": 1}], [ref], at=T0).values == {"amount": [40.0]}
+    with pytest.raises(Conflict, match="rewritten under another version"):
+        old_online.online([{"user_id": 1}], [ref], at=T0)  # planned before: told, not misled

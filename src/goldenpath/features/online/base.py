@@ -27,6 +27,8 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from goldenpath.core.errors import Conflict
+
 # A created timestamp that is null sorts lowest (semantics: nulls lowest); stored as this.
 NO_CREATED = -(2**62)
 
@@ -78,6 +80,14 @@ StoredEvent = tuple[int, tuple[Any, ...]]
 """One event: (event time in microseconds, the aggregated columns' values)."""
 
 
+def redefined(view: str) -> Conflict:
+    """The error of a read planned with a layout the store no longer holds."""
+    return Conflict(
+        f"the online values of {view!r} were rewritten under another version of its definition",
+        hint="reload the feature definitions (restart the serving process) and look up again",
+    )
+
+
 class OnlineStore(Protocol):
     """One backend of the online feature store (``sqlite.py``, ``redis.py``)."""
 
@@ -107,15 +117,19 @@ class OnlineStore(Protocol):
         a layout whose definition hash differs from the stored one."""
         ...
 
-    def read_rows(self, view: str, keys: Sequence[str], at_us: int) -> list[StoredRow | None]:
+    def read_rows(
+        self, layout: ViewLayout, keys: Sequence[str], at_us: int
+    ) -> list[StoredRow | None]:
         """Per key, the winning row at ``at_us`` (latest by the order columns among rows with
-        event time <= ``at_us``), or None."""
+        event time <= ``at_us``), or None. ``layout`` is the one the caller planned with; if
+        the store now holds the view under another definition: :class:`Conflict`."""
         ...
 
     def read_events(
-        self, view: str, keys: Sequence[str], start_us: int, end_us: int
+        self, layout: ViewLayout, keys: Sequence[str], start_us: int, end_us: int
     ) -> list[list[StoredEvent]]:
-        """Per key, the events with event time in ``(start_us, end_us]``."""
+        """Per key, the events with event time in ``(start_us, end_us]`` (:class:`Conflict` as
+        for :meth:`read_rows`)."""
         ...
 
     def drop(self, view: str) -> None:

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from goldenpath.core.errors import BackendUnavailable, InvalidInput
-from goldenpath.features.online.base import NO_CREATED, StoredEvent, StoredRow, ViewLayout
+from goldenpath.features.online.base import (
+    NO_CREATED,
+    StoredEvent,
+    StoredRow,
+    ViewLayout,
+    redefined,
+)
 
 if TYPE_CHECKING:
     import redis as redis_lib
@@ -68,7 +74,6 @@ class RedisOnlineStore:
         self._ns = namespace
         self._redis: redis_lib.Redis = redis.Redis.from_url(url, socket_connect_timeout=5)
         self._errors: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
-        self._layouts: dict[str, ViewLayout] = {}
         self._prune = self._redis.register_script(_PRUNE)
         try:
             self._redis.ping()
@@ -91,15 +96,7 @@ class RedisOnlineStore:
 
     def layout(self, view: str) -> ViewLayout | None:
         text = self._redis.get(f"{self._ns}{view}:layout")
-        if text is None:
-            self._layouts.pop(view, None)
-            return None
-        layout = ViewLayout.from_json(text)
-        self._layouts[view] = layout
-        return layout
-
-    def _known(self, view: str) -> ViewLayout | None:
-        return self._layouts.get(view) or self.layout(view)
+        return None if text is None else ViewLayout.from_json(text)
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -140,7 +137,6 @@ class RedisOnlineStore:
                     window = -1 if kind == "r" else layout.retention_us
                     self._prune(keys=redis_keys, args=[now_us, window])
         self._redis.set(f"{self._ns}{layout.view}:layout", layout.to_json())
-        self._layouts[layout.view] = layout
         if replace or retag:
             self._remove_others(layout, written if replace else None)
 
@@ -166,63 +162,57 @@ class RedisOnlineStore:
     def drop(self, view: str) -> None:
         for raw in self._redis.scan_iter(match=f"{_glob(self._ns + view)}:*", count=1000):
             self._redis.unlink(raw)
-        self._layouts.pop(view, None)
 
     # -- reading --------------------------------------------------------------------------------
 
-    def read_rows(self, view: str, keys: Sequence[str], at_us: int) -> list[StoredRow | None]:
-        layout = self._known(view)
-        if layout is None or not keys:
-            return [None] * len(keys)
-        try:
-            if len(keys) == 1:
-                replies = [self._newest(self._redis, layout, keys[0], at_us)]
-            else:
-                with self._redis.pipeline(transaction=False) as pipe:
-                    for key in keys:
-                        self._newest(pipe, layout, key, at_us)
-                    replies = pipe.execute()
-        except self._errors as exc:
-            raise BackendUnavailable(f"Redis online store unreachable: {exc}") from None
+    def read_rows(
+        self, layout: ViewLayout, keys: Sequence[str], at_us: int
+    ) -> list[StoredRow | None]:
+        if not keys:
+            return []
+        replies = self._read(
+            layout,
+            [(self._key(layout, "r", key), at_us, "-inf", True) for key in keys],
+        )
         found: list[StoredRow | None] = []
         for reply in replies:
             if not reply:
                 found.append(None)
             else:
                 member = reply[0]
-                found.append((int(member[:_EV]) + NO_CREATED, tuple(json.loads(member[_PREFIX:]))))
+                event = int(member[:_EV]) + NO_CREATED
+                found.append((event, tuple(json.loads(member[_PREFIX:]))))
         return found
 
-    def _newest(self, client: Any, layout: ViewLayout, key: str, at_us: int) -> Any:
-        return client.zrange(
-            self._key(layout, "r", key),
-            at_us,
-            "-inf",
-            byscore=True,
-            desc=True,
-            offset=0,
-            num=1,
-        )
-
     def read_events(
-        self, view: str, keys: Sequence[str], start_us: int, end_us: int
+        self, layout: ViewLayout, keys: Sequence[str], start_us: int, end_us: int
     ) -> list[list[StoredEvent]]:
-        layout = self._known(view)
-        if layout is None or layout.retention_us == 0:
+        if layout.retention_us == 0 or not keys:
             return [[] for _ in keys]
+        replies = self._read(
+            layout,
+            [(self._key(layout, "e", key), f"({start_us}", end_us, False) for key in keys],
+        )
+        return [_events(reply) for reply in replies]
+
+    def _read(self, layout: ViewLayout, ranges: list[tuple[str, Any, Any, bool]]) -> list[Any]:
+        """One round trip: the view's layout (to check the definition) and each range, by
+        score (``newest``: only the greatest member at or below the first bound)."""
         try:
             with self._redis.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.zrange(
-                        self._key(layout, "e", key),
-                        f"({start_us}",
-                        end_us,
-                        byscore=True,
-                    )
+                pipe.get(f"{self._ns}{layout.view}:layout")
+                for name, low, high, newest in ranges:
+                    if newest:
+                        pipe.zrange(name, low, high, byscore=True, desc=True, offset=0, num=1)
+                    else:
+                        pipe.zrange(name, low, high, byscore=True)
                 replies = pipe.execute()
         except self._errors as exc:
             raise BackendUnavailable(f"Redis online store unreachable: {exc}") from None
-        return [_events(reply) for reply in replies]
+        stored = replies[0]
+        if stored is None or layout.definition_hash.encode() not in stored:
+            raise redefined(layout.view)
+        return list(replies[1:])
 
     def close(self) -> None:
         self._redis.close()

@@ -20,7 +20,7 @@ import pyarrow as pa
 from goldenpath.core import faults
 from goldenpath.core.errors import BackendUnavailable
 from goldenpath.core.sql import quote_identifier
-from goldenpath.features.online.base import StoredEvent, StoredRow, ViewLayout
+from goldenpath.features.online.base import StoredEvent, StoredRow, ViewLayout, redefined
 
 _META = "gp_online_views"
 _CHUNK = 50_000
@@ -37,7 +37,6 @@ class SqliteOnlineStore:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._layouts: dict[str, ViewLayout] = {}
         self._statements: dict[tuple[str, str, str, int], str] = {}
         with self._conn() as conn:
             conn.execute(
@@ -68,15 +67,7 @@ class SqliteOnlineStore:
 
     def layout(self, view: str) -> ViewLayout | None:
         row = self._conn().execute(f"SELECT layout FROM {_META} WHERE view = ?", (view,)).fetchone()
-        if row is None:
-            self._layouts.pop(view, None)
-            return None
-        layout = ViewLayout.from_json(row[0])
-        self._layouts[view] = layout
-        return layout
-
-    def _known(self, view: str) -> ViewLayout | None:
-        return self._layouts.get(view) or self.layout(view)
+        return None if row is None else ViewLayout.from_json(row[0])
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -117,7 +108,6 @@ class SqliteOnlineStore:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        self._layouts[layout.view] = layout
 
     @staticmethod
     def _create(
@@ -190,7 +180,6 @@ class SqliteOnlineStore:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        self._layouts.pop(view, None)
 
     @staticmethod
     def _drop_tables(conn: sqlite3.Connection, layout: ViewLayout) -> None:
@@ -199,27 +188,28 @@ class SqliteOnlineStore:
 
     # -- reading --------------------------------------------------------------------------------
 
-    def read_rows(self, view: str, keys: Sequence[str], at_us: int) -> list[StoredRow | None]:
+    def read_rows(
+        self, layout: ViewLayout, keys: Sequence[str], at_us: int
+    ) -> list[StoredRow | None]:
         try:
-            return self._read_rows(view, keys, at_us)
+            return self._read_rows(layout, keys, at_us)
         except sqlite3.OperationalError:
-            # Another process rebuilt the view under a new definition: its tables changed.
-            self._layouts.pop(view, None)
-            return self._read_rows(view, keys, at_us)
+            # Tables are named by definition and dropped with the layout that named them.
+            raise redefined(layout.view) from None
 
     def read_events(
-        self, view: str, keys: Sequence[str], start_us: int, end_us: int
+        self, layout: ViewLayout, keys: Sequence[str], start_us: int, end_us: int
     ) -> list[list[StoredEvent]]:
         try:
-            return self._read_events(view, keys, start_us, end_us)
+            return self._read_events(layout, keys, start_us, end_us)
         except sqlite3.OperationalError:
-            self._layouts.pop(view, None)
-            return self._read_events(view, keys, start_us, end_us)
+            raise redefined(layout.view) from None
 
-    def _read_rows(self, view: str, keys: Sequence[str], at_us: int) -> list[StoredRow | None]:
-        layout = self._known(view)
-        if layout is None or not keys:
-            return [None] * len(keys)
+    def _read_rows(
+        self, layout: ViewLayout, keys: Sequence[str], at_us: int
+    ) -> list[StoredRow | None]:
+        if not keys:
+            return []
         conn = self._conn()
         if len(keys) == 1:
             one = conn.execute(self._sql(layout, "one", 1), (keys[0], at_us)).fetchone()
@@ -270,10 +260,9 @@ class SqliteOnlineStore:
         return sql
 
     def _read_events(
-        self, view: str, keys: Sequence[str], start_us: int, end_us: int
+        self, layout: ViewLayout, keys: Sequence[str], start_us: int, end_us: int
     ) -> list[list[StoredEvent]]:
-        layout = self._known(view)
-        if layout is None or layout.retention_us == 0:
+        if layout.retention_us == 0 or not keys:
             return [[] for _ in keys]
         conn = self._conn()
         if len(keys) == 1:
