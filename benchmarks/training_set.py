@@ -10,7 +10,7 @@ compared cell by cell. Peak RSS is the process's high-water mark after each step
 
 Feast's ``get_historical_features`` runs in its own virtualenv (``--feast-python``; default
 ``.venv-feast/bin/python``, made by ``make bench-feast-env``; skipped with a note when missing),
-by ``_feast_runner.py``, on the same rows (the Parquet file ours ingested) and the same entity
+by ``_feast_offline_runner.py``, on the same rows (the Parquet file ours ingested) and the same entity
 rows: its DuckDB engine, and its default dask engine (``--feast-engines``). Feast has no SQL
 expressions nor windowed aggregations, so it computes the two plain row-level features
 (``amount``, ``merchant``), compared cell by cell with raw by entity row.
@@ -115,7 +115,7 @@ def run_feast(python: Path, base: Path, engine: str, memory_gb: float | None) ->
     """Feast's get_historical_features in its own process (its address space capped at
     ``memory_gb`` if given, so a run out of memory fails alone instead of starving the
     machine); its figures, or why it failed."""
-    runner = Path(__file__).with_name("_feast_runner.py")
+    runner = Path(__file__).with_name("_feast_offline_runner.py")
 
     def cap() -> None:
         if memory_gb is not None:

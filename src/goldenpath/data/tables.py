@@ -153,6 +153,24 @@ class DatasetFiles:
         """The data at ``delta_version``, fully read."""
         return self._scan(delta_version).to_table(columns=columns)
 
+    def read_added(self, delta_version: int, previous: int | None, schema: pa.Schema) -> pa.Table:
+        """The rows the commits after ``previous`` up to ``delta_version`` added (all rows if
+        ``previous`` is None), files in add-action order, read with ``schema``."""
+        added = self._added_paths(delta_version)
+        if previous is not None:
+            known = set(self._added_paths(previous))
+            added = [p for p in added if p not in known]
+        if not added:
+            return schema.empty_table()
+        location = os.path.abspath(self.table_uri)
+        native = pafs.SubTreeFileSystem(location, pafs.LocalFileSystem())
+        data = pads.dataset(added, schema=schema, format="parquet", filesystem=native)
+        return data.to_table()
+
+    def _added_paths(self, delta_version: int) -> list[str]:
+        actions = pa.table(self._delta(delta_version).get_add_actions(flatten=True))
+        return [str(p) for p in actions.column("path").to_pylist()]
+
     def prepare(self, recorded: int | None) -> bool:
         """Undo Delta commits that no recorded version points at; True if the table exists.
 

@@ -309,3 +309,19 @@ lineage_edges = Table(
     Index("ix_lineage_edges_from", "from_kind", "from_id"),
     Index("ix_lineage_edges_to", "to_kind", "to_id"),
 )
+
+# The online feature store's materialisation state, one row per (online store, feature view):
+# the definition its values were computed with and the newest source dataset versions read.
+# Written only after the online store holds the values (features/materialize.py).
+feature_online_state = Table(
+    "feature_online_state",
+    metadata,
+    Column("store", String(256), primary_key=True),
+    Column("view", String(63), primary_key=True),
+    Column("definition_hash", String(64), nullable=False),
+    Column("source_versions", JSON, nullable=False),
+    Column("rows_read", BigInteger, nullable=False),
+    Column("entities_written", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(128), nullable=False),
+)
