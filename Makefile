@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 LOCK   := constraints.txt
 FRESH  := .venv-lock
 
-.PHONY: quickstart test lint typecheck pytest bench lock clean
+.PHONY: quickstart test lint typecheck pytest bench bench-feast-env lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,18 @@ test: lint typecheck pytest
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/validation.py
 
+# Feast, for benchmarks/training_set.py, in its own virtualenv (never a project dependency):
+# the version measured in benchmarks/RESULTS.md, with its DuckDB offline store.
+FEAST := .venv-feast
+FEAST_VERSION := 0.67.0
+
+bench-feast-env: $(FEAST)/bin/feast
+
+$(FEAST)/bin/feast:
+	$(PYTHON) -m venv $(FEAST)
+	$(FEAST)/bin/python -m pip install --quiet --upgrade pip
+	$(FEAST)/bin/python -m pip install --quiet 'feast[duckdb]==$(FEAST_VERSION)'
+
 # Re-resolve the lock: constraints.txt changes only if lint, types and the whole suite pass on
 # the newly resolved set (then the next make reinstalls .venv from it).
 lock:
@@ -62,4 +74,4 @@ lock:
 	@echo "constraints.txt re-resolved; review with: git diff $(LOCK)"
 
 clean:
-	rm -rf $(VENV) $(FRESH) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(FRESH) $(FEAST) .pytest_cache .mypy_cache .ruff_cache

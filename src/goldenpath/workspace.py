@@ -47,6 +47,7 @@ from goldenpath.store.tables import audit_events, dataset_versions, datasets, pr
 
 if TYPE_CHECKING:
     from goldenpath.data.service import DatasetService
+    from goldenpath.features.service import FeatureStore
 
 DEFAULT_PROJECT = "default"
 
@@ -126,6 +127,22 @@ class Workspace:
             self.project,
             self.policies,
             project_named=self.project_named,
+            limits=self.stack.limits,
+        )
+
+    @cached_property
+    def features(self) -> FeatureStore:
+        """The feature store: definitions, the catalog and point-in-time training sets."""
+        from goldenpath.features.service import FeatureStore
+
+        return FeatureStore(
+            self.store,
+            self.storage_root,
+            self.actor,
+            self.access_control,
+            self.project,
+            self.datasets,
+            self.policies,
             limits=self.stack.limits,
         )
 

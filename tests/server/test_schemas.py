@@ -17,10 +17,12 @@ from typing import Any
 
 import httpx
 import jsonschema_rs
+import pandas as pd
 import pytest
 
 import goldenpath
 from tests.conftest import write
+from tests.features.conftest import FEATURES_PY, transactions_file
 from tests.server.conftest import serving
 
 CONTRACT = (
@@ -89,6 +91,14 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     )
     (ws.stack.home / "policies").mkdir()
     write(ws.stack.home / "policies" / "release.yaml", POLICY)
+    # Features applied and one stored training set, for the catalog routes.
+    t0 = pd.Timestamp("2025-01-01", tz="UTC")
+    rows = {"user_id": [1, 2], "event_time": [t0, t0], "amount": [10.0, 5.0]}
+    ws.datasets.ingest("transactions", transactions_file(tmp, rows, "t.parquet"))
+    write(tmp / "features.py", FEATURES_PY)
+    ws.features.apply(tmp / "features.py")
+    entities = pd.DataFrame({"user_id": [1, 2], "event_timestamp": [t0 + pd.Timedelta("1h")] * 2})
+    ws.features.training_set(entities, ["user_tx:amount"], name="train")
     token = ws.principals.create_token("alice", expires_in="1d").secret
     with serving(ws) as url:
         yield Api(url, token)
@@ -183,6 +193,13 @@ def test_every_route_answers_in_its_declared_shape(api: Api) -> None:
         headers=as_carol,
     )
     assert get("POST", "/api/v1/policy/check", json=check)["allowed"]
+
+    # Feature catalog and training sets.
+    get("GET", "/api/v1/features")
+    for name in ("user_tx", "fraud", "user"):
+        get("GET", f"/api/v1/features/{name}")
+    get("GET", "/api/v1/training-sets")
+    get("GET", "/api/v1/training-sets/train?version=1")
 
     # Audit.
     get("GET", "/api/v1/audit/events")

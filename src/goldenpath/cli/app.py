@@ -8,7 +8,17 @@ from typing import TextIO
 
 import typer
 
-from goldenpath.cli import access, audit, data, policy, quickstart, render, server, workspace
+from goldenpath.cli import (
+    access,
+    audit,
+    data,
+    features,
+    policy,
+    quickstart,
+    render,
+    server,
+    workspace,
+)
 from goldenpath.cli.context import state
 from goldenpath.cli.help import App
 from goldenpath.cli.render import error
@@ -54,6 +64,7 @@ app.command("status")(workspace.status)
 app.command("quickstart")(quickstart.quickstart)
 app.command("server")(server.serve)
 app.add_typer(data.app, name="data")
+app.add_typer(features.app, name="features")
 app.add_typer(audit.app, name="audit")
 app.add_typer(access.principals_app, name="principals")
 app.add_typer(access.tokens_app, name="tokens")

@@ -11,10 +11,13 @@ import pyarrow as pa
 
 from goldenpath.client.http import Http
 from goldenpath.core.errors import InvalidInput
+from goldenpath.core.names import validate_name
 from goldenpath.core.progress import Progress
 from goldenpath.data import Mode
 from goldenpath.data.validation import ValidationReport
 from goldenpath.data.versions import DatasetSummary, DatasetVersion, IngestResult
+from goldenpath.features.service import CatalogEntry
+from goldenpath.features.training_sets import TrainingSetInfo
 from goldenpath.governance.access import Grant, Project
 from goldenpath.governance.approvals import ApprovalRequest
 from goldenpath.governance.audit import AuditEvent, AuditVerification
@@ -318,6 +321,34 @@ class RemotePolicies:
         ]
 
 
+class RemoteFeatures:
+    """``ws.features`` over HTTP: the catalog and stored training sets (building training
+    sets and applying definitions run project code, so they stay local)."""
+
+    def __init__(self, http: Http) -> None:
+        self._http = http
+
+    def list(self) -> builtins.list[CatalogEntry]:
+        return [CatalogEntry.from_dict(e) for e in self._http.json("GET", "/features")]
+
+    def show(self, name: str) -> CatalogEntry:
+        validate_name(name, kind="feature definition name")
+        return CatalogEntry.from_dict(self._http.json("GET", f"/features/{name}"))
+
+    def training_sets(self, name: str | None = None) -> builtins.list[TrainingSetInfo]:
+        params = {"name": name} if name is not None else {}
+        return [
+            TrainingSetInfo.from_dict(i)
+            for i in self._http.json("GET", "/training-sets", params=params)
+        ]
+
+    def get_training_set(self, ref: str) -> TrainingSetInfo:
+        name, params = _ref_params(ref)
+        return TrainingSetInfo.from_dict(
+            self._http.json("GET", f"/training-sets/{name}", params=params)
+        )
+
+
 class _RemoteActor:
     def __init__(self, name: str, kind: str) -> None:
         self.name, self.kind = name, kind
@@ -333,6 +364,7 @@ class RemoteWorkspace:
         self.access = RemoteAccess(self._http)
         self.principals = RemotePrincipals(self._http)
         self.policies = RemotePolicies(self._http)
+        self.features = RemoteFeatures(self._http)
         me = self.access.whoami()["principal"]  # authenticates now, not at first use
         self.actor = _RemoteActor(me["name"], me["kind"])
         self.project = project or "default"

@@ -50,6 +50,13 @@ class Limits(BaseModel):
     policy_input_bytes_max: int = Field(
         default=64 * 1024, gt=0, description="attributes a policy is evaluated on, as JSON"
     )
+    # Online features
+    online_entities_max: int = Field(
+        default=10_000, gt=0, description="entity rows in one online feature lookup"
+    )
+    push_rows_max: int = Field(
+        default=100_000, gt=0, description="rows in one push to a feature view"
+    )
     # Tokens
     token_lifetime_max_days: int = Field(default=90, gt=0, description="the longest a token lives")
     # Errors and audit events

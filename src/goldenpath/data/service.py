@@ -7,11 +7,13 @@ an audit event in the same database transaction that records the change.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pads
 from sqlalchemy import Connection, RowMapping, bindparam, func, select
 
 from goldenpath.core import faults
@@ -197,6 +199,31 @@ class DatasetService:
                 raise InvalidInput(f"{version.ref} has no column(s) {', '.join(unknown)}")
         return DatasetFiles(self._root, version.dataset).read(version.delta_version, columns)
 
+    def scan(self, ref: str) -> pads.Dataset:
+        """A version as a lazily scanned Arrow dataset: a consumer (DuckDB) reads only the
+        columns and batches it pulls."""
+        version = self.get(ref)
+        return DatasetFiles(self._root, version.dataset).dataset(version.delta_version)
+
+    def batches_in_write_order(
+        self, ref: str, columns: builtins.list[str] | None = None
+    ) -> Iterator[tuple[int, pa.RecordBatch]]:
+        """A version's rows in the order they were written, as ``(dataset version that added
+        them, batch)`` pairs, oldest first: the order that breaks ties between equal rows."""
+        version = self.get(ref)
+        with self._store.connect() as conn:
+            recorded = conn.execute(
+                select(dataset_versions.c.delta_version, dataset_versions.c.version)
+                .where(dataset_versions.c.dataset_id == self._dataset_id(conn, version.dataset))
+                .where(dataset_versions.c.version <= version.version)
+                .order_by(dataset_versions.c.version)
+            ).all()
+        number_of = {int(r.delta_version): int(r.version) for r in recorded}
+        files = DatasetFiles(self._root, version.dataset)
+        for delta_version, fragment in files.fragments_in_write_order(sorted(number_of)):
+            for batch in fragment.to_batches(columns=columns):
+                yield number_of[delta_version], batch
+
     def read_pandas(self, ref: str, columns: builtins.list[str] | None = None) -> pd.DataFrame:
         """A version's rows as a pandas DataFrame."""
         return self.read(ref, columns).to_pandas()
@@ -358,7 +385,118 @@ class DatasetService:
                 path, fmt, column_types=pinned_types(loaded), limits=self._limits
             )
             source = file_source(path, fmt)
-            batch = batch_fingerprint(table, loaded.sha256 if loaded else None)
+        return self._write_batch(
+            name,
+            project,
+            table,
+            source,
+            mode,
+            loaded,
+            allow_breaking,
+            steps,
+            contract=contract,
+            force=force,
+            reject=False,
+        )
+
+    def append_rows(self, name: str, rows: pa.Table, *, source: dict[str, Any]) -> IngestResult:
+        """Append ``rows`` (already an Arrow table) to the existing dataset ``name`` as a new
+        version, checked against its own contract in reject mode whatever its
+        ``on_violation`` says: if any row breaks it, :class:`ValidationFailed` carries the
+        report and nothing is written. ``source`` describes where the rows came from (stored
+        with the version, e.g. ``{"kind": "feature_push", "view": "..."}``).
+
+        The feature store's push writes its offline log through this.
+        """
+        validate_name(name, kind="dataset name")
+        if rows.num_rows > self._limits.rows_per_upload_max:
+            raise InvalidInput(
+                f"{rows.num_rows} rows is more than limits.rows_per_upload_max "
+                f"({self._limits.rows_per_upload_max})",
+                hint="send them in smaller batches",
+            )
+        project = self._target_project(name, "dataset.write")
+        self.get(name)  # an existing dataset: NotFound otherwise
+        loaded = self._contract_for(name, None)
+        if self._policies is not None:
+            self._policies.enforce(
+                "dataset.ingest",
+                name,
+                {
+                    "dataset": name,
+                    "project": project,
+                    "mode": "append",
+                    "classification": loaded.contract.classification if loaded else None,
+                    "has_contract": loaded is not None,
+                },
+                project=project,
+            )
+        return self._write_batch(
+            name, project, rows, source, "append", loaded, False, NoProgress(), reject=True
+        )
+
+    def read_batches(
+        self, name: str, *, after: int | None = None, upto: int | None = None
+    ) -> builtins.list[tuple[DatasetVersion, pa.Table]]:
+        """The rows each version of ``name`` added, for the versions in ``(after, upto]``
+        (default: all up to the newest), oldest first, each with its version.
+
+        An append version's batch is the rows its Delta commit added (files in the commit's
+        order, rows in file order: a row's index in its batch is its *row position*); an
+        overwrite version's batch is the whole table. Every batch is read with the schema of
+        version ``upto`` (columns added later are null in older batches). If an overwrite
+        version lies in the range, the result starts at the newest such version: its batch
+        plus the ones after it are exactly the table at ``upto``.
+        """
+        validate_name(name, kind="dataset name")
+        history = self.history(name)
+        top = upto if upto is not None else history[-1].version
+        chosen = [v for v in history if (after is None or v.version > after) and v.version <= top]
+        if upto is not None and (not history or history[-1].version < upto):
+            raise NotFound(f"dataset {name!r} has no version {upto}")
+        for index in range(len(chosen) - 1, -1, -1):
+            if chosen[index].mode == "overwrite":
+                chosen = chosen[index:]
+                break
+        if not chosen:
+            return []
+        files = DatasetFiles(self._root, name)
+        schema = files.stored_schema(chosen[-1].delta_version)
+        by_number = {v.version: v for v in history}
+        batches = []
+        for version in chosen:
+            before = by_number.get(version.version - 1)
+            previous = None if version.mode == "overwrite" or before is None else before
+            batches.append(
+                (
+                    version,
+                    files.read_added(
+                        version.delta_version,
+                        None if previous is None else previous.delta_version,
+                        schema,
+                    ),
+                )
+            )
+        return batches
+
+    def _write_batch(
+        self,
+        name: str,
+        project: str,
+        table: pa.Table,
+        source: dict[str, Any],
+        mode: Mode,
+        loaded: LoadedContract | None,
+        allow_breaking: bool,
+        steps: Progress,
+        *,
+        contract: Path | None = None,
+        force: bool = False,
+        reject: bool,
+    ) -> IngestResult:
+        """Write one batch as a new version: ``reject`` refuses the whole batch on any
+        broken rule whatever the contract's ``on_violation`` (the feature store's push)."""
+        batch = batch_fingerprint(table, loaded.sha256 if loaded else None)
         files = DatasetFiles(self._root, name)
         with files.lock():
             # Again under the dataset's lock (every writer, and so every creator, holds it):
@@ -387,12 +525,12 @@ class DatasetService:
                         loaded.contract,
                         now=utcnow(),
                         existing=existing,
-                        split=loaded.contract.on_violation == "quarantine",
+                        split=not reject and loaded.contract.on_violation == "quarantine",
                         examples_max=self._limits.error_examples_max,
                         example_chars_max=self._limits.example_chars_max,
                     )
                 report, valid, quarantined = checked.report, checked.valid, checked.quarantined
-                self._refuse_if_broken(name, source, loaded, contract, report)
+                self._refuse_if_broken(name, source, loaded, contract, report, reject=reject)
             changes = (
                 diff_schemas(previous.schema, valid.schema)
                 if previous is not None
@@ -457,8 +595,10 @@ class DatasetService:
         loaded: LoadedContract,
         contract: Path | None,
         report: ValidationReport,
+        *,
+        reject: bool = False,
     ) -> None:
-        quarantine = loaded.contract.on_violation == "quarantine"
+        quarantine = not reject and loaded.contract.on_violation == "quarantine"
         if report.passed or (quarantine and not report.table_failures):
             return
         with self._store.begin() as conn:
@@ -473,6 +613,8 @@ class DatasetService:
         reason = (
             "table rules failed, which quarantine cannot fix"
             if quarantine
+            else "rows broke the contract (pushes are never partly applied)"
+            if reject
             else "the contract says on_violation: reject"
         )
         raise ValidationFailed(
@@ -604,7 +746,7 @@ class DatasetService:
                     "mode": mode,
                     "rows": valid.num_rows,
                     "quarantined": quarantined_rows,
-                    "source": source["path"],
+                    "source": source.get("path", source.get("kind")),
                     "schema_changes": changes.describe(),
                 },
             )

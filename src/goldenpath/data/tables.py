@@ -124,9 +124,52 @@ class DatasetFiles:
         )
         return in_order.head(rows)
 
+    def fragments_in_write_order(
+        self, delta_versions: list[int]
+    ) -> list[tuple[int, pads.Fragment]]:
+        """The Parquet fragments of the table at ``delta_versions[-1]``, oldest write first,
+        each with the Delta version (among ``delta_versions``, ascending) that added it.
+
+        Arrow lists a Delta table's files newest commit first, so scan order is not write
+        order; the feature store needs write order to break ties between rows with the same
+        event time (the later dataset version, then the later row, wins). Files of one commit
+        keep their part-number order (``part-00000-...``, ``part-00001-...``).
+        """
+        location = os.path.abspath(self.table_uri)
+        table = self._delta(delta_versions[0], uri=location)
+        added: dict[str, int] = {}
+        for delta_version in delta_versions:
+            if delta_version != table.version():
+                table.load_as_version(delta_version)
+            for path in table.get_add_actions(flatten=True).column("path").to_pylist():
+                added.setdefault(str(path), delta_version)
+        native = pafs.SubTreeFileSystem(location, pafs.LocalFileSystem())
+        fragments = list(table.to_pyarrow_dataset(filesystem=native).get_fragments())
+        ranked = [(added.get(str(f.path), delta_versions[-1]), str(f.path), f) for f in fragments]
+        ranked.sort(key=lambda item: (item[0], item[1]))
+        return [(version, fragment) for version, _, fragment in ranked]
+
     def read(self, delta_version: int, columns: list[str] | None = None) -> pa.Table:
         """The data at ``delta_version``, fully read."""
         return self._scan(delta_version).to_table(columns=columns)
+
+    def read_added(self, delta_version: int, previous: int | None, schema: pa.Schema) -> pa.Table:
+        """The rows the commits after ``previous`` up to ``delta_version`` added (all rows if
+        ``previous`` is None), files in add-action order, read with ``schema``."""
+        added = self._added_paths(delta_version)
+        if previous is not None:
+            known = set(self._added_paths(previous))
+            added = [p for p in added if p not in known]
+        if not added:
+            return schema.empty_table()
+        location = os.path.abspath(self.table_uri)
+        native = pafs.SubTreeFileSystem(location, pafs.LocalFileSystem())
+        data = pads.dataset(added, schema=schema, format="parquet", filesystem=native)
+        return data.to_table()
+
+    def _added_paths(self, delta_version: int) -> list[str]:
+        actions = pa.table(self._delta(delta_version).get_add_actions(flatten=True))
+        return [str(p) for p in actions.column("path").to_pylist()]
 
     def prepare(self, recorded: int | None) -> bool:
         """Undo Delta commits that no recorded version points at; True if the table exists.

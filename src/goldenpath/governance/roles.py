@@ -15,6 +15,11 @@ PROJECT_PERMISSIONS = frozenset(
         "access.read",
         "access.grant",
         "approval.approve",
+        "feature.read",
+        "feature.apply",
+        "feature.materialize",
+        "feature.push",
+        "feature.read_online",
     }
 )
 WORKSPACE_PERMISSIONS = frozenset(
@@ -30,11 +35,16 @@ WORKSPACE_PERMISSIONS = frozenset(
 )
 PERMISSIONS = PROJECT_PERMISSIONS | WORKSPACE_PERMISSIONS
 
-_VIEWER = frozenset({"project.read", "dataset.read", "policy.read", "access.read"})
+_VIEWER = frozenset({"project.read", "dataset.read", "policy.read", "access.read", "feature.read"})
+# Writing features (apply definitions, materialise, push) goes with writing datasets;
+# reading online values is what a model's service account needs, so viewers have it too.
+_FEATURE_WRITE = frozenset({"feature.apply", "feature.materialize", "feature.push"})
 ROLES: dict[str, frozenset[str]] = {
-    "viewer": _VIEWER,
-    "contributor": _VIEWER | {"dataset.write"},
-    "maintainer": _VIEWER | {"dataset.write", "access.grant"},
+    "viewer": _VIEWER | {"feature.read_online"},
+    "contributor": _VIEWER | {"dataset.write", "feature.read_online"} | _FEATURE_WRITE,
+    "maintainer": _VIEWER
+    | {"dataset.write", "access.grant", "feature.read_online"}
+    | _FEATURE_WRITE,
     "approver": _VIEWER | {"approval.approve"},
     "admin": PERMISSIONS,
 }

@@ -217,3 +217,111 @@ approval_requests = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Index("ix_approval_requests_lookup", "action", "object_ref", "status"),
 )
+
+# -- feature store (issue 13) ----------------------------------------------------------------
+
+# One row per named definition (entity, feature view, on-demand view, feature service) of a
+# project. ``current_version`` is what new users get; metadata (description, owner, tags) is
+# edited in place, since it never changes a value. ``removed_at`` marks a definition dropped
+# from features.py: its versions stay readable for the users that pinned them.
+feature_definitions = Table(
+    "feature_definitions",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("project_id", String(26), ForeignKey("projects.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # entity | feature_view | on_demand | service
+    Column("namespace", String(8), nullable=False),  # entity | view | service
+    Column("name", String(63), nullable=False),
+    Column("current_version", Integer, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("owner", String(128), nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("removed_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("namespace", "name", name="uq_feature_definitions_namespace_name"),
+)
+
+# Immutable definition versions, one per distinct content hash of a definition.
+feature_versions = Table(
+    "feature_versions",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("definition_id", String(26), ForeignKey("feature_definitions.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("version_hash", String(64), nullable=False),
+    Column("content", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    UniqueConstraint("definition_id", "version", name="uq_feature_versions_definition_version"),
+    UniqueConstraint("definition_id", "version_hash", name="uq_feature_versions_definition_hash"),
+)
+
+# Who reads which definition version (a training set now, a model later): the record the
+# breaking-change check of ``gp features apply`` consults.
+feature_users = Table(
+    "feature_users",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("version_id", String(26), ForeignKey("feature_versions.id"), nullable=False),
+    Column("user_kind", String(32), nullable=False),  # training_set | model | ...
+    Column("user_id", String(128), nullable=False),
+    Column("features", JSON, nullable=False),  # the feature names it reads
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_feature_users_version", "version_id"),
+)
+
+# Stored, versioned point-in-time training sets (data: a Delta table under the storage root).
+training_sets = Table(
+    "training_sets",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("project_id", String(26), ForeignKey("projects.id"), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("delta_version", Integer, nullable=False),
+    Column("row_count", BigInteger, nullable=False),
+    Column("schema", JSON, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("entity_fingerprint", String(64), nullable=False),
+    # features asked for, view versions + hashes, on-demand source hashes, dataset versions
+    # read and the event-time range read.
+    Column("spec", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    UniqueConstraint("name", "version", name="uq_training_sets_name_version"),
+)
+
+# Typed lineage: from one versioned object to another, recorded in the transaction that makes
+# the second. Every capability records with ``lineage.edges.record_edge``.
+lineage_edges = Table(
+    "lineage_edges",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("from_kind", String(32), nullable=False),
+    Column("from_id", String(128), nullable=False),
+    Column("to_kind", String(32), nullable=False),
+    Column("to_id", String(128), nullable=False),
+    Column("relation", String(32), nullable=False),
+    Column("attributes", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_lineage_edges_from", "from_kind", "from_id"),
+    Index("ix_lineage_edges_to", "to_kind", "to_id"),
+)
+
+# The online feature store's materialisation state, one row per (online store, feature view):
+# the definition its values were computed with and the newest source dataset versions read.
+# Written only after the online store holds the values (features/materialize.py).
+feature_online_state = Table(
+    "feature_online_state",
+    metadata,
+    Column("store", String(256), primary_key=True),
+    Column("view", String(63), primary_key=True),
+    Column("definition_hash", String(64), nullable=False),
+    Column("source_versions", JSON, nullable=False),
+    Column("rows_read", BigInteger, nullable=False),
+    Column("entities_written", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(128), nullable=False),
+)

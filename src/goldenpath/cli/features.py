@@ -1,0 +1,224 @@
+"""``gp features``: plan and apply feature definitions, browse the catalog, build training sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from goldenpath.cli import render
+from goldenpath.cli.context import workspace
+from goldenpath.core.errors import InvalidInput
+from goldenpath.core.humanize import plural
+from goldenpath.features.service import FeatureStore
+from goldenpath.workspace import Workspace
+
+if TYPE_CHECKING:
+    from goldenpath.client.remote import RemoteFeatures
+
+app = typer.Typer(
+    help=(
+        "Feature definitions (features.py), the catalog and point-in-time training sets.\n\n"
+        "Example: gp features apply --file features.py"
+    ),
+    no_args_is_help=True,
+)
+
+
+def _features() -> FeatureStore:
+    """The local feature store: plan, apply and training-set run the project's code
+    (features.py), which never runs inside the server."""
+    ws = workspace()
+    if not isinstance(ws, Workspace):
+        raise InvalidInput(
+            "this command runs features.py, so it needs a local workspace, not GP_SERVER",
+            hint="unset GP_SERVER and use --workspace (list, show and training-sets work "
+            "over the server)",
+        )
+    return ws.features
+
+
+def _catalog() -> FeatureStore | RemoteFeatures:
+    """The catalog and stored training sets: local, or over the server at GP_SERVER."""
+    return workspace().features
+
+
+JSON = typer.Option(False, "--json", help="Print as JSON.")
+FILE = typer.Option(Path("features.py"), "--file", "-f", help="The definitions file.")
+
+
+def _print_plan(the_plan: object, json_: bool, verb: str) -> None:
+    from goldenpath.features.registry import Plan
+
+    assert isinstance(the_plan, Plan)
+    if json_:
+        render.print_json(the_plan.as_dict())
+        return
+    render.table(
+        None,
+        ["kind", "name", "status", "version", "details"],
+        [
+            (
+                c.kind,
+                c.name,
+                c.status,
+                "" if c.version is None else c.version,
+                "; ".join(c.details),
+            )
+            for c in the_plan.changes
+        ],
+    )
+    render.out.print(f"{plural(len(the_plan.pending), 'change')} {verb}")
+
+
+@app.command()
+def plan(file: Path = FILE, json_: bool = JSON) -> None:
+    """Show what apply would change (new, changed, metadata, unchanged, removed).
+
+    Example: gp features plan --file features.py
+    """
+    _print_plan(_features().plan(file), json_, "to apply")
+
+
+@app.command()
+def apply(file: Path = FILE, json_: bool = JSON) -> None:
+    """Record new definition versions (by content hash).
+
+    Example: gp features apply --file features.py
+    """
+    _print_plan(_features().apply(file), json_, "applied")
+
+
+@app.command("list")
+def list_(json_: bool = JSON) -> None:
+    """The catalog: every entity, view and service.  Example: gp features list"""
+    entries = _catalog().list()
+    if json_:
+        render.print_json([e.as_dict() for e in entries])
+        return
+    render.table(
+        None,
+        ["kind", "name", "version", "owner", "description"],
+        [(e.kind, e.name, e.version, e.owner, e.description) for e in entries],
+    )
+
+
+@app.command()
+def show(
+    name: str = typer.Argument(..., help="A view, service or entity."), json_: bool = JSON
+) -> None:
+    """A definition: owner, types, source, freshness, versions and users.
+
+    Example: gp features show user_tx
+    """
+    entry = _catalog().show(name)
+    if json_:
+        render.print_json(entry.as_dict())
+        return
+    content = entry.content
+    pairs: list[tuple[str, object]] = [
+        ("kind", entry.kind),
+        ("name", f"{entry.name}@{entry.version}"),
+        ("project", entry.project),
+        ("owner", entry.owner),
+        ("description", entry.description),
+    ]
+    if "source" in content:
+        pairs.append(("source", content["source"]))
+    if entry.freshness:
+        pairs.append(
+            (
+                "freshness",
+                f"newest event {entry.freshness['newest_event_time']} in "
+                f"{entry.freshness['dataset_version']} (read {entry.freshness['read_at']})",
+            )
+        )
+    pairs.append(("versions", ", ".join(str(v["version"]) for v in entry.versions or [])))
+    pairs.append(
+        (
+            "users",
+            "; ".join(f"{u['kind']} {u['id']} (v{u['version']})" for u in entry.users or [])
+            or "none",
+        )
+    )
+    render.fields(pairs)
+    features = [
+        *content.get("features", []),
+        *content.get("aggregations", []),
+        *content.get("outputs", []),
+    ]
+    if features and isinstance(features[0], dict):
+        render.table(
+            None,
+            ["feature", "type", "definition"],
+            [
+                (
+                    f["name"],
+                    f["dtype"],
+                    f.get("expression")
+                    or f"{f['function']}({f.get('column') or '*'}) over {f['window_seconds']}s",
+                )
+                for f in features
+            ],
+        )
+
+
+@app.command("training-set")
+def training_set(
+    entities: Path = typer.Option(..., "--entities", help="Entity rows (CSV or Parquet)."),
+    service: str | None = typer.Option(None, "--service", help="A feature service."),
+    feature: list[str] = typer.Option([], "--feature", help="view:feature (repeatable)."),
+    name: str = typer.Option(..., "--name", help="Store as the next version of this name."),
+    output: Path | None = typer.Option(
+        None, "--output", help="Also write it to a Parquet or CSV file."
+    ),
+    timestamp_column: str = typer.Option("event_timestamp", "--timestamp-column"),
+    file: Path = FILE,
+    json_: bool = JSON,
+) -> None:
+    """Build a point-in-time training set and store it.
+
+    Example: gp features training-set --entities rows.csv --service fraud --name fraud-train
+    """
+    if output is not None and output.suffix not in (".parquet", ".csv"):
+        raise InvalidInput(f"cannot write {output}: use a .parquet or .csv file")
+    built = _features().training_set(
+        entities,
+        feature or None,
+        service=service,
+        name=name,
+        timestamp_column=timestamp_column,
+        definitions=file,
+    )
+    if output is not None:
+        if output.suffix == ".csv":
+            import pyarrow.csv as pacsv
+
+            pacsv.write_csv(built.table, output)
+        else:
+            import pyarrow.parquet as pq
+
+            pq.write_table(built.table, output)
+    info = built.info
+    assert info is not None
+    if json_:
+        render.print_json(info.as_dict())
+        return
+    render.out.print(
+        f"{info.ref}: {plural(info.row_count, 'row')}, fingerprint {info.fingerprint[:16]}"
+    )
+
+
+@app.command("training-sets")
+def training_sets(json_: bool = JSON) -> None:
+    """Stored training sets.  Example: gp features training-sets"""
+    found = _catalog().training_sets()
+    if json_:
+        render.print_json([i.as_dict() for i in found])
+        return
+    render.table(
+        None,
+        ["training set", "rows", "fingerprint", "created"],
+        [(i.ref, i.row_count, i.fingerprint[:16], render.when(i.created_at)) for i in found],
+    )
