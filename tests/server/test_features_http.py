@@ -121,6 +121,7 @@ def test_gp_features_list_and_show_work_over_the_server(served: Served) -> None:
     assert shown.returncode == 0, shown.stderr
     assert "train@1" in shown.stdout and "transactions@1" in shown.stdout
     # Commands that run features.py refuse a server (in process: no second gp start-up).
+    state._open = None  # an earlier in-process test may have left a local workspace open
     try:
         refused = CliRunner().invoke(cli_app, ["features", "plan"], env=env)
     finally:
