@@ -9,7 +9,6 @@ import typer
 
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
-from goldenpath.cli.help import App
 from goldenpath.core.errors import InvalidInput
 from goldenpath.core.humanize import plural
 from goldenpath.features.service import FeatureStore
@@ -18,10 +17,10 @@ from goldenpath.workspace import Workspace
 if TYPE_CHECKING:
     from goldenpath.client.remote import RemoteFeatures
 
-app = App(
+app = typer.Typer(
     help=(
         "Feature definitions (features.py), the catalog and point-in-time training sets.\n\n"
-        "Example: gp features plan --file features.py"
+        "Example: gp features apply --file features.py"
     ),
     no_args_is_help=True,
 )
@@ -93,10 +92,7 @@ def apply(file: Path = FILE, json_: bool = JSON) -> None:
 
 @app.command("list")
 def list_(json_: bool = JSON) -> None:
-    """The catalog: every entity, view and service.
-
-    Example: gp features apply && gp features list
-    """
+    """The catalog: every entity, view and service.  Example: gp features list"""
     entries = _catalog().list()
     if json_:
         render.print_json([e.as_dict() for e in entries])
@@ -105,8 +101,6 @@ def list_(json_: bool = JSON) -> None:
         None,
         ["kind", "name", "version", "owner", "description"],
         [(e.kind, e.name, e.version, e.owner, e.description) for e in entries],
-        empty="no features yet: define them in features.py (see docs/features.md), "
-        "then: gp features apply",
     )
 
 
@@ -116,7 +110,7 @@ def show(
 ) -> None:
     """A definition: owner, types, source, freshness, versions and users.
 
-    Example: gp features apply && gp features show user_spending
+    Example: gp features show user_tx
     """
     entry = _catalog().show(name)
     if json_:
@@ -185,8 +179,7 @@ def training_set(
 ) -> None:
     """Build a point-in-time training set and store it.
 
-    Example: gp features apply && gp features training-set --entities entities.csv
-    --service fraud --name fraud-train
+    Example: gp features training-set --entities rows.csv --service fraud --name fraud-train
     """
     if output is not None and output.suffix not in (".parquet", ".csv"):
         raise InvalidInput(f"cannot write {output}: use a .parquet or .csv file")
@@ -219,10 +212,7 @@ def training_set(
 
 @app.command("training-sets")
 def training_sets(json_: bool = JSON) -> None:
-    """Stored training sets.
-
-    Example: gp features training-sets
-    """
+    """Stored training sets.  Example: gp features training-sets"""
     found = _catalog().training_sets()
     if json_:
         render.print_json([i.as_dict() for i in found])
@@ -231,6 +221,4 @@ def training_sets(json_: bool = JSON) -> None:
         None,
         ["training set", "rows", "fingerprint", "created"],
         [(i.ref, i.row_count, i.fingerprint[:16], render.when(i.created_at)) for i in found],
-        empty="no training sets yet: build one with: gp features training-set "
-        "--entities FILE --service NAME --name NAME",
     )

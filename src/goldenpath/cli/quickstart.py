@@ -34,7 +34,7 @@ def quickstart(
     """
     from pyarrow import csv
 
-    from goldenpath.templates.sample_data import SPAN, START, entity_rows, transactions
+    from goldenpath.templates.sample_data import SPAN, START, transactions
     from goldenpath.workspace import init_workspace
 
     started = time.perf_counter()
@@ -58,12 +58,8 @@ def quickstart(
         transactions(NEXT_ROWS, seed=8, bad_rows=0, first_id=rows, start=START + SPAN),
         next_file,
     )
-    templates = resources.files("goldenpath.templates") / "quickstart"
-    for template in ("transactions.contract.yaml", "features.py"):
-        text = (templates / template).read_text(encoding="utf-8")
-        (folder / template).write_text(text, encoding="utf-8")
-    features_file, entities_file = folder / "features.py", folder / "entities.csv"
-    csv.write_csv(entity_rows(transactions(rows)), entities_file)
+    template = resources.files("goldenpath.templates") / "quickstart/transactions.contract.yaml"
+    contract_file.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
     render.out.print(f"generated {rows:,} card transactions: {data_file}")
 
     result = ws.datasets.ingest(
@@ -95,12 +91,6 @@ def quickstart(
         (f"data validate transactions {quote(str(next_file))}", "the next batch: a dry run"),
         (f"data ingest transactions {quote(str(next_file))}", "... and for real"),
         ("data history transactions", "every version, with its mode and schema changes"),
-        (f"features apply --file {quote(str(features_file))}", "features defined once"),
-        (
-            f"features training-set --file {quote(str(features_file))} "
-            f"--entities {quote(str(entities_file))} --service fraud --name fraud-train",
-            "a point-in-time training set",
-        ),
         ("audit verify", "the hash-chained trail, checked end to end"),
         ("audit list", "who did what, when"),
         ("server --help", "all of this over HTTP (OpenAPI at /docs)"),

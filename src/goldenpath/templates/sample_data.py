@@ -51,16 +51,3 @@ def transactions(
             "is_fraud": pa.array(fraud, pa.bool_()),
         }
     )
-
-
-def entity_rows(table: pa.Table, every: int = 10) -> pa.Table:
-    """Every ``every``-th transaction as an entity row for a training set: the card holder, the
-    moment it was scored (zone-aware, ISO-8601 in CSV) and its fraud label."""
-    sample = table.take(pa.array(range(0, table.num_rows, every)))
-    return pa.table(
-        {
-            "user_id": sample.column("user_id"),
-            "event_timestamp": sample.column("ts").cast(pa.timestamp("us", tz="UTC")),
-            "is_fraud": sample.column("is_fraud"),
-        }
-    )
