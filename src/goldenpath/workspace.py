@@ -47,6 +47,7 @@ from goldenpath.store.tables import audit_events, dataset_versions, datasets, pr
 
 if TYPE_CHECKING:
     from goldenpath.data.service import DatasetService
+    from goldenpath.features.online.base import OnlineStore
     from goldenpath.features.service import FeatureStore
 
 DEFAULT_PROJECT = "default"
@@ -93,6 +94,15 @@ def redact_url(url: str) -> str:
     credentials, _, host = rest.rpartition("@")
     user = credentials.split(":", 1)[0]
     return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+
+
+def online_namespace(metadata_url: str) -> str:
+    """The Redis key prefix of a workspace's online values: one per metadata database (the
+    workspace's identity), so workspaces sharing a Redis database never mix values, and every
+    process of one workspace (CLI, server) finds the same keys."""
+    import hashlib
+
+    return "gp:" + hashlib.sha256(redact_url(metadata_url).encode()).hexdigest()[:10] + ":"
 
 
 class Workspace:
@@ -144,6 +154,14 @@ class Workspace:
             self.datasets,
             self.policies,
             limits=self.stack.limits,
+            online_store=self._online_store,
+        )
+
+    def _online_store(self) -> OnlineStore:
+        from goldenpath.features.online import open_online_store
+
+        return open_online_store(
+            self.stack.online, self.stack.home, namespace=online_namespace(self.stack.metadata)
         )
 
     @cached_property
