@@ -30,8 +30,12 @@ from goldenpath.features.project import Definitions
 from tests.features.online.conftest import redis_or_skip
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
+# With a view time zone the source holds naive local times from here: the first day crosses
+# the spring-forward gap (02:00-03:00 on 30 March does not exist in Paris).
+LOCAL_T0 = datetime(2025, 3, 29, 20, 0)
 STEP = timedelta(minutes=10)
-HOUR = timedelta(hours=1)  # times on a grid: ties and exact window edges are common
+HOUR = timedelta(hours=1)
+UTC_US = pa.timestamp("us", tz="UTC")  # times on a grid: ties and exact window edges are common
 USERS = (1, 2, 3)
 ABSENT = 4  # asked for, never in the data
 WINDOWS = ("10m", "1h", "1d", "3d")
@@ -48,8 +52,9 @@ source_rows = st.lists(
     st.fixed_dictionaries(
         {
             "user_id": st.sampled_from(USERS),
-            # Three days of 10-minute steps, often an hour or a day apart: on window edges.
-            "step": st.integers(0, 3 * 24 * 6) | st.sampled_from([0, 6, 12, 138, 144, 288]),
+            # Three days of 10-minute steps, often an hour or a day apart (window edges), or
+            # in the nonexistent local hour (steps 36-41 from LOCAL_T0).
+            "step": st.integers(0, 3 * 24 * 6) | st.sampled_from([0, 6, 12, 36, 39, 138, 144, 288]),
             "created": st.none() | st.integers(0, 3),
             "amount": st.none() | st.just(math.nan) | st.sampled_from([0.5, 1.0, 2.5, 7.0, 40.0]),
             "cat": st.none() | st.sampled_from(["a", "b", "c"]),
@@ -87,23 +92,22 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
         "ttl": draw(st.sampled_from([None, "30m", "6h", "2d"])),
         "default": draw(st.none() | st.just(-5.0)),
         "created": draw(st.booleans()),
+        "zone": draw(st.sampled_from([None, "Europe/Paris"])),
         "aggregations": draw(aggregations),
         # at: this many steps after the newest event (often exactly a window or a TTL later)
         "after": draw(st.sampled_from([0, 1, 3, 6, 36, 144, 288, 432]) | st.integers(0, 576)),
     }
 
 
-def _table(rows: list[dict[str, Any]]) -> pa.Table:
+def _table(rows: list[dict[str, Any]], zone: str | None) -> pa.Table:
+    start, kind = (T0, UTC_US) if zone is None else (LOCAL_T0, pa.timestamp("us"))
     return pa.table(
         {
             "user_id": pa.array([r["user_id"] for r in rows], pa.int64()),
-            "ts": pa.array([T0 + r["step"] * STEP for r in rows], pa.timestamp("us", tz="UTC")),
+            "ts": pa.array([start + r["step"] * STEP for r in rows], kind),
             "created": pa.array(
-                [
-                    None if r["created"] is None else T0 + timedelta(hours=r["created"])
-                    for r in rows
-                ],
-                pa.timestamp("us", tz="UTC"),
+                [None if r["created"] is None else start + r["created"] * HOUR for r in rows],
+                kind,
             ),
             "amount": pa.array([r["amount"] for r in rows], pa.float64()),
             "cat": pa.array([r["cat"] for r in rows], pa.string()),
@@ -130,6 +134,7 @@ def _definitions(case: dict[str, Any], dataset: str, number: int) -> Definitions
         source=dataset,
         timestamp="ts",
         created_timestamp="created" if case["created"] else None,
+        timezone=case["zone"],
         ttl=case["ttl"],
         features=[
             Field(name="amount", dtype="float64", default=case["default"]),
@@ -191,15 +196,18 @@ def test_online_equals_offline_point_in_time(
     rows = case["rows"] or [{"user_id": 1, "step": 0, "created": None, "amount": 1.0, "cat": "a"}]
     first, second = rows[: max(case["split"], 1)], rows[max(case["split"], 1) :]
     path = Path(tmp_path_factory.mktemp("rows")) / "first.parquet"
-    pq.write_table(_table(first), path)
+    pq.write_table(_table(first, case["zone"]), path)
     ws.datasets.ingest(dataset, path)
     if second:
-        ws.datasets.append_rows(dataset, _table(second), source={"kind": "test"})
+        ws.datasets.append_rows(dataset, _table(second, case["zone"]), source={"kind": "test"})
     definitions = _definitions(case, dataset, number)
     ws.features.apply(definitions)
     ws.features.materialize([f"v{number}"])
 
-    at = T0 + (max(r["step"] for r in rows) + case["after"]) * STEP
+    # Local Paris times are 1 or 2 hours ahead of UTC: read as UTC, a local time is later
+    # than its instant, so ``at`` is at or after every entity's newest event either way.
+    start = T0 if case["zone"] is None else LOCAL_T0.replace(tzinfo=UTC)
+    at = start + (max(r["step"] for r in rows) + case["after"]) * STEP
     view = definitions.views[f"v{number}"]
     refs = [f"v{number}:{n}" for n in view.feature_names] + [f"od{number}:total"]
     users = [*USERS, ABSENT]
