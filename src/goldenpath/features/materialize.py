@@ -1,7 +1,7 @@
 """Materialisation: which source rows to read, how they become online rows and events, and the
 incremental state that says what the online store already holds.
 
-Rules (docs/online-features.md):
+Rules (docs/features.md):
 
 - a view over a dataset reads only the versions added since its last run (the batches their
   Delta commits added, each row tagged with its dataset version and row position, which break

@@ -2,7 +2,7 @@
 
 The lead exposes :class:`OnlineFeatures` as ``ws.features.materialize``, ``.online`` and
 ``.push`` (after the permission checks of ``ws.features``). The rules are in
-docs/online-features.md; in short: row-level values are the latest source row with event time
+docs/features.md; in short: row-level values are the latest source row with event time
 <= T (ties by created time, dataset version, row position), live while ``T - event <= ttl``;
 windowed aggregations are computed at read time over the events in ``(T - w, T]`` kept in the
 store, so they stay exact as time passes and as rows are pushed.
