@@ -123,3 +123,28 @@ def test_push_is_online_at_once_audited_and_traced(materialized: goldenpath.Work
     edges = _edges(ws, "pushed_into_online")
     assert [e["attributes"]["dataset"] for e in edges] == ["transactions@2"]  # type: ignore[index]
     assert [e.object_ref for e in ws.audit.list(action="feature.push")] == ["user_tx@1"]
+
+
+def test_a_repeated_lookup_sees_a_new_apply(
+    materialized: goldenpath.Workspace, tmp_path: Path
+) -> None:
+    ws = materialized
+    ws.principals.add("walt")
+    ws.access.grant("viewer", "walt", project="default")
+    reader = goldenpath.connect(ws.stack.home, actor="walt")
+    assert isinstance(reader, goldenpath.Workspace)
+    at = T0 + timedelta(hours=3, minutes=10)  # user 1's newest row: amount 30
+    try:
+        for _ in range(2):  # the second one takes the fast path
+            got = reader.features.online([{"user_id": 1}], ["user_tx:large"], at=at)
+            assert got.values == {"large": [False]}  # 30 > 100
+        changed = tmp_path / "features.py"
+        changed.write_text(
+            FEATURES_PY.replace('expression="amount > 100"', 'expression="amount > 20"')
+        )
+        ws.features.apply(changed)
+        ws.features.materialize(["user_tx"])
+        got = reader.features.online([{"user_id": 1}], ["user_tx:large"], at=at)
+        assert got.values == {"large": [True]}  # 30 > 20: the new version, not the planned one
+    finally:
+        reader.close()

@@ -16,11 +16,12 @@ edge per dataset version read (``dataset_version`` -> ``feature_view_version``, 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from goldenpath.core.actor import Actor
 from goldenpath.core.errors import Conflict, InvalidInput, NotFound
@@ -40,11 +41,52 @@ from goldenpath.governance import audit
 from goldenpath.governance.access import AccessControl
 from goldenpath.lineage.edges import record_edge
 from goldenpath.store.engine import MetadataStore
-from goldenpath.store.tables import dataset_versions, datasets
+from goldenpath.store.tables import dataset_versions, datasets, feature_versions, projects
+from goldenpath.store.tables import feature_definitions as defs
 
 MATERIALIZED = "materialized_into_online"
 PUSHED = "pushed_into_online"
 _CACHE_MAX = 32
+
+# The current version hash, project and removal of named views and services: one prepared
+# query, so a repeated lookup checks that what it planned with is still current cheaply.
+_CURRENT = (
+    select(
+        defs.c.namespace,
+        defs.c.name,
+        feature_versions.c.version_hash,
+        projects.c.name.label("project"),
+        defs.c.removed_at,
+    )
+    .join(
+        feature_versions,
+        (feature_versions.c.definition_id == defs.c.id)
+        & (feature_versions.c.version == defs.c.current_version),
+    )
+    .join(projects, projects.c.id == defs.c.project_id)
+    .where(defs.c.name.in_(bindparam("names", expanding=True)))
+)
+
+Stamp = dict[tuple[str, str], tuple[str, str, bool]]
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """A resolved lookup: its refs, the registry versions it was built from, its reader."""
+
+    refs: tuple[str, ...]
+    names: tuple[str, ...]
+    stamp: Stamp
+    online: OnlineFeatures
+
+
+def _stamp(conn: Connection, names: Sequence[str]) -> Stamp:
+    rows = conn.execute(_CURRENT, {"names": list(names)})
+    return {
+        (r.namespace, r.name): (r.version_hash, r.project, r.removed_at is None)
+        for r in rows
+        if r.namespace in ("view", "service")
+    }
 
 
 class OnlineWiring:
@@ -70,6 +112,7 @@ class OnlineWiring:
         # from are current: the key holds every version hash and the on-demand code's path.
         self._cache: dict[tuple[Any, ...], OnlineFeatures] = {}
         self._code: dict[tuple[str, int], Definitions] = {}
+        self._lookups: dict[tuple[Any, ...], _Lookup] = {}
 
     @property
     def store(self) -> OnlineStore:
@@ -124,6 +167,15 @@ class OnlineWiring:
     ) -> OnlineResult:
         if (features is None) == (service is None):
             raise InvalidInput("name the features (view:feature ...) or a feature service")
+        key = (None if features is None else tuple(features), service, _code_key(definitions))
+        known = self._lookups.get(key)
+        if known is not None:  # the fast path: one query says the registry has not moved
+            with self._meta.connect() as conn:
+                current = _stamp(conn, known.names)
+            if current == known.stamp:
+                for project in {project for _, project, _ in current.values()}:
+                    self._access.require("feature.read_online", project)
+                return known.online.online(entity_rows, known.refs, at=at)
         with self._meta.connect() as conn:
             if service is not None:
                 service_row = registry.version_row(conn, "service", service)
@@ -135,13 +187,19 @@ class OnlineWiring:
                 raise InvalidInput("name at least one feature", hint="for example: user_tx:amount")
             names = [parse_feature_ref(r)[0] for r in refs]
             rows = _with_inputs(conn, names)
+            looked_up = tuple(sorted({*rows, *([service] if service is not None else [])}))
+            stamp = _stamp(conn, looked_up)
         for row in rows.values():
             self._access.require("feature.read_online", row.project)
         on_demand = {n: r for n, r in rows.items() if r.kind == "on_demand"}
         code = self._on_demand_code(on_demand, definitions)
         batch = [r for r in rows.values() if r.kind == "feature_view"]
         online = self._features(batch, code)
-        return online.online(entity_rows, refs, at=at)
+        result = online.online(entity_rows, refs, at=at)
+        if len(self._lookups) >= _CACHE_MAX:
+            self._lookups.clear()
+        self._lookups[key] = _Lookup(refs, looked_up, stamp, online)
+        return result
 
     def _on_demand_code(
         self,
@@ -206,16 +264,19 @@ class OnlineWiring:
         recorder: Any = None,
     ) -> OnlineFeatures:
         rows = list(rows)
-        views = {
-            r.name: view_from_content(
-                r.content, description=r.description, owner=r.owner, tags=r.tags
-            )
-            for r in rows
-        }
-        definitions = Definitions({}, views, dict(code), {})
+
+        def definitions_of() -> Definitions:
+            views = {
+                r.name: view_from_content(
+                    r.content, description=r.description, owner=r.owner, tags=r.tags
+                )
+                for r in rows
+            }
+            return Definitions({}, views, dict(code), {})
+
         if recorder is not None:  # a write: built afresh, its recorder knows these versions
             return OnlineFeatures(
-                definitions,
+                definitions_of(),
                 self._datasets,
                 self.store,
                 self._meta,
@@ -232,7 +293,7 @@ class OnlineWiring:
             if len(self._cache) >= _CACHE_MAX:
                 self._cache.clear()
             cached = OnlineFeatures(
-                definitions, self._datasets, self.store, self._meta, self._actor, self._limits
+                definitions_of(), self._datasets, self.store, self._meta, self._actor, self._limits
             )
             self._cache[key] = cached
         return cached
@@ -303,6 +364,17 @@ def _with_inputs(conn: Connection, names: Iterable[str]) -> dict[str, registry.V
         if row.kind == "on_demand":
             pending += [parse_feature_ref(r)[0] for r in row.content["inputs"]]
     return rows
+
+
+def _code_key(definitions: Path | Definitions | None) -> Any:
+    """What identifies the on-demand code a lookup runs: the object, or the file's version."""
+    if definitions is None or isinstance(definitions, Definitions):
+        return None if definitions is None else id(definitions)
+    path = Path(definitions)
+    try:
+        return (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return (str(path), None)
 
 
 def _version_ids(conn: Connection, dataset: str, numbers: Sequence[int]) -> list[tuple[int, str]]:
