@@ -121,6 +121,8 @@ def test_gp_features_list_and_show_work_over_the_server(served: Served) -> None:
     assert shown.returncode == 0, shown.stderr
     assert "train@1" in shown.stdout and "transactions@1" in shown.stdout
     # Commands that run features.py refuse a server (in process: no second gp start-up).
+    # A workspace another in-process test left open would hide GP_SERVER: start clean.
+    state._open = None
     try:
         refused = CliRunner().invoke(cli_app, ["features", "plan"], env=env)
     finally:
