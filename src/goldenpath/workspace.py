@@ -9,8 +9,10 @@ acting (a bearer token, or a principal name trusted from the local OS) and hand 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -105,6 +107,28 @@ def online_namespace(metadata_url: str) -> str:
     return "gp:" + hashlib.sha256(redact_url(metadata_url).encode()).hexdigest()[:10] + ":"
 
 
+_ONLINE_STORES: dict[tuple[str, str, str], OnlineStore] = {}
+_ONLINE_LOCK = threading.Lock()
+
+
+def shared_online_store(setting: str, home: Path, metadata_url: str) -> OnlineStore:
+    """The online store a workspace's ``online`` setting names, opened once per process.
+
+    The server makes a :class:`Workspace` per request: each would otherwise open (and leave to
+    the garbage collector) its own SQLite connection or Redis pool. The stores are safe to
+    share between threads (SQLite: a connection per thread; Redis: a connection pool).
+    """
+    from goldenpath.features.online import open_online_store
+
+    namespace = online_namespace(metadata_url)
+    key = (setting, str(home), namespace)
+    with _ONLINE_LOCK:
+        store = _ONLINE_STORES.get(key)
+        if store is None:
+            store = _ONLINE_STORES[key] = open_online_store(setting, home, namespace=namespace)
+    return store
+
+
 class Workspace:
     """An open workspace, acting as one principal. Use :func:`goldenpath.connect`."""
 
@@ -158,11 +182,7 @@ class Workspace:
         )
 
     def _online_store(self) -> OnlineStore:
-        from goldenpath.features.online import open_online_store
-
-        return open_online_store(
-            self.stack.online, self.stack.home, namespace=online_namespace(self.stack.metadata)
-        )
+        return shared_online_store(self.stack.online, self.stack.home, self.stack.metadata)
 
     @cached_property
     def audit(self) -> audit.AuditService:
