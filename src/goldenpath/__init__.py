@@ -42,6 +42,7 @@ def connect(
     project: str | None = None,
     metadata: str | None = None,
     storage: str | None = None,
+    online: str | None = None,
     create: bool = False,
 ) -> Workspace | RemoteWorkspace:
     """Open a workspace (``create=True`` makes it if missing; its creator becomes admin).
@@ -51,13 +52,14 @@ def connect(
     ``~/.local/share/goldenpath``).
     Who acts: ``token`` (a bearer token), else ``actor`` (a principal name; embedded use
     trusts the local OS), else ``GP_ACTOR`` or the OS user. ``project`` (or ``GP_PROJECT``)
-    is where new objects go. ``metadata`` and ``storage`` override the stack config.
+    is where new objects go. ``metadata``, ``storage`` and ``online`` (``"sqlite"`` or a
+    ``redis://`` URL) override the stack config.
     """
     if isinstance(workspace, str) and workspace.startswith(("http://", "https://")):
         from goldenpath.client.remote import RemoteWorkspace
 
         return RemoteWorkspace(workspace, token or os.environ.get("GP_TOKEN"), project)
-    settings = StackSettings(metadata=metadata, storage=storage)
+    settings = StackSettings(metadata=metadata, storage=storage, online=online)
     who = Actor(validate_name(actor, kind="principal name")) if actor else None
     if create:
         return init_workspace(

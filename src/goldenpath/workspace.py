@@ -9,8 +9,10 @@ acting (a bearer token, or a principal name trusted from the local OS) and hand 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -47,6 +49,7 @@ from goldenpath.store.tables import audit_events, dataset_versions, datasets, pr
 
 if TYPE_CHECKING:
     from goldenpath.data.service import DatasetService
+    from goldenpath.features.online.base import OnlineStore
     from goldenpath.features.service import FeatureStore
 
 DEFAULT_PROJECT = "default"
@@ -93,6 +96,37 @@ def redact_url(url: str) -> str:
     credentials, _, host = rest.rpartition("@")
     user = credentials.split(":", 1)[0]
     return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+
+
+def online_namespace(metadata_url: str) -> str:
+    """The Redis key prefix of a workspace's online values: one per metadata database (the
+    workspace's identity), so workspaces sharing a Redis database never mix values, and every
+    process of one workspace (CLI, server) finds the same keys."""
+    import hashlib
+
+    return "gp:" + hashlib.sha256(redact_url(metadata_url).encode()).hexdigest()[:10] + ":"
+
+
+_ONLINE_STORES: dict[tuple[str, str, str], OnlineStore] = {}
+_ONLINE_LOCK = threading.Lock()
+
+
+def shared_online_store(setting: str, home: Path, metadata_url: str) -> OnlineStore:
+    """The online store a workspace's ``online`` setting names, opened once per process.
+
+    The server makes a :class:`Workspace` per request: each would otherwise open (and leave to
+    the garbage collector) its own SQLite connection or Redis pool. The stores are safe to
+    share between threads (SQLite: a connection per thread; Redis: a connection pool).
+    """
+    from goldenpath.features.online import open_online_store
+
+    namespace = online_namespace(metadata_url)
+    key = (setting, str(home), namespace)
+    with _ONLINE_LOCK:
+        store = _ONLINE_STORES.get(key)
+        if store is None:
+            store = _ONLINE_STORES[key] = open_online_store(setting, home, namespace=namespace)
+    return store
 
 
 class Workspace:
@@ -144,7 +178,11 @@ class Workspace:
             self.datasets,
             self.policies,
             limits=self.stack.limits,
+            online_store=self._online_store,
         )
+
+    def _online_store(self) -> OnlineStore:
+        return shared_online_store(self.stack.online, self.stack.home, self.stack.metadata)
 
     @cached_property
     def audit(self) -> audit.AuditService:

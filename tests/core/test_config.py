@@ -98,12 +98,12 @@ def test_a_backend_nothing_uses_yet_warns_once_and_status_says_not_built(
     with pytest.warns(NotBuiltYetWarning) as caught:
         ws = goldenpath.connect(home, actor="alice")
     lines = sorted(str(w.message) for w in caught)
-    assert len(lines) == 2 and "\n" not in "".join(lines)
-    assert lines[0].startswith(f"online: redis is set ({home / 'config.yaml'}) but not built yet")
-    assert lines[1].startswith("runtime: kubernetes is set") and "serving" in lines[1]
+    # The feature store reads online: Redis (issue 13) is in effect and warns nothing.
+    assert len(lines) == 1 and "\n" not in "".join(lines)
+    assert lines[0].startswith(f"runtime: kubernetes is set ({home / 'config.yaml'}) but not")
+    assert "serving" in lines[0]
     effect = ws.status().as_dict()["effect"]
-    assert effect["metadata"] == effect["storage"] == "in effect"
-    assert effect["online"].startswith("not built yet: nothing reads online features yet")
+    assert effect["metadata"] == effect["storage"] == effect["online"] == "in effect"
     assert effect["runtime"].startswith("not built yet: nothing is deployed yet")
     ws.close()
 
@@ -115,9 +115,9 @@ def test_the_default_stack_warns_nothing(tmp_path: Path, monkeypatch: pytest.Mon
         ws = goldenpath.connect(tmp_path / "home", actor="alice", create=True)
         effect = ws.status().effect
         ws.close()
-    # Honest, but silent: the embedded online store and runtime are not used yet either.
-    assert effect is not None and effect["metadata"] == "in effect"
-    assert effect["online"].startswith("not built yet")
+    # Honest, but silent: the embedded runtime is not used yet either.
+    assert effect is not None and effect["metadata"] == effect["online"] == "in effect"
+    assert effect["runtime"].startswith("not built yet")
 
 
 def test_building_a_backend_is_one_entry_in_one_table(
@@ -125,12 +125,15 @@ def test_building_a_backend_is_one_entry_in_one_table(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GP_ONLINE", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("GP_RUNTIME", "kubernetes")
     stack = resolve_stack(tmp_path / "home")
-    assert not_built_choices(stack) == [
-        "online: redis is set (environment) but not built yet: "
-        + NOT_BUILT_YET[("online", "redis")]
-    ]
-    # The feature store's issue deletes its lines: the warning goes, status says "in effect".
-    monkeypatch.delitem(NOT_BUILT_YET, ("online", "redis"))
-    assert not_built_choices(stack) == []
+    # The feature store (issue 13) deleted the online lines: Redis is in effect.
     assert setting_effects(stack)["online"] == "in effect"
+    assert not_built_choices(stack) == [
+        "runtime: kubernetes is set (environment) but not built yet: "
+        + NOT_BUILT_YET[("runtime", "kubernetes")]
+    ]
+    # Serving's issue deletes its lines: the warning goes, status says "in effect".
+    monkeypatch.delitem(NOT_BUILT_YET, ("runtime", "kubernetes"))
+    assert not_built_choices(stack) == []
+    assert setting_effects(stack)["runtime"] == "in effect"

@@ -194,22 +194,26 @@ def test_init_and_status(tmp_path: Path) -> None:
 
 
 def test_status_says_which_settings_are_not_built_yet(gp: Gp) -> None:
-    gp.env["GP_ONLINE"] = "redis://127.0.0.1:6379/0"  # issue 12, point 8
+    gp.env["GP_ONLINE"] = "redis://127.0.0.1:6379/0"  # in effect since issue 13
+    gp.env["GP_RUNTIME"] = "kubernetes"  # issue 12, point 8
     as_json, as_text = gp.runs(["status", "--json"], ["status"])
     assert as_json.json()["effect"] == {  # stdout stays pure JSON; the warning is on stderr
         "metadata": "in effect",
         "storage": "in effect",
-        "online": "not built yet: " + NOT_BUILT_YET[("online", "redis")],
-        "runtime": "not built yet: " + NOT_BUILT_YET[("runtime", "local")],
+        "online": "in effect",
+        "runtime": "not built yet: " + NOT_BUILT_YET[("runtime", "kubernetes")],
     }
     for run in (as_json, as_text):
         assert run.err.splitlines() == [
-            "warning: online: redis is set (environment) but not built yet: "
-            + NOT_BUILT_YET[("online", "redis")]
+            "warning: runtime: kubernetes is set (environment) but not built yet: "
+            + NOT_BUILT_YET[("runtime", "kubernetes")]
         ], str(run)
     row = r"^{} *[ │] *{} *[ │] *{} *[ │] *{}"
     assert re.search(
-        row.format("online", r"redis://\S+", "environment", "not built yet: "), as_text.out, re.M
+        row.format("runtime", "kubernetes", "environment", "not built yet: "), as_text.out, re.M
+    )
+    assert re.search(
+        row.format("online", r"redis://\S+", "environment", "in effect"), as_text.out, re.M
     )
     assert re.search(
         row.format("metadata", r"sqlite:\S+", "default", "in effect"), as_text.out, re.M

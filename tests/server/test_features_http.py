@@ -121,10 +121,115 @@ def test_gp_features_list_and_show_work_over_the_server(served: Served) -> None:
     assert shown.returncode == 0, shown.stderr
     assert "train@1" in shown.stdout and "transactions@1" in shown.stdout
     # Commands that run features.py refuse a server (in process: no second gp start-up).
-    state._open = None  # an earlier in-process test may have left a local workspace open
+    # A workspace another in-process test left open would hide GP_SERVER: start clean.
+    state._open = None
     try:
         refused = CliRunner().invoke(cli_app, ["features", "plan"], env=env)
     finally:
         state._open = None
     assert isinstance(refused.exception, goldenpath.InvalidInput)
     assert "needs a local workspace, not GP_SERVER" in str(refused.exception)
+
+
+# -- online lookup, push and materialisation over HTTP (issue 13, point 7) ----------------------
+
+
+def _post(served: Served, path: str, body: Any, token: str | None = None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token or served.alice}"}
+    return httpx.post(f"{served.url}/api/v1{path}", json=body, headers=headers, timeout=30)
+
+
+def test_remote_sdk_materializes_reads_and_pushes_like_the_local_one(served: Served) -> None:
+    at = T0 + timedelta(minutes=45)
+    refs = ["user_tx:amount", "user_tx:tx_count_1h", "user_tx:amount_mean_7d"]
+    with goldenpath.connect(served.url, token=served.alice) as remote:
+        done = remote.features.materialize(["user_tx"], full=True)
+        assert [(v.view, v.mode, v.rows_read) for v in done.views] == [("user_tx", "full", 3)]
+        got = remote.features.online([{"user_id": 1}, {"user_id": 2}], refs, at=at)
+        local = served.ws.features.online([{"user_id": 1}, {"user_id": 2}], refs, at=at)
+        assert (
+            got.values
+            == local.values
+            == {
+                "amount": [200.0, 5.0],
+                "tx_count_1h": [2, 1],
+                "amount_mean_7d": [105.0, 5.0],
+            }
+        )
+        assert got.statuses == local.statuses and got.ages == local.ages
+        assert got.entity_rows == [{"user_id": 1}, {"user_id": 2}]
+        row = {"user_id": 4, "event_time": T0 + timedelta(minutes=40), "amount": 3.0}
+        pushed = remote.features.push("user_tx", [row])
+        assert pushed.online.mode == "push" and pushed.rows == 1
+        after = served.ws.features.online([{"user_id": 4}], ["user_tx:amount"], at=at)
+        assert after.values == {"amount": [3.0]}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "says"),
+    [
+        ("/features/online", {"entities": [{"user_id": 1}]}, 422, "name the features"),
+        ("/features/online", {"entities": [], "features": ["user_tx:amount"]}, 422, "entities"),
+        (
+            "/features/online",
+            {"entities": [{"user_id": "1"}], "features": ["user_tx:amount"]},
+            422,
+            "join key 'user_id'",
+        ),
+        (
+            "/features/online",
+            {"entities": [{"user_id": 1}], "features": ["user_tx:nope"]},
+            404,
+            "unknown feature",
+        ),
+        (
+            "/features/online",
+            {
+                "entities": [{"user_id": 1, "request_amount": 2.0}],
+                "features": ["ratio:amount_ratio"],
+            },
+            422,
+            "project code",
+        ),
+        (
+            "/features/online",
+            {"entities": [{"user_id": 1}], "features": ["user_tx:amount"], "extra": 1},
+            422,
+            "extra",
+        ),
+        ("/features/views/user_tx/push", {"rows": [{"user_id": 1, "nope": 2}]}, 422, "nope"),
+        (
+            "/features/views/user_tx/push",
+            {"rows": [{"user_id": 1, "event_time": "2025-01-01T00:00:00", "amount": 1.0}]},
+            422,
+            "no time zone",
+        ),
+        ("/features/views/ratio/push", {"rows": [{"user_id": 1}]}, 422, "on-demand"),
+        ("/features/materialize", {"views": ["ratio"]}, 422, "on-demand"),
+        ("/features/materialize", {"full": "yes please"}, 422, "full"),
+    ],
+)
+def test_bad_bodies_are_problems(
+    served: Served, path: str, body: Any, status: int, says: str
+) -> None:
+    answer = _post(served, path, body)
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert says in answer.text
+
+
+def test_the_entity_limit_and_permissions_hold_over_http(served: Served) -> None:
+    limit = served.ws.stack.limits.online_entities_max
+    many = {"entities": [{"user_id": 1}] * (limit + 1), "features": ["user_tx:amount"]}
+    answer = _post(served, "/features/online", many)
+    assert answer.status_code == 422 and "online_entities_max" in answer.text
+    lookup = {"entities": [{"user_id": 1}], "features": ["user_tx:amount"]}
+    for path, body in [
+        ("/features/online", lookup),
+        ("/features/materialize", {}),
+        ("/features/views/user_tx/push", {"rows": [{"user_id": 1}]}),
+    ]:
+        denied = _post(served, path, body, token=served.eve)
+        assert denied.status_code == 403, (path, denied.text)
+    anonymous = httpx.post(f"{served.url}/api/v1/features/online", json=lookup, timeout=30)
+    assert anonymous.status_code == 401

@@ -200,6 +200,15 @@ def test_every_route_answers_in_its_declared_shape(api: Api) -> None:
         get("GET", f"/api/v1/features/{name}")
     get("GET", "/api/v1/training-sets")
     get("GET", "/api/v1/training-sets/train?version=1")
+    # Online features: materialise, look up, push.
+    done = get("POST", "/api/v1/features/materialize", json={"views": ["user_tx"]})
+    assert [v["mode"] for v in done["views"]] == ["full"]
+    lookup = {"entities": [{"user_id": 1}], "features": ["user_tx:amount", "user_tx:tx_count_1h"]}
+    got = get("POST", "/api/v1/features/online", json=lookup | {"at": "2025-01-01T00:30:00Z"})
+    assert got["rows"] == [{"user_id": 1, "amount": 10.0, "tx_count_1h": 1}]
+    row = {"user_id": 3, "event_time": "2025-01-02T00:00:00+00:00", "amount": 1.5}
+    pushed = get("POST", "/api/v1/features/views/user_tx/push", json={"rows": [row]})
+    assert pushed["dataset_version"] == "transactions@2"
 
     # Audit.
     get("GET", "/api/v1/audit/events")

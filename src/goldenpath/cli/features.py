@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
+from goldenpath.cli.help import App
 from goldenpath.core.errors import InvalidInput
 from goldenpath.core.humanize import plural
 from goldenpath.features.service import FeatureStore
@@ -17,10 +20,11 @@ from goldenpath.workspace import Workspace
 if TYPE_CHECKING:
     from goldenpath.client.remote import RemoteFeatures
 
-app = typer.Typer(
+app = App(
     help=(
-        "Feature definitions (features.py), the catalog and point-in-time training sets.\n\n"
-        "Example: gp features apply --file features.py"
+        "Feature definitions (features.py), the catalog, point-in-time training sets and "
+        "online values.\n\n"
+        "Example: gp features plan --file features.py"
     ),
     no_args_is_help=True,
 )
@@ -92,7 +96,10 @@ def apply(file: Path = FILE, json_: bool = JSON) -> None:
 
 @app.command("list")
 def list_(json_: bool = JSON) -> None:
-    """The catalog: every entity, view and service.  Example: gp features list"""
+    """The catalog: every entity, view and service.
+
+    Example: gp features apply && gp features list
+    """
     entries = _catalog().list()
     if json_:
         render.print_json([e.as_dict() for e in entries])
@@ -110,7 +117,7 @@ def show(
 ) -> None:
     """A definition: owner, types, source, freshness, versions and users.
 
-    Example: gp features show user_tx
+    Example: gp features apply && gp features show user_tx
     """
     entry = _catalog().show(name)
     if json_:
@@ -179,7 +186,8 @@ def training_set(
 ) -> None:
     """Build a point-in-time training set and store it.
 
-    Example: gp features training-set --entities rows.csv --service fraud --name fraud-train
+    Example: gp features apply && gp features training-set --entities entity-rows.csv
+    --service fraud --name fraud-train
     """
     if output is not None and output.suffix not in (".parquet", ".csv"):
         raise InvalidInput(f"cannot write {output}: use a .parquet or .csv file")
@@ -212,7 +220,10 @@ def training_set(
 
 @app.command("training-sets")
 def training_sets(json_: bool = JSON) -> None:
-    """Stored training sets.  Example: gp features training-sets"""
+    """Stored training sets.
+
+    Example: gp features training-sets
+    """
     found = _catalog().training_sets()
     if json_:
         render.print_json([i.as_dict() for i in found])
@@ -221,4 +232,168 @@ def training_sets(json_: bool = JSON) -> None:
         None,
         ["training set", "rows", "fingerprint", "created"],
         [(i.ref, i.row_count, i.fingerprint[:16], render.when(i.created_at)) for i in found],
+    )
+
+
+# -- online ------------------------------------------------------------------------------------
+
+
+def _when(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            f"{option} {value!r} is not an ISO-8601 time",
+            hint=f"for example: {option} 2026-06-01T12:00:00+00:00",
+        ) from None
+    if parsed.tzinfo is None:
+        raise InvalidInput(
+            f"{option} {value!r} has no time zone",
+            hint=f"add one, for example: {option} {value}+00:00",
+        )
+    return parsed
+
+
+@app.command()
+def materialize(
+    views: list[str] = typer.Argument(None, help="Feature views (default: every applied one)."),
+    full: bool = typer.Option(False, "--full", help="Rebuild from the current versions."),
+    start: str | None = typer.Option(None, "--start", help="Backfill from this time (ISO)."),
+    end: str | None = typer.Option(None, "--end", help="Backfill up to this time (excluded)."),
+    json_: bool = JSON,
+) -> None:
+    """Write the applied views' latest values into the online store (incremental).
+
+    Example: gp features apply && gp features materialize
+    """
+    from goldenpath.cli.progress import StepProgress
+
+    begin, finish = _when(start, "--start"), _when(end, "--end")
+    with StepProgress("materialize").step("views"):
+        result = _catalog().materialize(views or None, full=full, start=begin, end=finish)
+    if json_:
+        render.print_json(result.as_dict())
+        return
+    render.table(
+        None,
+        ["view", "mode", "rows read", "entities", "dataset versions", "event times", "seconds"],
+        [
+            (
+                v.view,
+                v.mode,
+                v.rows_read,
+                v.entities_written,
+                ", ".join(f"{d}@{n}" for d, ns in v.dataset_versions.items() for n in ns),
+                ""
+                if v.event_start is None or v.event_end is None
+                else f"{v.event_start.isoformat()} .. {v.event_end.isoformat()}",
+                f"{v.seconds:.2f}",
+            )
+            for v in result.views
+        ],
+    )
+
+
+_NUMBER = re.compile(r"^-?\d+$")
+
+
+def _value(text: str) -> Any:
+    if _NUMBER.match(text):
+        return int(text)
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _entity(text: str) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for pair in text.split(","):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(
+                f"--entity {text!r}: expected key=value pairs separated by commas",
+                hint="for example: --entity user_id=7 (or user_id=7,request_amount=12.5)",
+            )
+        row[key.strip()] = _value(value.strip())
+    return row
+
+
+@app.command()
+def online(
+    entity: list[str] = typer.Option(
+        ..., "--entity", help="One entity row: key=value[,key=value] (repeatable)."
+    ),
+    features: list[str] = typer.Option([], "--features", help="view:feature (repeatable)."),
+    service: str | None = typer.Option(None, "--service", help="A feature service."),
+    at: str | None = typer.Option(None, "--at", help="The instant (ISO, with zone; default now)."),
+    file: Path = typer.Option(
+        Path("features.py"), "--file", "-f", help="The definitions of on-demand features."
+    ),
+    json_: bool = JSON,
+) -> None:
+    """Online values, with each one's status (present, missing, expired) and age.
+
+    Numbers in --entity are integers or floats, anything else is text.
+
+    Example: gp features apply && gp features materialize &&
+    gp features online --entity user_id=7 --entity user_id=42 --service fraud
+    """
+    rows = [_entity(e) for e in entity]
+    when = _when(at, "--at")
+    store = _catalog()
+    if isinstance(store, FeatureStore):
+        result = store.online(rows, features or None, service=service, at=when, definitions=file)
+    else:
+        result = store.online(rows, features or None, service=service, at=when)
+    if json_:
+        render.print_json(result.as_dict())
+        return
+    keys = list(rows[0]) if rows else []
+    table_rows = []
+    for index, row in enumerate(result.entity_rows):
+        who = ",".join(f"{k}={row.get(k)}" for k in keys)
+        for name, values in result.values.items():
+            age = result.ages[name][index]
+            table_rows.append(
+                (
+                    who,
+                    name,
+                    "null" if values[index] is None else values[index],
+                    result.statuses[name][index],
+                    "" if age is None else _age(age),
+                )
+            )
+    render.table(None, ["entity", "feature", "value", "status", "age"], table_rows)
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if abs(seconds) >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.3f}s"
+
+
+@app.command()
+def push(
+    view: str = typer.Argument(..., help="The feature view."),
+    file: Path = typer.Argument(..., help="Rows: a CSV, Parquet or JSON-lines file."),
+    json_: bool = JSON,
+) -> None:
+    """Append rows to the view's dataset (contract-checked) and write them online at once.
+
+    Example: gp features apply && gp features push user_tx next-batch.csv
+    """
+    from goldenpath.data.formats import read_table
+
+    table, _ = read_table(file)
+    result = _catalog().push(view, table)
+    if json_:
+        render.print_json(result.as_dict())
+        return
+    render.out.print(
+        f"{view}: {plural(result.rows, 'row')} pushed, offline as {result.dataset_version}, "
+        f"online for {plural(result.online.entities_written, 'entity', 'entities')}"
     )

@@ -19,6 +19,7 @@ from goldenpath.cli.progress import StepProgress
 
 CREATED_MARKER = "created-the-workspace"  # in <workspace>/quickstart/
 NEXT_ROWS = 500
+ENTITY_ROWS = [(user, month) for user in (7, 42, 101, 250) for month in (3, 6, 9)]
 COMMAND_WIDTH = 40
 
 
@@ -60,6 +61,14 @@ def quickstart(
     )
     template = resources.files("goldenpath.templates") / "quickstart/transactions.contract.yaml"
     contract_file.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
+    # Feature definitions over the transactions, and entity rows to build a training set for.
+    features = resources.files("goldenpath.templates") / "quickstart/features.py"
+    (folder / "features.py").write_text(features.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "entity-rows.csv").write_text(
+        "user_id,event_timestamp\n"
+        + "".join(f"{user},2026-{month:02d}-15T12:00:00+00:00\n" for user, month in ENTITY_ROWS),
+        encoding="utf-8",
+    )
     render.out.print(f"generated {rows:,} card transactions: {data_file}")
 
     result = ws.datasets.ingest(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -16,6 +17,9 @@ from goldenpath.core.progress import Progress
 from goldenpath.data import Mode
 from goldenpath.data.validation import ValidationReport
 from goldenpath.data.versions import DatasetSummary, DatasetVersion, IngestResult
+from goldenpath.features.materialize import MaterializeResult, ViewMaterialization
+from goldenpath.features.online_inputs import to_entity_rows
+from goldenpath.features.online_service import OnlineResult, PushResult
 from goldenpath.features.service import CatalogEntry
 from goldenpath.features.training_sets import TrainingSetInfo
 from goldenpath.governance.access import Grant, Project
@@ -322,8 +326,9 @@ class RemotePolicies:
 
 
 class RemoteFeatures:
-    """``ws.features`` over HTTP: the catalog and stored training sets (building training
-    sets and applying definitions run project code, so they stay local)."""
+    """``ws.features`` over HTTP: the catalog, stored training sets, online lookup, push and
+    materialisation (building training sets, applying definitions and on-demand features run
+    project code, so they stay local)."""
 
     def __init__(self, http: Http) -> None:
         self._http = http
@@ -347,6 +352,86 @@ class RemoteFeatures:
         return TrainingSetInfo.from_dict(
             self._http.json("GET", f"/training-sets/{name}", params=params)
         )
+
+    def online(
+        self,
+        entity_rows: Any,
+        features: Sequence[str] | None = None,
+        *,
+        service: str | None = None,
+        at: datetime | None = None,
+    ) -> OnlineResult:
+        """Online values of stored features (row-level and windowed); on-demand features run
+        project code, so they are served locally only (the server answers 400)."""
+        rows = [_jsonable(r) for r in to_entity_rows(entity_rows)]
+        body = {
+            "entities": rows,
+            "features": None if features is None else list(features),
+            "service": service,
+            "at": None if at is None else at.isoformat(),
+        }
+        answer = self._http.json("POST", "/features/online", json=body)
+        names = list(answer["statuses"])
+        given = [{k: v for k, v in row.items() if k not in names} for row in answer["rows"]]
+        return OnlineResult(
+            datetime.fromisoformat(answer["at"]),
+            given,
+            {n: [row[n] for row in answer["rows"]] for n in names},
+            answer["statuses"],
+            answer["ages"],
+        )
+
+    def push(self, view: str, rows: Any) -> PushResult:
+        """Append rows to the view's dataset (contract-checked) and write them online."""
+        validate_name(view, kind="feature view name")
+        listed = to_entity_rows(rows)
+        answer = self._http.json(
+            "POST", f"/features/views/{view}/push", json={"rows": [_jsonable(r) for r in listed]}
+        )
+        return PushResult(
+            answer["view"],
+            answer["rows"],
+            answer["dataset_version"],
+            _materialization(answer["online"]),
+        )
+
+    def materialize(
+        self,
+        views: Sequence[str] | None = None,
+        *,
+        full: bool = False,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> MaterializeResult:
+        """Materialisation runs in the server (batch views need no project code)."""
+        body = {
+            "views": None if views is None else list(views),
+            "full": full,
+            "start": None if start is None else start.isoformat(),
+            "end": None if end is None else end.isoformat(),
+        }
+        answer = self._http.json("POST", "/features/materialize", json=body)
+        return MaterializeResult([_materialization(v) for v in answer["views"]])
+
+
+def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, (datetime, date)) else v for k, v in row.items()}
+
+
+def _materialization(data: Mapping[str, Any]) -> ViewMaterialization:
+    def when(text: str | None) -> datetime | None:
+        return None if text is None else datetime.fromisoformat(text)
+
+    return ViewMaterialization(
+        data["view"],
+        data["mode"],
+        data["rows_read"],
+        data["entities_written"],
+        {k: list(v) for k, v in data["dataset_versions"].items()},
+        when(data["event_start"]),
+        when(data["event_end"]),
+        data["seconds"],
+    )
 
 
 class _RemoteActor:

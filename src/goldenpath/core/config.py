@@ -193,12 +193,10 @@ def write_workspace_config(home: Path, stack: StackSettings) -> Path:
 
 # Stack settings accepted today whose backend nothing uses yet, with what will use it. This is
 # the one place that says so: `gp status` shows it, and choosing such a backend warns when a
-# workspace opens. The issue that builds a backend deletes its line here (the feature store:
-# the online lines; serving: the runtime lines; object storage: the storage line).
+# workspace opens. The issue that builds a backend deletes its line here (the feature store
+# deleted the online lines; serving: the runtime lines; object storage: the storage line).
 NOT_BUILT_YET: dict[tuple[str, str], str] = {
     ("storage", "remote"): "remote storage roots (s3://) are refused; use a local directory",
-    ("online", "sqlite"): "nothing reads online features yet; the feature store will",
-    ("online", "redis"): "nothing reads online features yet; the feature store will use Redis",
     ("runtime", "local"): "nothing is deployed yet; serving will run local processes",
     ("runtime", "kubernetes"): "nothing is deployed yet; serving will deploy to Kubernetes",
 }

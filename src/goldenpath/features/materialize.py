@@ -1,7 +1,7 @@
 """Materialisation: which source rows to read, how they become online rows and events, and the
 incremental state that says what the online store already holds.
 
-Rules (docs/online-features.md):
+Rules (docs/features.md):
 
 - a view over a dataset reads only the versions added since its last run (the batches their
   Delta commits added, each row tagged with its dataset version and row position, which break
@@ -20,14 +20,14 @@ Rules (docs/online-features.md):
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from goldenpath.core import faults
 from goldenpath.core.actor import Actor
@@ -83,6 +83,10 @@ class MaterializeResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"views": [v.as_dict() for v in self.views]}
+
+
+Recorder = Callable[[Connection, ViewMaterialization], None]
+"""Called inside the transaction that records a view's online state (lineage, audit)."""
 
 
 @dataclass(frozen=True)
@@ -328,13 +332,19 @@ def record_state(
     entities: int,
     *,
     only_after: Mapping[str, int] | None = None,
+    also: Callable[[Connection], None] | None = None,
 ) -> bool:
     """Record what the online store holds for ``view``. With ``only_after`` (a push), only if
     the recorded versions are exactly those (the push's version follows them); False if not
-    recorded. A recorded version never goes back (a slow run finishing after a push)."""
+    recorded. A recorded version never goes back (a slow run finishing after a push).
+
+    ``also`` runs in the same transaction whether or not the state advances (the values were
+    written either way): the caller's lineage edges and audit record."""
     t = feature_online_state
     now = utcnow()
     with meta.begin() as conn:
+        if also is not None:
+            also(conn)
         row = conn.execute(
             select(t.c.definition_hash, t.c.source_versions).where(
                 (t.c.store == store) & (t.c.view == view.name)
@@ -380,8 +390,12 @@ def materialize_view(
     full: bool = False,
     start: datetime | None = None,
     end: datetime | None = None,
+    recorder: Recorder | None = None,
 ) -> ViewMaterialization:
-    """Bring ``view``'s online values up to date (see the module docstring)."""
+    """Bring ``view``'s online values up to date (see the module docstring).
+
+    ``recorder`` is called with what was written, in the transaction that records the state
+    (a backfill records no state: in a transaction of its own, after the write)."""
     started = time.perf_counter()
     now_us = time.time_ns() // 1000
     state = read_state(meta, store.identity, view.name)
@@ -418,10 +432,8 @@ def materialize_view(
     store.write(layout, rows, events, now_us=now_us, replace=replace)
     faults.reach("materialize.before-state")
     entities = _entities(rows, events)
-    if not backfill:
-        record_state(meta, actor, store.identity, view, versions, rows_read, entities)
     mode = "backfill" if backfill else "full" if replace else "incremental"
-    return ViewMaterialization(
+    result = ViewMaterialization(
         view.name,
         mode,
         rows_read,
@@ -431,6 +443,13 @@ def materialize_view(
         _time(last),
         time.perf_counter() - started,
     )
+    also = None if recorder is None else (lambda conn: recorder(conn, result))
+    if not backfill:
+        record_state(meta, actor, store.identity, view, versions, rows_read, entities, also=also)
+    elif also is not None:
+        with meta.begin() as conn:
+            also(conn)
+    return result
 
 
 @dataclass

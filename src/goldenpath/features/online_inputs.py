@@ -67,7 +67,7 @@ def push_table(rows: Any, schema: pa.Schema, dataset: str) -> pa.Table:
     elif hasattr(rows, "to_dict") and hasattr(rows, "columns"):  # pandas
         table = pa.Table.from_pandas(rows, preserve_index=False)
     else:
-        listed = to_entity_rows(rows)
+        listed = [dict(row) for row in to_entity_rows(rows)]  # copies: times are parsed in place
         names = {k for row in listed for k in row}
         unknown = sorted(names - set(schema.names))
         if unknown:
@@ -79,6 +79,14 @@ def push_table(rows: Any, schema: pa.Schema, dataset: str) -> pa.Table:
             if pa.types.is_timestamp(field.type) and field.type.tz is not None:
                 for row in listed:
                     value = row.get(field.name)
+                    if isinstance(value, str):  # JSON (over HTTP): ISO-8601 text
+                        try:
+                            value = row[field.name] = datetime.fromisoformat(value)
+                        except ValueError:
+                            raise InvalidInput(
+                                f"column {field.name!r}: {value!r} is not an ISO-8601 time",
+                                hint="for example: 2026-06-01T12:00:00+00:00",
+                            ) from None
                     if isinstance(value, datetime) and value.tzinfo is None:
                         raise InvalidInput(
                             f"column {field.name!r}: {value.isoformat()} has no time zone",

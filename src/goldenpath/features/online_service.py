@@ -2,7 +2,7 @@
 
 The lead exposes :class:`OnlineFeatures` as ``ws.features.materialize``, ``.online`` and
 ``.push`` (after the permission checks of ``ws.features``). The rules are in
-docs/online-features.md; in short: row-level values are the latest source row with event time
+docs/features.md; in short: row-level values are the latest source row with event time
 <= T (ties by created time, dataset version, row position), live while ``T - event <= ttl``;
 windowed aggregations are computed at read time over the events in ``(T - w, T]`` kept in the
 store, so they stay exact as time passes and as rows are pushed.
@@ -34,6 +34,7 @@ from goldenpath.features.definitions import (
 )
 from goldenpath.features.materialize import (
     MaterializeResult,
+    Recorder,
     ViewMaterialization,
     evaluate,
     key_types,
@@ -149,17 +150,21 @@ class OnlineFeatures:
         meta: MetadataStore,
         actor: Actor,
         limits: Limits | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         """``definitions``: the views (from the registry or ``features.py``); ``datasets``: the
         acting principal's dataset service (its access checks apply to every read and push);
         ``store``: from :func:`goldenpath.features.online.open_online_store`; ``meta``: the
-        metadata database (materialisation state)."""
+        metadata database (materialisation state); ``recorder``: called with what each
+        materialisation or push wrote, in the transaction recording its state (``ws.features``
+        records lineage edges and the audit event there)."""
         self._definitions = definitions
         self._datasets = datasets
         self._store = store
         self._meta = meta
         self._actor = actor
         self._limits = limits or Limits()
+        self._recorder = recorder
         self._plans: dict[tuple[str, ...], _Plan] = {}
 
     # -- materialise ---------------------------------------------------------------------------
@@ -196,6 +201,7 @@ class OnlineFeatures:
                     full=full,
                     start=start,
                     end=end,
+                    recorder=self._recorder,
                 )
                 for view in chosen
             ]
@@ -508,6 +514,7 @@ class OnlineFeatures:
                 store=self._store,
                 meta=self._meta,
                 actor=self._actor,
+                recorder=self._recorder,
             )
             return PushResult(view, table.num_rows, result.version.ref, online)
         started = time.perf_counter()
@@ -520,16 +527,6 @@ class OnlineFeatures:
         keys = set(written.column("__key").to_pylist())
         if events is not None:
             keys.update(events.column("__key").to_pylist())
-        record_state(
-            self._meta,
-            self._actor,
-            self._store.identity,
-            chosen,
-            {dataset: number},
-            read,
-            len(keys),
-            only_after={dataset: number - 1},
-        )
         online = ViewMaterialization(
             view,
             "push",
@@ -539,6 +536,18 @@ class OnlineFeatures:
             None if first is None else EPOCH + timedelta(microseconds=first),
             None if last is None else EPOCH + timedelta(microseconds=last),
             time.perf_counter() - started,
+        )
+        recorder = self._recorder
+        record_state(
+            self._meta,
+            self._actor,
+            self._store.identity,
+            chosen,
+            {dataset: number},
+            read,
+            len(keys),
+            only_after={dataset: number - 1},
+            also=None if recorder is None else (lambda conn: recorder(conn, online)),
         )
         return PushResult(view, table.num_rows, result.version.ref, online)
 

@@ -7,8 +7,9 @@ point-in-time training sets (stored as versioned Delta tables, with lineage and 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from goldenpath.data.service import DatasetService
+    from goldenpath.features.materialize import MaterializeResult
+    from goldenpath.features.online.base import OnlineStore
+    from goldenpath.features.online_service import EntityRows, OnlineResult, PushResult
+    from goldenpath.features.online_wiring import OnlineWiring
 
 DEFAULT_FILE = Path("features.py")
 ENTITY_TIMESTAMP = "event_timestamp"
@@ -111,7 +116,10 @@ class FeatureStore:
         *,
         limits: Limits | None = None,
         engine: OfflineEngine | None = None,
+        online_store: Callable[[], OnlineStore] | None = None,
     ) -> None:
+        """``online_store`` opens the workspace's online store (``stack.online``) when an
+        online method is first called."""
         self._store = store
         self._root = storage_root
         self._actor = actor
@@ -121,6 +129,8 @@ class FeatureStore:
         self._policies = policies
         self._limits = limits or Limits()
         self._engine: OfflineEngine = engine or DuckDBEngine()
+        self._open_online = online_store
+        self._wiring: OnlineWiring | None = None
 
     # -- definitions -------------------------------------------------------------------------
 
@@ -279,6 +289,62 @@ class FeatureStore:
             "newest_event_time": None if newest is None else str(newest),
             "read_at": utcnow().isoformat(),
         }
+
+    # -- online ------------------------------------------------------------------------------
+
+    def _online(self) -> OnlineWiring:
+        if self._wiring is None:
+            from goldenpath.features.online_wiring import OnlineWiring
+
+            if self._open_online is None:
+                raise InvalidInput("this feature store has no online store configured")
+            self._wiring = OnlineWiring(
+                self._store,
+                self._actor,
+                self._access,
+                self._datasets,
+                self._open_online,
+                self._limits,
+            )
+        return self._wiring
+
+    def materialize(
+        self,
+        views: Sequence[str] | None = None,
+        *,
+        full: bool = False,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> MaterializeResult:
+        """Write the applied views' latest values into the online store (docs/features.md,
+        "Materialise"): incremental by default, ``full`` rebuilds, ``start``/``end``
+        (timezone-aware) backfill event times in ``[start, end)``. ``views``: default every
+        applied batch view you may materialise. Needs ``feature.materialize``; audited, and
+        each dataset version read is a lineage edge to the view version."""
+        return self._online().materialize(
+            None if views is None else list(views), full=full, start=start, end=end
+        )
+
+    def online(
+        self,
+        entity_rows: EntityRows,
+        features: Sequence[str] | None = None,
+        *,
+        service: str | None = None,
+        at: datetime | None = None,
+        definitions: Path | Definitions | None = None,
+    ) -> OnlineResult:
+        """Online values (with status and age) of ``features`` (``view:feature``) or a
+        ``service`` for each entity row (mappings with the join keys, or a table), at ``at``
+        (default now). On-demand features run here from ``definitions`` (features.py), whose
+        function must be the applied version's. Needs ``feature.read_online``."""
+        return self._online().online(entity_rows, features, service, at, definitions)
+
+    def push(self, view: str, rows: EntityRows) -> PushResult:
+        """Append ``rows`` to the view's source dataset (contract-checked, all or nothing),
+        then write them online. Needs ``feature.push`` (and ``dataset.write``); audited,
+        with a lineage edge from the new dataset version."""
+        return self._online().push(view, rows)
 
     # -- training sets -----------------------------------------------------------------------
 

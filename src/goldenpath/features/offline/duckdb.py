@@ -200,10 +200,21 @@ class DuckDBEngine:
             columns.append("CAST(NULL AS TIMESTAMPTZ) AS _gp_created")
         columns.append(f"s.{SEQ}")
         definitions: list[Field | Aggregation] = [*view.features, *view.aggregations]
-        for item_def in definitions:
-            sql = _value_sql(item_def)
-            if item_def.name in wanted and sql is not None:
-                columns.append(f"{sql} AS {q(item_def.name)}")
+        values = [
+            (item_def.name, sql)
+            for item_def in definitions
+            if item_def.name in wanted and (sql := _value_sql(item_def)) is not None
+        ]
+        if values:
+            # NaN is null, as in the online store (SQLite cannot keep NaN): a float value
+            # that is NaN after its expression is a missing value for choices and aggregates.
+            kinds = con.sql(
+                f"SELECT {', '.join(sql for _, sql in values)} FROM {raw} s LIMIT 0"
+            ).types
+            for (name, sql), kind in zip(values, kinds, strict=True):
+                if str(kind) in ("DOUBLE", "FLOAT"):
+                    sql = f"CASE WHEN isnan({sql}) THEN NULL ELSE {sql} END"
+                columns.append(f"{sql} AS {q(name)}")
         keys = view.join_keys
         on = " AND ".join(f"s.{q(k)} = k.{q(k)}" for k in keys)
         key_list = ", ".join(q(k) for k in keys)
