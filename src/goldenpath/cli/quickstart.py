@@ -100,6 +100,19 @@ def quickstart(
         (f"data validate transactions {quote(str(next_file))}", "the next batch: a dry run"),
         (f"data ingest transactions {quote(str(next_file))}", "... and for real"),
         ("data history transactions", "every version, with its mode and schema changes"),
+        (f"features apply --file {quote(str(folder / 'features.py'))}", "features defined once"),
+        (
+            f"features training-set --file {quote(str(folder / 'features.py'))} "
+            f"--entities {quote(str(folder / 'entity-rows.csv'))} --service fraud "
+            "--name fraud-train",
+            "point-in-time correct training rows",
+        ),
+        ("features materialize", "the newest values into the online store"),
+        (
+            "features online --entity user_id=42 --service fraud "
+            f"--at {START + SPAN:%Y-%m-%dT%H:%M:%SZ}",
+            "the same values, served (as of the sample's last day)",
+        ),
         ("audit verify", "the hash-chained trail, checked end to end"),
         ("audit list", "who did what, when"),
         ("server --help", "all of this over HTTP (OpenAPI at /docs)"),
