@@ -109,7 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--entities", type=int, default=100_000)
     parser.add_argument("--iterations", type=int, default=5_000)
-    parser.add_argument("--feast-python", default="/work/feast-venv/bin/python")
+    parser.add_argument("--feast-python", default=".venv-feast/bin/python")
     parser.add_argument("--skip-redis", action="store_true")
     args = parser.parse_args()
     its = args.iterations
