@@ -4,6 +4,8 @@ points 4-6)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -148,3 +150,54 @@ def test_a_repeated_lookup_sees_a_new_apply(
         assert got.values == {"large": [True]}  # 30 > 20: the new version, not the planned one
     finally:
         reader.close()
+
+
+def test_a_cached_lookup_sees_an_apply_by_another_process(
+    materialized: goldenpath.Workspace, tmp_path: Path
+) -> None:
+    """The fast path skips its registry check while the metadata database's change token
+    stands still: an apply committed by another process must move it."""
+    ws = materialized
+    home = ws.stack.home
+    at = T0 + timedelta(hours=3, minutes=10)  # user 1's newest row: amount 30
+    above_25, above_35 = tmp_path / "above_25.py", tmp_path / "above_35.py"
+    large = 'expression="amount > 100"'
+    above_25.write_text(FEATURES_PY.replace(large, 'expression="amount > 25"'))
+    above_35.write_text(FEATURES_PY.replace(large, 'expression="amount > 35"'))
+    ws.features.apply(above_25)
+    ws.features.materialize(["user_tx"])
+    reader = goldenpath.connect(home, actor="alice")
+    assert isinstance(reader, goldenpath.Workspace)
+    try:
+        for _ in range(3):  # planned, then checked once, then served from the cache
+            got = reader.features.online([{"user_id": 1}], ["user_tx:large"], at=at)
+            assert got.values == {"large": [True]}  # 30 > 25
+        code = (
+            "import sys, goldenpath\n"
+            "ws = goldenpath.connect(sys.argv[1], actor='alice')\n"
+            "ws.features.apply(sys.argv[2]); ws.features.materialize(['user_tx']); ws.close()"
+        )
+        subprocess.run([sys.executable, "-c", code, str(home), str(above_35)], check=True)
+        got = reader.features.online([{"user_id": 1}], ["user_tx:large"], at=at)
+        assert got.values == {"large": [False]}  # 30 > 35: the other process's version
+    finally:
+        reader.close()
+
+
+def test_a_cached_lookup_still_checks_the_permission(materialized: goldenpath.Workspace) -> None:
+    ws = materialized
+    ws.principals.add("mia")
+    ws.access.grant("maintainer", "mia", project="default")
+    mia = goldenpath.connect(ws.stack.home, actor="mia")
+    assert isinstance(mia, goldenpath.Workspace)
+    at = T0 + timedelta(days=1, hours=1)
+    try:
+        for _ in range(3):
+            assert mia.features.online([{"user_id": 2}], ["user_tx:amount"], at=at).values == {
+                "amount": [7.0]
+            }
+        mia.access.revoke("maintainer", "mia", project="default")  # her grants are re-read
+        with pytest.raises(PermissionDenied, match=r"feature\.read_online"):
+            mia.features.online([{"user_id": 2}], ["user_tx:amount"], at=at)
+    finally:
+        mia.close()

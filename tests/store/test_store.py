@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,55 @@ def test_a_postgres_that_never_answers_times_out() -> None:
         with pytest.raises(BackendUnavailable, match="metadata database unavailable"):
             open_store(f"postgresql://nobody@127.0.0.1:{port}/none")
         assert time.monotonic() - started < 15
+
+
+def test_the_change_token_moves_when_any_connection_or_process_commits(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'gp.db'}"
+    store = open_store(url)
+    other = open_store(url)  # another Workspace's engine in this process
+    try:
+        before = store.change_token()
+        assert before is not None
+        with store.connect() as conn:  # reads move nothing
+            conn.execute(select(func.count()).select_from(audit_events)).scalar()
+        assert store.change_token() == before
+        with store.begin() as conn:  # a commit on the store's own pool is another connection
+            audit.record(conn, Actor("alice"), "thing.create", "thing", "a")
+        after_own = store.change_token()
+        assert after_own != before
+        with other.begin() as conn:
+            audit.record(conn, Actor("bob"), "thing.create", "thing", "b")
+        after_other = store.change_token()
+        assert after_other != after_own
+        code = (
+            "import sys; from goldenpath.core.actor import Actor; "
+            "from goldenpath.governance import audit; "
+            "from goldenpath.store.engine import open_store; s = open_store(sys.argv[1])\n"
+            "with s.begin() as c: audit.record(c, Actor('carl'), 'thing.create', 'thing', 'c')"
+        )
+        subprocess.run([sys.executable, "-c", code, url], check=True)
+        assert store.change_token() not in (after_other, None)
+        # A new probe connection (after dispose) starts counting afresh: its tokens never
+        # repeat one of the old probe's, which a cache may still hold.
+        store.dispose()
+        first = store.change_token()
+        with other.begin() as conn:
+            audit.record(conn, Actor("bob"), "thing.create", "thing", "d")
+        seen = store.change_token()
+        store.dispose()
+        assert store.change_token() != first
+        with other.begin() as conn:
+            audit.record(conn, Actor("bob"), "thing.create", "thing", "e")
+        assert store.change_token() != seen
+    finally:
+        store.dispose()
+        other.dispose()
+
+
+def test_no_change_token_where_it_cannot_be_cheap(postgres_url: str) -> None:
+    store = open_store(postgres_url)
+    try:
+        assert store.change_token() is None  # the caller checks with a query instead
+        assert open_store("sqlite:///:memory:").change_token() is None
+    finally:
+        store.dispose()

@@ -16,7 +16,7 @@ edge per dataset version read (``dataset_version`` -> ``feature_view_version``, 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -72,12 +72,16 @@ Stamp = dict[tuple[str, str], tuple[str, str, bool]]
 
 @dataclass(frozen=True)
 class _Lookup:
-    """A resolved lookup: its refs, the registry versions it was built from, its reader."""
+    """A resolved lookup: its refs, the registry versions it was built from, its reader, the
+    projects whose ``feature.read_online`` it needs, and the metadata database's change token
+    when those versions were read (``None``: unknown, check)."""
 
     refs: tuple[str, ...]
     names: tuple[str, ...]
     stamp: Stamp
     online: OnlineFeatures
+    projects: tuple[str, ...]
+    token: tuple[int, int] | None
 
 
 def _stamp(conn: Connection, names: Sequence[str]) -> Stamp:
@@ -169,13 +173,13 @@ class OnlineWiring:
             raise InvalidInput("name the features (view:feature ...) or a feature service")
         key = (None if features is None else tuple(features), service, _code_key(definitions))
         known = self._lookups.get(key)
-        if known is not None:  # the fast path: one query says the registry has not moved
-            with self._meta.connect() as conn:
-                current = _stamp(conn, known.names)
-            if current == known.stamp:
-                for project in {project for _, project, _ in current.values()}:
+        if known is not None:  # the fast path
+            known = self._still_current(key, known)
+            if known is not None:
+                for project in known.projects:  # the grants this Workspace read (as ever)
                     self._access.require("feature.read_online", project)
                 return known.online.online(entity_rows, known.refs, at=at)
+        token = self._meta.change_token()  # before the reads it vouches for
         with self._meta.connect() as conn:
             if service is not None:
                 service_row = registry.version_row(conn, "service", service)
@@ -198,8 +202,26 @@ class OnlineWiring:
         result = online.online(entity_rows, refs, at=at)
         if len(self._lookups) >= _CACHE_MAX:
             self._lookups.clear()
-        self._lookups[key] = _Lookup(refs, looked_up, stamp, online)
+        projects = tuple(sorted({project for _, project, _ in stamp.values()}))
+        self._lookups[key] = _Lookup(refs, looked_up, stamp, online, projects, token)
         return result
+
+    def _still_current(self, key: tuple[Any, ...], known: _Lookup) -> _Lookup | None:
+        """``known`` if the registry versions it was built from are still current, else None.
+
+        Nothing committed to the metadata database since they were read (its change token is
+        unchanged: a microsecond on SQLite) means nothing changed; otherwise one query compares
+        the versions, projects and removals of the views and service it names."""
+        token = self._meta.change_token()
+        if token is not None and token == known.token:
+            return known
+        with self._meta.connect() as conn:
+            current = _stamp(conn, known.names)
+        if current != known.stamp:
+            return None
+        known = replace(known, token=token)
+        self._lookups[key] = known
+        return known
 
     def _on_demand_code(
         self,
