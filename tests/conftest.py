@@ -82,3 +82,15 @@ def write(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` and return it."""
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _no_cli_workspace_left_open() -> Iterator[None]:
+    """A ``gp`` command run in process (CliRunner) keeps the workspace it opened in the CLI's
+    module state; close it after each test, so no later test's command finds it open."""
+    yield
+    from goldenpath.cli.context import state
+
+    opened, state._open = state._open, None
+    if opened is not None:
+        opened.close()

@@ -18,7 +18,6 @@ from typer.testing import CliRunner
 
 import goldenpath
 from goldenpath.cli.app import app as cli_app
-from goldenpath.cli.context import state
 from tests.features.conftest import FEATURES_PY, transactions_file
 from tests.server.conftest import serving
 
@@ -121,12 +120,8 @@ def test_gp_features_list_and_show_work_over_the_server(served: Served) -> None:
     assert shown.returncode == 0, shown.stderr
     assert "train@1" in shown.stdout and "transactions@1" in shown.stdout
     # Commands that run features.py refuse a server (in process: no second gp start-up).
-    # A workspace another in-process test left open would hide GP_SERVER: start clean.
-    state._open = None
-    try:
-        refused = CliRunner().invoke(cli_app, ["features", "plan"], env=env)
-    finally:
-        state._open = None
+    # (tests/conftest.py closes what an in-process command left open after every test.)
+    refused = CliRunner().invoke(cli_app, ["features", "plan"], env=env)
     assert isinstance(refused.exception, goldenpath.InvalidInput)
     assert "needs a local workspace, not GP_SERVER" in str(refused.exception)
 
