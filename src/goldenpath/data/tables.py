@@ -155,8 +155,10 @@ class DatasetFiles:
 
     def read_added(self, delta_version: int, previous: int | None, schema: pa.Schema) -> pa.Table:
         """The rows the commits after ``previous`` up to ``delta_version`` added (all rows if
-        ``previous`` is None), files in add-action order, read with ``schema``."""
-        added = self._added_paths(delta_version)
+        ``previous`` is None), read with ``schema``, files in part-number order as
+        :meth:`head` and :meth:`fragments_in_write_order` take them: a row's position in the
+        result is the one the offline engine breaks ties with."""
+        added = sorted(self._added_paths(delta_version))
         if previous is not None:
             known = set(self._added_paths(previous))
             added = [p for p in added if p not in known]

@@ -26,10 +26,17 @@ from typing import Any, Literal
 from goldenpath.core.errors import InvalidInput
 from goldenpath.core.names import validate_name
 
-# The value types a feature can have, named as users know them; ``arrow_type`` maps each to
-# Arrow and ``duckdb_type`` to DuckDB, so the offline and online paths agree on one type.
+# The value types a feature can have, named as users know them; ``DUCKDB_TYPES`` maps each to
+# the type the offline engine and materialisation cast to, so both paths agree on one type.
 Dtype = Literal["int64", "float64", "string", "bool", "timestamp"]
 DTYPES: tuple[str, ...] = ("int64", "float64", "string", "bool", "timestamp")
+DUCKDB_TYPES = {
+    "int64": "BIGINT",
+    "float64": "DOUBLE",
+    "string": "VARCHAR",
+    "bool": "BOOLEAN",
+    "timestamp": "TIMESTAMPTZ",
+}
 
 # A feature or column name becomes a column in training sets and a key in online answers:
 # lower-case identifier, no '-' (it would need quoting in every user's SQL).

@@ -35,18 +35,10 @@ from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import InvalidInput
 from goldenpath.core.sql import quote_identifier, quote_literal, sandboxed_duckdb
 from goldenpath.data.service import DatasetService
-from goldenpath.features.definitions import FeatureView, SqlSource
+from goldenpath.features.definitions import DUCKDB_TYPES, FeatureView, SqlSource
 from goldenpath.features.online.base import NO_CREATED, OnlineStore, ViewLayout, encode_keys
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import feature_online_state
-
-DUCKDB_TYPES = {
-    "int64": "BIGINT",
-    "float64": "DOUBLE",
-    "string": "VARCHAR",
-    "bool": "BOOLEAN",
-    "timestamp": "TIMESTAMPTZ",
-}
 
 
 @dataclass(frozen=True)

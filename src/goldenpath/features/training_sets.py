@@ -9,8 +9,6 @@ recording) is undone by the next writer, and readers only ever read recorded Del
 from __future__ import annotations
 
 import fcntl
-import hashlib
-import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -24,7 +22,9 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 from deltalake import DeltaTable, write_deltalake
 
-from goldenpath.core.sql import quote_identifier, sandboxed_duckdb
+from goldenpath.data.ingest import fingerprint as content_fingerprint
+from goldenpath.data.profiles import row_hash_sum
+from goldenpath.data.schema import schema_json
 
 
 @dataclass(frozen=True)
@@ -73,19 +73,10 @@ class TrainingSet:
 
 
 def fingerprint(table: pa.Table) -> str:
-    """sha256 over the schema, the row count and the order-independent sum of row hashes
-    (DuckDB's ``hash``), as dataset versions are fingerprinted."""
-    con = sandboxed_duckdb({"data": table})
-    try:
-        every = ", ".join(quote_identifier(n) for n in table.column_names)
-        ((total,),) = con.sql(
-            f"SELECT coalesce(sum(hash({every}))::HUGEINT, 0) FROM data"
-        ).fetchall()
-    finally:
-        con.close()
-    shape = json.dumps([[f.name, str(f.type)] for f in table.schema])
-    digest = f"{shape}|{table.num_rows}|{int(total) % 2**64}"
-    return hashlib.sha256(digest.encode()).hexdigest()
+    """The content fingerprint dataset versions have: sha256 over the schema, the row count
+    and the order-independent sum of the rows' hashes."""
+    rows, content_sum = row_hash_sum(table, table.column_names)
+    return content_fingerprint(schema_json(table.schema), rows, str(content_sum))
 
 
 class TrainingSetFiles:

@@ -33,16 +33,15 @@ import pyarrow.compute as pc
 from goldenpath.core.errors import InvalidInput
 from goldenpath.core.sql import quote_identifier as q
 from goldenpath.core.sql import quote_literal, sandboxed_duckdb
-from goldenpath.features.definitions import Aggregation, FeatureView, Field, SqlSource
+from goldenpath.features.definitions import (
+    DUCKDB_TYPES,
+    Aggregation,
+    FeatureView,
+    Field,
+    SqlSource,
+)
 from goldenpath.features.offline import SEQ, PointInTime, ViewInput
 
-DUCKDB_TYPES = {
-    "int64": "BIGINT",
-    "float64": "DOUBLE",
-    "string": "VARCHAR",
-    "bool": "BOOLEAN",
-    "timestamp": "TIMESTAMPTZ",
-}
 ROW = "_gp_row"
 ENTITIES = "_gp_entities"
 
