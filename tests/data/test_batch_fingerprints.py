@@ -183,8 +183,11 @@ def test_migration_0006_leaves_older_versions_unknown_and_they_never_match(
         ws.datasets.ingest("tx", a)
         head = ws.store.current_revision()
         with ws.store.begin() as conn:  # back to the schema of migration 0005, data kept
-            # The tables of the migrations after 0006 (0007 features, 0008 online state).
-            for table in ("feature_online_state", "lineage_edges", "training_sets"):
+            # The tables of the migrations after 0006 (0007 features, 0008 online state,
+            # 0009 runs, 0010 the model registry), dependants first.
+            later = ("model_alias_history", "model_aliases", "model_versions", "models")
+            later += ("run_artifacts", "run_metric_history", "run_metrics", "run_params", "runs")
+            for table in (*later, "feature_online_state", "lineage_edges", "training_sets"):
                 conn.execute(text(f"DROP TABLE {table}"))
             for table in ("feature_users", "feature_versions", "feature_definitions"):
                 conn.execute(text(f"DROP TABLE {table}"))

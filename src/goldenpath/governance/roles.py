@@ -20,6 +20,14 @@ PROJECT_PERMISSIONS = frozenset(
         "feature.materialize",
         "feature.push",
         "feature.read_online",
+        "run.read",
+        "run.write",
+        "model.read",
+        "model.register",
+        "model.alias",
+        "model.promote",
+        "model.promote_force",
+        "model.archive",
     }
 )
 WORKSPACE_PERMISSIONS = frozenset(
@@ -35,16 +43,33 @@ WORKSPACE_PERMISSIONS = frozenset(
 )
 PERMISSIONS = PROJECT_PERMISSIONS | WORKSPACE_PERMISSIONS
 
-_VIEWER = frozenset({"project.read", "dataset.read", "policy.read", "access.read", "feature.read"})
+_VIEWER = frozenset(
+    {
+        "project.read",
+        "dataset.read",
+        "policy.read",
+        "access.read",
+        "feature.read",
+        "run.read",
+        "model.read",
+    }
+)
 # Writing features (apply definitions, materialise, push) goes with writing datasets;
 # reading online values is what a model's service account needs, so viewers have it too.
 _FEATURE_WRITE = frozenset({"feature.apply", "feature.materialize", "feature.push"})
+# Contributors train: they log runs and register model versions. Moving an alias (champion,
+# challenger) and archiving are a maintainer's; overriding a failed promotion gate
+# (promote --force) is an admin's alone.
+_TRAIN = frozenset({"run.write", "model.register"})
+_MODEL_MAINTAIN = frozenset({"model.alias", "model.promote", "model.archive"})
 ROLES: dict[str, frozenset[str]] = {
     "viewer": _VIEWER | {"feature.read_online"},
-    "contributor": _VIEWER | {"dataset.write", "feature.read_online"} | _FEATURE_WRITE,
+    "contributor": _VIEWER | {"dataset.write", "feature.read_online"} | _FEATURE_WRITE | _TRAIN,
     "maintainer": _VIEWER
     | {"dataset.write", "access.grant", "feature.read_online"}
-    | _FEATURE_WRITE,
+    | _FEATURE_WRITE
+    | _TRAIN
+    | _MODEL_MAINTAIN,
     "approver": _VIEWER | {"approval.approve"},
     "admin": PERMISSIONS,
 }

@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -324,4 +326,146 @@ feature_online_state = Table(
     Column("entities_written", BigInteger, nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("updated_by", String(128), nullable=False),
+)
+
+# -- training runs (issue 14) -------------------------------------------------------------------
+
+# One row per run: a `gp train` pipeline run, or one logged from a notebook.
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("project_id", String(26), ForeignKey("projects.id"), nullable=False),
+    Column("experiment", String(63), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("status", String(16), nullable=False),  # running | finished | failed
+    Column("source", String(16), nullable=False),  # pipeline | notebook
+    Column("seed", BigInteger, nullable=True),
+    Column("environment", JSON, nullable=False),  # python, packages, platform, git
+    Column("inputs", JSON, nullable=False),  # dataset versions, training set, feature versions
+    Column("tags", JSON, nullable=False),
+    Column("error", JSON, nullable=True),  # {"step", "message", "traceback"} of a failed run
+    Column("rerun_of", String(26), nullable=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Column("duration_s", Float, nullable=True),
+    Column("cpu_s", Float, nullable=True),
+    Column("created_by", String(128), nullable=False),
+    Index("ix_runs_project_started", "project_id", "started_at"),
+)
+
+# A run's parameters; ``number`` is the value read as a number where it is one, so filters and
+# ordering compare numbers as numbers.
+run_params = Table(
+    "run_params",
+    metadata,
+    Column("run_id", String(26), ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("number", Float, nullable=True),
+    Index("ix_run_params_key_number", "key", "number"),
+)
+
+# A run's metrics, newest value per key (what filters and ordering read).
+run_metrics = Table(
+    "run_metrics",
+    metadata,
+    Column("run_id", String(26), ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Float, nullable=True),  # NULL: NaN
+    Column("step", BigInteger, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_run_metrics_key_value", "key", "value"),
+)
+
+# Every logged metric value, by step.
+run_metric_history = Table(
+    "run_metric_history",
+    metadata,
+    Column("run_id", String(26), ForeignKey("runs.id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("value", Float, nullable=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_run_metric_history_run_key", "run_id", "key"),
+)
+
+# Files a run produced (its log, reports, the model's native artifact), by content address.
+run_artifacts = Table(
+    "run_artifacts",
+    metadata,
+    Column("run_id", String(26), ForeignKey("runs.id"), primary_key=True),
+    Column("name", String(512), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)
+
+# -- model registry (issue 14) ------------------------------------------------------------------
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("project_id", String(26), ForeignKey("projects.id"), nullable=False),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("description", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(128), nullable=False),
+)
+
+# Immutable model versions. Artifacts are content addresses under the storage root
+# (core/artifacts.py); a version row is written only after its artifacts are durable.
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("model_id", String(26), ForeignKey("models.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # ready | archived
+    Column("run_id", String(26), nullable=True),
+    Column("flavor", String(16), nullable=False),  # sklearn | lightgbm | xgboost
+    Column("task", String(16), nullable=False),  # classification | regression
+    Column("fingerprint", String(64), nullable=False),
+    Column("native_digest", String(64), nullable=False),
+    Column("native_format", String(32), nullable=False),
+    Column("onnx_digest", String(64), nullable=False),
+    Column("signature", JSON, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("parity", JSON, nullable=False),
+    Column("profile_digest", String(64), nullable=False),
+    Column("validation_digest", String(64), nullable=True),
+    Column("card", JSON, nullable=False),
+    Column("gates", JSON, nullable=False),
+    Column("lineage", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_id", String(26), ForeignKey("models.id"), primary_key=True),
+    Column("alias", String(63), primary_key=True),
+    Column("version_id", String(26), ForeignKey("model_versions.id"), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(128), nullable=False),
+)
+
+# Every move of an alias (who, from which version to which, forced or not, why), so a
+# rollback can move it back.
+model_alias_history = Table(
+    "model_alias_history",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("model_id", String(26), ForeignKey("models.id"), nullable=False),
+    Column("alias", String(63), nullable=False),
+    Column("from_version", Integer, nullable=True),
+    Column("to_version", Integer, nullable=True),
+    Column("forced", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("moved_at", UTCDateTime(), nullable=False),
+    Column("moved_by", String(128), nullable=False),
+    Index("ix_model_alias_history_model_alias", "model_id", "alias", "moved_at"),
 )

@@ -1,0 +1,1 @@
+"""The model registry: versions, aliases, ONNX packaging, approval gates."""

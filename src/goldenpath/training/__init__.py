@@ -1,0 +1,1 @@
+"""Training: runs, the training pipeline (gp train) and reproducibility capture."""
