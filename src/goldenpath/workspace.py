@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from goldenpath.data.service import DatasetService
     from goldenpath.features.online.base import OnlineStore
     from goldenpath.features.service import FeatureStore
+    from goldenpath.training.pipeline import TrainingService
 
 DEFAULT_PROJECT = "default"
 
@@ -183,6 +184,15 @@ class Workspace:
 
     def _online_store(self) -> OnlineStore:
         return shared_online_store(self.stack.online, self.stack.home, self.stack.metadata)
+
+    @cached_property
+    def training(self) -> TrainingService:
+        """The training pipeline (gp train, gp runs rerun)."""
+        from goldenpath.training.pipeline import TrainingService
+
+        return TrainingService(
+            self.datasets, self.features, self.runs, self.models, self.storage_root
+        )
 
     @cached_property
     def audit(self) -> audit.AuditService:

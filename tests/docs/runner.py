@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from goldenpath.core.config import WorkspaceConfig
+from goldenpath.core.config import ProjectConfig, WorkspaceConfig
 from goldenpath.core.errors import GoldenpathError
 from goldenpath.core.yamlfile import load_yaml_model
+from goldenpath.training.config import load_training_config
 from goldenpath.data.contracts import load_contract
 from goldenpath.governance.policies import load_policies
 from tests.docs.blocks import EXAMPLES, LANGUAGES, Block, blocks, commands, yaml_target
@@ -65,6 +66,15 @@ def _check_yaml(block: Block, cwd: Path, home: Path) -> str | None:
                 )
             path.write_text(block.text, encoding="utf-8")
             load_contract(path)
+        elif target.endswith("/gp.yaml"):
+            path = cwd / target
+            if not path.exists() or path.read_text(encoding="utf-8") != block.text:
+                return (
+                    f"{block.where}: the block differs from docs/examples/{target}, "
+                    "which the examples use: make them the same"
+                )
+            load_yaml_model(path, ProjectConfig)
+            load_training_config(path.parent)
         else:
             return f"{block.where}: no loader for {target!r} (a contract, config or policy file)"
     except GoldenpathError as exc:

@@ -17,6 +17,7 @@ from goldenpath.cli import (
     quickstart,
     render,
     server,
+    train,
     workspace,
 )
 from goldenpath.cli.context import state
@@ -63,6 +64,7 @@ app.command("init")(workspace.init)
 app.command("status")(workspace.status)
 app.command("quickstart")(quickstart.quickstart)
 app.command("server")(server.serve)
+app.command("train")(train.train)
 app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
 app.add_typer(audit.app, name="audit")

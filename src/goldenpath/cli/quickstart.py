@@ -62,8 +62,10 @@ def quickstart(
     template = resources.files("goldenpath.templates") / "quickstart/transactions.contract.yaml"
     contract_file.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
     # Feature definitions over the transactions, and entity rows to build a training set for.
-    features = resources.files("goldenpath.templates") / "quickstart/features.py"
-    (folder / "features.py").write_text(features.read_text(encoding="utf-8"), encoding="utf-8")
+    # ... and a project around them: what to train (gp.yaml) and how (train.py).
+    for name in ("features.py", "gp.yaml", "train.py"):
+        template = resources.files("goldenpath.templates") / f"quickstart/{name}"
+        (folder / name).write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
     (folder / "entity-rows.csv").write_text(
         "user_id,event_timestamp\n"
         + "".join(f"{user},2026-{month:02d}-15T12:00:00+00:00\n" for user, month in ENTITY_ROWS),
@@ -107,6 +109,10 @@ def quickstart(
             "--name fraud-train",
             "point-in-time correct training rows",
         ),
+        (f"train {quote(str(folder))}", "train, evaluate and register the fraud model"),
+        ("runs list", "the run: parameters, metrics, environment"),
+        ("models show fraud@1", "the version: signature, metrics, card, lineage"),
+        ("models promote fraud@1", "champion, through the gates in gp.yaml"),
         ("features materialize", "the newest values into the online store"),
         (
             "features online --entity user_id=42 --service fraud "

@@ -12,6 +12,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -69,6 +70,8 @@ class ProjectConfig(BaseModel):
 
     name: str | None = None
     stack: StackSettings = StackSettings()
+    # What the project trains (training/config.py validates it, with line numbers).
+    training: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

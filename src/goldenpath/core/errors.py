@@ -100,6 +100,25 @@ class ValidationFailed(GoldenpathError):
         self.report = report
 
 
+class TrainingFailed(GoldenpathError):
+    """A step of a training pipeline failed; the run is recorded as failed, with its
+    traceback. ``str()`` names the step and why, in one line."""
+
+    exit_code = 8
+    http_status = 422
+
+    def __init__(
+        self, step: str, message: str, run_id: str = "", *, hint: str | None = None
+    ) -> None:
+        super().__init__(
+            f"{step} failed: {message}",
+            hint=hint
+            or (f"see the run with: gp runs show {run_id} --traceback" if run_id else None),
+        )
+        self.step = step
+        self.run_id = run_id
+
+
 class BackendUnavailable(GoldenpathError):
     """A configured backend (PostgreSQL, Redis, S3) cannot be reached."""
 

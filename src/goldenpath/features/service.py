@@ -724,6 +724,31 @@ class FeatureStore:
             )
         return found[-1]
 
+    def versions_read_by(self, ref: str) -> builtins.list[dict[str, Any]]:
+        """The definition versions a stored training set read (views, on-demand views, the
+        feature service): ``{"id", "ref", "kind", "features"}`` each, for whoever builds on
+        the training set (a model) to record itself as their user."""
+        info = self.get_training_set(ref)
+        spec = info.spec
+        found: builtins.list[dict[str, Any]] = []
+        with self._store.connect() as conn:
+            for view_name, used in {**spec["views"], **spec["on_demand"]}.items():
+                row = registry.version_row(conn, "view", view_name, int(used["version"]))
+                features = used.get("features") or sorted(registry._outputs(row.content))
+                found.append({"id": row.id, "ref": row.ref, "kind": row.kind, "features": features})
+            if spec.get("service"):
+                parsed = parse_ref(spec["service"], kind="feature service name")
+                row = registry.version_row(conn, "service", parsed.name, parsed.version)
+                found.append(
+                    {
+                        "id": row.id,
+                        "ref": row.ref,
+                        "kind": row.kind,
+                        "features": list(row.content["features"]),
+                    }
+                )
+        return found
+
     def read_training_set(self, ref: str) -> pa.Table:
         """A stored training set version's rows, exactly as built."""
         info = self.get_training_set(ref)

@@ -1,0 +1,71 @@
+"""``gp train``: the project's training pipeline, one line per step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from goldenpath.cli import render
+from goldenpath.cli.context import workspace
+from goldenpath.core.errors import InvalidInput
+from goldenpath.workspace import Workspace
+
+STEP_WIDTH = 13
+
+
+def local_training() -> Workspace:
+    """Training runs the project's code (train.py, features.py), which never runs inside the
+    server: it needs a local workspace."""
+    ws = workspace()
+    if not isinstance(ws, Workspace):
+        raise InvalidInput(
+            "gp train runs the project's train.py, so it needs a local workspace, not GP_SERVER",
+            hint="unset GP_SERVER and use --workspace (runs and models can be read over the "
+            "server)",
+        )
+    return ws
+
+
+def train(
+    project_dir: Path = typer.Argument(
+        Path("."), help="The project directory (with gp.yaml and train.py)."
+    ),
+    param: list[str] = typer.Option(
+        [], "--param", help="Override a training parameter: key=value (repeatable)."
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Build the training set again even if nothing changed."
+    ),
+    json_: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Train the project's model: contract check, training set, split, train, evaluate,
+    register. The run is recorded (gp runs show), the model version registered (gp models show).
+
+    Example: gp train ./fraud --param C=0.5  # needs: a project with gp.yaml and train.py
+    """
+    ws = local_training()
+    from goldenpath.training.pipeline import StepEvent
+
+    def show(event: StepEvent) -> None:
+        if not json_:
+            render.out.print(
+                f"{event.step.replace('_', ' '):<{STEP_WIDTH}} {event.detail}",
+                markup=False,
+                highlight=False,
+            )
+
+    result = ws.training.train(project_dir, params=param, no_cache=no_cache, on_step=show)
+    if json_:
+        render.print_json(result.as_dict())
+        return
+    render.out.print(
+        f"run {result.run_id} finished in {result.seconds:.1f}s: {result.model} registered",
+        markup=False,
+        highlight=False,
+    )
+    render.out.print(
+        f"next: gp models show {result.model}    gp models promote {result.model}",
+        markup=False,
+        highlight=False,
+    )

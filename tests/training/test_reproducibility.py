@@ -1,0 +1,96 @@
+"""gp runs rerun: the same inputs and seed give a model with the same fingerprint, for each
+supported library (the fingerprint: the native artifact's hash and the ONNX graph's hash with
+generated names cleared, docs/models.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from goldenpath.workspace import Workspace
+from tests.training.conftest import write_train
+
+PREPARE = """\
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+
+def prepared(ctx, estimator):
+    prepare = ColumnTransformer(
+        [
+            ("numbers", SimpleImputer(), ctx.numeric),
+            ("text", OneHotEncoder(handle_unknown="ignore"), ctx.categorical),
+        ]
+    )
+    return Pipeline([("prepare", prepare), ("model", estimator)]).fit(ctx.X_train, ctx.y_train)
+"""
+
+MODELS = {
+    "logistic_regression": (
+        "from sklearn.linear_model import LogisticRegression\n"
+        "def train(ctx):\n"
+        "    return prepared(ctx, LogisticRegression(max_iter=200, random_state=ctx.seed))\n"
+    ),
+    "random_forest": (
+        "from sklearn.ensemble import RandomForestClassifier\n"
+        "def train(ctx):\n"
+        "    return prepared(ctx, RandomForestClassifier(n_estimators=15, max_depth=5,"
+        " random_state=ctx.seed))\n"
+    ),
+    "gradient_boosting": (
+        "from sklearn.ensemble import GradientBoostingClassifier\n"
+        "def train(ctx):\n"
+        "    return prepared(ctx, GradientBoostingClassifier(n_estimators=15,"
+        " random_state=ctx.seed))\n"
+    ),
+    "lightgbm": (
+        "import lightgbm\n"
+        "def train(ctx):\n"
+        "    X = ctx.X_train[ctx.numeric]\n"
+        "    return lightgbm.LGBMClassifier(n_estimators=15, random_state=ctx.seed,"
+        " verbose=-1).fit(X, ctx.y_train)\n"
+    ),
+    "xgboost": (
+        "import xgboost\n"
+        "def train(ctx):\n"
+        "    X = ctx.X_train[ctx.numeric]\n"
+        "    return xgboost.XGBClassifier(n_estimators=15, random_state=ctx.seed).fit(X,"
+        " ctx.y_train)\n"
+    ),
+}
+
+
+def numeric_only(project: Path) -> None:
+    """LightGBM and XGBoost read numbers: leave the text column out of the inputs."""
+    text = (project / "gp.yaml").read_text(encoding="utf-8")
+    (project / "gp.yaml").write_text(text.replace("columns: [currency]", "columns: []"))
+
+
+@pytest.mark.parametrize("library", sorted(MODELS))
+def test_a_rerun_gives_the_same_fingerprint(
+    trained_ws: Workspace, project: Path, library: str
+) -> None:
+    write_train(project, PREPARE + MODELS[library])
+    if library in ("lightgbm", "xgboost"):
+        numeric_only(project)
+    first = trained_ws.training.train(project)
+    (project / "train.py").write_text("def train(ctx):\n    raise SystemExit('edited')\n")
+    again = trained_ws.training.rerun(first.run_id)  # from the run's stored entry.py
+    assert again.fingerprint == first.fingerprint
+    assert again.training_set == first.training_set and again.model != first.model
+    rerun = trained_ws.runs.get(again.run_id)
+    assert (
+        rerun.rerun_of == first.run_id and rerun.params == trained_ws.runs.get(first.run_id).params
+    )
+
+
+def test_another_seed_is_another_model(trained_ws: Workspace, project: Path) -> None:
+    write_train(project, PREPARE + MODELS["random_forest"])
+    first = trained_ws.training.train(project)
+    text = (project / "gp.yaml").read_text(encoding="utf-8")
+    (project / "gp.yaml").write_text(text.replace("seed: 7", "seed: 8"), encoding="utf-8")
+    other = trained_ws.training.train(project)
+    assert other.fingerprint != first.fingerprint
