@@ -175,9 +175,7 @@ def metric_gate(rule: MetricRule, metrics: Mapping[str, Any]) -> GateResult:
     value = _number(metrics.get(rule.metric))
     name = f"metric {rule}"
     if value is None:
-        return GateResult(
-            name, False, f"{rule.metric} is NaN or missing", None, rule.threshold
-        )
+        return GateResult(name, False, f"{rule.metric} is NaN or missing", None, rule.threshold)
     passed = bool(_OPS[rule.op](value, rule.threshold))
     return GateResult(name, passed, f"{rule.metric} = {value:.6g}", value, rule.threshold)
 

@@ -3,8 +3,10 @@
 - scikit-learn: ``skops`` (a zip of a JSON schema and ``.npy`` arrays; loading builds objects
   of types it checks first). skops writes generated values into the file (``id()`` of each
   object as ``__id__`` and as array file names, a ``uuid4`` for byte blobs, the time in each
-  zip entry), so :func:`canonical_skops` rewrites it: ids and file names numbered in order of
-  first appearance, entries with a fixed time. The same fitted model then gives the same bytes.
+  zip entry, and the uninitialised padding bytes of structured arrays such as a tree's
+  nodes), so :func:`canonical_skops` rewrites it: ids and file names numbered in order of
+  first appearance, entries with a fixed time, padding zeroed. The same fitted model then
+  gives the same bytes.
 - LightGBM: its text model format (``Booster.model_to_string``).
 - XGBoost: its JSON model format (``Booster.save_raw("json")``).
 
@@ -53,7 +55,7 @@ def canonical_skops(data: bytes) -> bytes:
 
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
-            out = {}
+            out: dict[str, Any] = {}
             for key, value in node.items():
                 if key == "__id__" and isinstance(value, int):
                     out[key] = ids.setdefault(value, len(ids) + 1)
@@ -72,8 +74,26 @@ def canonical_skops(data: bytes) -> bytes:
     with zipfile.ZipFile(buffer, "w") as target:
         _put(target, "schema.json", json.dumps(schema, indent=2).encode("utf-8"))
         for old, new in sorted(files.items(), key=lambda item: item[1]):
-            _put(target, new, blobs[old])
+            data = blobs[old]
+            _put(target, new, _zero_padding(data) if new.endswith(".npy") else data)
     return buffer.getvalue()
+
+
+def _zero_padding(data: bytes) -> bytes:
+    """A ``.npy`` of a structured array (a tree's nodes) saved again with its padding
+    bytes zeroed: ``np.save`` writes the array's memory, padding included, and padding holds
+    whatever was there before (so one model gave different bytes after a reload)."""
+    import numpy as np
+
+    array = np.load(io.BytesIO(data), allow_pickle=False)
+    if array.dtype.names is None:
+        return data
+    clean = np.zeros(array.shape, dtype=array.dtype)
+    for name in array.dtype.names:
+        clean[name] = array[name]
+    out = io.BytesIO()
+    np.save(out, clean, allow_pickle=False)
+    return out.getvalue()
 
 
 def _put(archive: zipfile.ZipFile, name: str, data: bytes) -> None:

@@ -85,4 +85,4 @@ def graph_hash(data: bytes) -> str:
 
 
 def serialise(model: onnx.ModelProto) -> bytes:
-    return canonical(model).SerializeToString(deterministic=True)
+    return bytes(canonical(model).SerializeToString(deterministic=True))

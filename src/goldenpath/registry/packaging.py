@@ -268,10 +268,26 @@ def package(
             f"{describe(model)} is a classifier, but the task is regression",
             hint="use task='classification', or a regressor",
         )
+    per_column = flavor == "sklearn" and _per_column(model)
+    text = [n for n in features if kinds[n] == "string"]
+    if text and not per_column:
+        raise InvalidInput(
+            f"text feature(s) {', '.join(text[:5])} need an encoder inside the model",
+            hint="fit a Pipeline that starts with a ColumnTransformer (OneHotEncoder over the "
+            "text columns)",
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        scores = _native_scores(flavor, model, validation[features], task)
-        graph = _convert(flavor, model, features, kinds, task)
+        try:
+            scores = _native_scores(flavor, model, validation[features], task)
+        except Exception as exc:
+            raise InvalidInput(
+                f"{describe(model)} cannot score the validation rows: "
+                f"{str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}",
+                hint="pass the validation rows with the columns and types the model was "
+                "fitted on",
+            ) from None
+        graph = _convert(flavor, model, features, kinds, task, per_column)
     outputs: list[dict[str, Any]]
     if classes is not None:
         label_type = "string" if isinstance(classes[0], str) else "int64"
@@ -307,9 +323,7 @@ def package(
     )
 
 
-def _features(
-    flavor: str, model: Any, validation: pd.DataFrame, label: str | None
-) -> list[str]:
+def _features(flavor: str, model: Any, validation: pd.DataFrame, label: str | None) -> list[str]:
     """The feature columns, in the order the model was fitted on."""
     if not all(isinstance(c, str) for c in validation.columns):
         raise InvalidInput("validation's column names must be text")
@@ -338,9 +352,7 @@ def _features(
         raise InvalidInput("validation has no feature columns")
     if len(features) > FEATURES_MAX:
         raise InvalidInput(f"{len(features):,} features; at most {FEATURES_MAX:,} are supported")
-    clash = [
-        n for n in features if n in OUTPUT_NAMES or n.startswith(onnx_graph.RESERVED_PREFIX)
-    ]
+    clash = [n for n in features if n in OUTPUT_NAMES or n.startswith(onnx_graph.RESERVED_PREFIX)]
     if clash:
         raise InvalidInput(
             f"feature name(s) {', '.join(clash)} are reserved (output names, or the "
@@ -359,7 +371,7 @@ def _kind(column: pd.Series, name: str) -> str:
     if (
         pd.api.types.is_string_dtype(dtype)
         or isinstance(dtype, pd.CategoricalDtype)
-        or dtype == object
+        or pd.api.types.is_object_dtype(dtype)
     ):
         return "string"
     raise InvalidInput(
@@ -386,21 +398,18 @@ def _per_column(model: Any) -> bool:
     the ONNX graph gets one typed input per column directly)."""
     from sklearn.compose import ColumnTransformer
 
-    steps = getattr(model, "steps", None)
+    steps: Any = getattr(model, "steps", None)
     return bool(steps) and isinstance(steps[0][1], ColumnTransformer)
 
 
 def _convert(
-    flavor: str, model: Any, features: list[str], kinds: dict[str, str], task: str
+    flavor: str,
+    model: Any,
+    features: list[str],
+    kinds: dict[str, str],
+    task: str,
+    per_column: bool,
 ) -> onnx.ModelProto:
-    per_column = flavor == "sklearn" and _per_column(model)
-    text = [n for n in features if kinds[n] == "string"]
-    if text and not per_column:
-        raise InvalidInput(
-            f"text feature(s) {', '.join(text[:5])} need an encoder inside the model",
-            hint="fit a Pipeline that starts with a ColumnTransformer (OneHotEncoder over the "
-            "text columns)",
-        )
     try:
         graph = _converted(flavor, model, features, kinds, per_column, task)
     except InvalidInput:
@@ -441,20 +450,27 @@ def _converted(
 
         if per_column:
             types: list[Any] = [
-                (n, StringTensorType([None, 1]) if kinds[n] == "string" else FloatTensorType([None, 1]))
+                (
+                    n,
+                    StringTensorType([None, 1])
+                    if kinds[n] == "string"
+                    else FloatTensorType([None, 1]),
+                )
                 for n in features
             ]
         else:
             types = [("X", FloatTensorType([None, len(features)]))]
         options = {id(_final(model)): {"zipmap": False}} if task == "classification" else None
-        return convert_sklearn(model, initial_types=types, options=options)
+        converted: onnx.ModelProto = convert_sklearn(model, initial_types=types, options=options)
+        return converted
     from onnxmltools.convert.common.data_types import FloatTensorType as Float
 
     types = [("X", Float([None, len(features)]))]
     if flavor == "lightgbm":
         from onnxmltools import convert_lightgbm
 
-        return convert_lightgbm(model, initial_types=types, zipmap=False)
+        from_lightgbm: onnx.ModelProto = convert_lightgbm(model, initial_types=types, zipmap=False)
+        return from_lightgbm
     from onnxmltools import convert_xgboost
 
     # onnxmltools reads feature indices from names of the form f0, f1, ...: convert a copy
@@ -465,7 +481,8 @@ def _converted(
     else:
         model = model.copy()
         model.feature_names = None
-    return convert_xgboost(model, initial_types=types)
+    from_xgboost: onnx.ModelProto = convert_xgboost(model, initial_types=types)
+    return from_xgboost
 
 
 def _reason(exc: Exception) -> str:

@@ -79,9 +79,7 @@ def feeds(frame: pd.DataFrame, inputs: Sequence[Mapping[str, Any]]) -> dict[str,
     return out
 
 
-def run(
-    sess: Any, frame: pd.DataFrame, signature: Mapping[str, Any]
-) -> dict[str, np.ndarray]:
+def run(sess: Any, frame: pd.DataFrame, signature: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """The graph's outputs on ``frame``: ``label`` and ``probabilities`` (classification) or
     ``prediction`` (regression), one row per frame row."""
     names = [o["name"] for o in signature["outputs"]]

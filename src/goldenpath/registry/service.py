@@ -45,7 +45,6 @@ from goldenpath.registry.metrics import TASKS, evaluate
 from goldenpath.registry.packaging import Package, frame_hash, package
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import (
-    feature_users,
     feature_versions,
     model_alias_history,
     model_aliases,
@@ -385,7 +384,7 @@ class ModelRegistry:
             )
         if task == "classification":
             values = set(pd.unique(validation[label].dropna()))
-            if not values <= {0, 1, True, False}:
+            if not all(v in (0, 1) for v in values):
                 raise InvalidInput(
                     f"label {label!r} must be 0/1 (or False/True) for classification",
                     hint="encode the positive class as 1",
@@ -424,8 +423,12 @@ class ModelRegistry:
                 f"{got[row]:.6g}) exceeds the tolerance {tolerance:g}",
                 hint="nothing was registered; check the estimator is supported (docs/models.md)",
             )
-        return got, {"max_abs_diff": largest, "row": row, "tolerance": tolerance,
-                     "rows": int(diff.size)}
+        return got, {
+            "max_abs_diff": largest,
+            "row": row,
+            "tolerance": tolerance,
+            "rows": int(diff.size),
+        }
 
     def _record(
         self,
@@ -459,9 +462,7 @@ class ModelRegistry:
             )
             card.update(card_fields)
             conn.execute(
-                model_versions.insert().values(
-                    **row, model_id=model_id, version=number, card=card
-                )
+                model_versions.insert().values(**row, model_id=model_id, version=number, card=card)
             )
             ref = f"{name}@{number}"
             self._record_users(conn, ref, lineage)
@@ -478,7 +479,12 @@ class ModelRegistry:
                 )
             if row["run_id"]:
                 record_edge(
-                    conn, "run", row["run_id"], "model_version", row["id"], "produced",
+                    conn,
+                    "run",
+                    row["run_id"],
+                    "model_version",
+                    row["id"],
+                    "produced",
                     {"model": ref},
                 )
             audit.record(
@@ -531,9 +537,7 @@ class ModelRegistry:
                 created_by=self._actor.name,
             )
         )
-        audit.record(
-            conn, self._actor, "model.create", "model", name, {"project": self._project}
-        )
+        audit.record(conn, self._actor, "model.create", "model", name, {"project": self._project})
         return model_id, self._project
 
     def _record_users(self, conn: Connection, ref: str, lineage: Mapping[str, Any]) -> None:
@@ -567,14 +571,16 @@ class ModelRegistry:
             rows = conn.execute(query).all()
             counts = dict(
                 conn.execute(
-                    select(model_versions.c.model_id, func.max(model_versions.c.version))
-                    .group_by(model_versions.c.model_id)
+                    select(model_versions.c.model_id, func.max(model_versions.c.version)).group_by(
+                        model_versions.c.model_id
+                    )
                 ).all()
             )
-            totals = dict(
+            totals: dict[str, int] = dict(
                 conn.execute(
-                    select(model_versions.c.model_id, func.count())
-                    .group_by(model_versions.c.model_id)
+                    select(model_versions.c.model_id, func.count()).group_by(
+                        model_versions.c.model_id
+                    )
                 ).all()
             )
             aliases: dict[str, dict[str, int]] = {}
@@ -627,13 +633,16 @@ class ModelRegistry:
                 )
             ).scalar()
             if target is None:
-                known = sorted(conn.execute(
-                    select(model_aliases.c.alias).where(model_aliases.c.model_id == model.id)
-                ).scalars())
+                known = sorted(
+                    conn.execute(
+                        select(model_aliases.c.alias).where(model_aliases.c.model_id == model.id)
+                    ).scalars()
+                )
                 raise NotFound(
                     f"model {name!r} has no alias {alias!r}",
-                    hint=f"its aliases: {', '.join(known)}" if known else
-                    f"it has no aliases yet; set one with: gp models promote {name}@N",
+                    hint=f"its aliases: {', '.join(known)}"
+                    if known
+                    else f"it has no aliases yet; set one with: gp models promote {name}@N",
                 )
             query = query.where(model_versions.c.id == target)
         elif version is not None:
@@ -738,8 +747,7 @@ class ModelRegistry:
         validate_name(alias, kind="alias")
         with self._store.connect() as conn:
             model = self._model(conn, validate_name(name, kind="model name"))
-        self._access.require("model.promote" if alias == CHAMPION else "model.alias",
-                             model.project)
+        self._access.require("model.promote" if alias == CHAMPION else "model.alias", model.project)
         now = utcnow()
         with self._store.begin() as conn:
             current = self._holder(conn, model.id, alias)
@@ -753,7 +761,11 @@ class ModelRegistry:
             move = AliasMove(name, alias, current, None, False, "", now, self._actor.name)
             self._history(conn, model.id, move)
             audit.record(
-                conn, self._actor, "model.alias_delete", "model", name,
+                conn,
+                self._actor,
+                "model.alias_delete",
+                "model",
+                name,
                 {"alias": alias, "from": current},
             )
         return move
@@ -814,7 +826,13 @@ class ModelRegistry:
                     .values(version_id=version.id, updated_at=now, updated_by=self._actor.name)
                 )
             move = AliasMove(
-                version.name, alias, current, version.version, forced, reason, now,
+                version.name,
+                alias,
+                current,
+                version.version,
+                forced,
+                reason,
+                now,
                 self._actor.name,
             )
             self._history(conn, model_id, move)
@@ -824,8 +842,14 @@ class ModelRegistry:
                 action,
                 "model_version",
                 version.ref,
-                {"alias": alias, "from": current, "to": version.version, "forced": forced,
-                 "reason": reason, **(details or {})},
+                {
+                    "alias": alias,
+                    "from": current,
+                    "to": version.version,
+                    "forced": forced,
+                    "reason": reason,
+                    **(details or {}),
+                },
             )
         return move
 
@@ -855,8 +879,14 @@ class ModelRegistry:
             ).all()
         return [
             AliasMove(
-                name, r.alias, r.from_version, r.to_version, bool(r.forced), r.reason,
-                r.moved_at, r.moved_by,
+                name,
+                r.alias,
+                r.from_version,
+                r.to_version,
+                bool(r.forced),
+                r.reason,
+                r.moved_at,
+                r.moved_by,
             )
             for r in rows
         ]
@@ -920,8 +950,9 @@ class ModelRegistry:
                 project=version.project,
             )
         if current == version.version:
-            return Promotion(version.name, alias, current, version.version, False, reason,
-                             results, changed=False)
+            return Promotion(
+                version.name, alias, current, version.version, False, reason, results, changed=False
+            )
         forced = bool(force and failed)
         self._move(
             version,
@@ -937,9 +968,9 @@ class ModelRegistry:
         )
         return Promotion(version.name, alias, current, version.version, forced, reason, results)
 
-    def check_gates(self, version: ModelVersion, alias: str = CHAMPION) -> builtins.list[
-        gates.GateResult
-    ]:
+    def check_gates(
+        self, version: ModelVersion, alias: str = CHAMPION
+    ) -> builtins.list[gates.GateResult]:
         """Each gate stored with ``version``, evaluated now (against ``alias``'s holder)."""
         config = gates.gates_config(version.gates)
         results = [gates.metric_gate(rule, version.metrics) for rule in config.rules()]
@@ -973,7 +1004,10 @@ class ModelRegistry:
         missing = [i["name"] for i in champion.signature["inputs"] if i["name"] not in rows]
         if missing:
             return gates.regression_gate(
-                config, None, None, champion.ref,
+                config,
+                None,
+                None,
+                champion.ref,
                 f"the champion {champion.ref} takes feature(s) the candidate's validation rows "
                 f"lack: {', '.join(missing[:5])}",
             )
@@ -1026,12 +1060,14 @@ class ModelRegistry:
         card = {**version.card, **changes}
         with self._store.begin() as conn:
             conn.execute(
-                model_versions.update()
-                .where(model_versions.c.id == version.id)
-                .values(card=card)
+                model_versions.update().where(model_versions.c.id == version.id).values(card=card)
             )
             audit.record(
-                conn, self._actor, "model.card", "model_version", version.ref,
+                conn,
+                self._actor,
+                "model.card",
+                "model_version",
+                version.ref,
                 {"fields": sorted(changes)},
             )
         return card
@@ -1053,9 +1089,9 @@ class ModelRegistry:
             )
         version = self.get(ref)
         if len(frame) == 0:
-            columns = ["label", "probability"] if version.task == "classification" else [
-                "prediction"
-            ]
+            columns = (
+                ["label", "probability"] if version.task == "classification" else ["prediction"]
+            )
             return pd.DataFrame({c: [] for c in columns})
         outputs = self._run(version, frame)
         if version.task == "classification":
