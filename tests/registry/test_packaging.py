@@ -183,4 +183,3 @@ def test_untrusted_types_in_a_skops_artifact_are_refused() -> None:
     data = skops.io.dumps(model)
     with pytest.raises(InvalidInput, match="not trusted: _operator.add, functools.partial"):
         native.load("skops", data)
-

@@ -284,8 +284,7 @@ def package(
             raise InvalidInput(
                 f"{describe(model)} cannot score the validation rows: "
                 f"{str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}",
-                hint="pass the validation rows with the columns and types the model was "
-                "fitted on",
+                hint="pass the validation rows with the columns and types the model was fitted on",
             ) from None
         graph = _convert(flavor, model, features, kinds, task, per_column)
     outputs: list[dict[str, Any]]
