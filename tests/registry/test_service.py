@@ -235,7 +235,7 @@ def test_force_needs_the_permission_and_a_reason_and_is_audited(
 ) -> None:
     register(ws, gates={"metrics": ["roc_auc >= 0.999"]})
     maintainer = as_(ws, "mia", "maintainer")
-    with pytest.raises(PermissionDenied, match="model.promote_force"):
+    with pytest.raises(PermissionDenied, match=r"model\.promote_force"):
         maintainer.models.promote("fraud@1", force=True, reason="hotfix")
     with pytest.raises(InvalidInput, match="needs a reason"):
         ws.models.promote("fraud@1", force=True)
@@ -366,13 +366,13 @@ def test_permissions(ws: goldenpath.Workspace) -> None:
     register(ws)
     viewer = as_(ws, "vic", "viewer")
     assert viewer.models.get("fraud@1").version == 1
-    with pytest.raises(PermissionDenied, match="model.register"):
+    with pytest.raises(PermissionDenied, match=r"model\.register"):
         register(viewer, "other")
-    with pytest.raises(PermissionDenied, match="model.promote"):
+    with pytest.raises(PermissionDenied, match=r"model\.promote"):
         viewer.models.promote("fraud@1")
-    with pytest.raises(PermissionDenied, match="model.alias"):
+    with pytest.raises(PermissionDenied, match=r"model\.alias"):
         viewer.models.alias("fraud@1", "shadow")
-    with pytest.raises(PermissionDenied, match="model.archive"):
+    with pytest.raises(PermissionDenied, match=r"model\.archive"):
         viewer.models.archive("fraud@1")
     contributor = as_(ws, "cal", "contributor")
     assert register(contributor).ref == "fraud@2"  # type: ignore[attr-defined]
