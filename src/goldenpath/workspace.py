@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from goldenpath.data.service import DatasetService
     from goldenpath.features.online.base import OnlineStore
     from goldenpath.features.service import FeatureStore
+    from goldenpath.registry.service import ModelRegistry
     from goldenpath.training.pipeline import TrainingService
 
 DEFAULT_PROJECT = "default"
@@ -180,6 +181,20 @@ class Workspace:
             self.policies,
             limits=self.stack.limits,
             online_store=self._online_store,
+        )
+
+    @cached_property
+    def models(self) -> ModelRegistry:
+        """The model registry: versions, aliases, promotion gates, ONNX scoring."""
+        from goldenpath.registry.service import ModelRegistry
+
+        return ModelRegistry(
+            self.store,
+            self.storage_root,
+            self.actor,
+            self.access_control,
+            self.project,
+            self.policies,
         )
 
     def _online_store(self) -> OnlineStore:

@@ -90,6 +90,12 @@ def test_only_a_few_examples_are_not_run() -> None:
     assert skipped == [
         "approve",
         "audit verify",
+        "models alias",
+        "models archive",
+        "models card",
+        "models history",
+        "models promote",
+        "models show",
         "server",
         "tokens revoke",
     ]

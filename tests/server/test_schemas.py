@@ -99,6 +99,19 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     ws.features.apply(tmp / "features.py")
     entities = pd.DataFrame({"user_id": [1, 2], "event_timestamp": [t0 + pd.Timedelta("1h")] * 2})
     ws.features.training_set(entities, ["user_tx:amount"], name="train")
+    # Two registered model versions, for the registry routes.
+    from tests.registry.conftest import fitted
+
+    model, validation = fitted("logistic_regression")
+    for _ in range(2):
+        ws.models.register(
+            "fraud",
+            model,
+            validation=validation,
+            label="label",
+            task="classification",
+            gates={"metrics": ["roc_auc >= 0.5"]},
+        )
     token = ws.principals.create_token("alice", expires_in="1d").secret
     with serving(ws) as url:
         yield Api(url, token)
@@ -209,6 +222,13 @@ def test_every_route_answers_in_its_declared_shape(api: Api) -> None:
     row = {"user_id": 3, "event_time": "2025-01-02T00:00:00+00:00", "amount": 1.5}
     pushed = get("POST", "/api/v1/features/views/user_tx/push", json={"rows": [row]})
     assert pushed["dataset_version"] == "transactions@2"
+
+    # Models.
+    get("GET", "/api/v1/models")
+    get("GET", "/api/v1/models/fraud@1")
+    get("POST", "/api/v1/models/fraud@1/promote", json={})
+    get("POST", "/api/v1/models/fraud/aliases", json={"alias": "challenger", "version": 2})
+    assert get("GET", "/api/v1/models/fraud@challenger")["aliases"] == ["challenger"]
 
     # Audit.
     get("GET", "/api/v1/audit/events")

@@ -13,6 +13,7 @@ from goldenpath.cli import (
     audit,
     data,
     features,
+    models,
     policy,
     quickstart,
     render,
@@ -67,6 +68,7 @@ app.command("server")(server.serve)
 app.command("train")(train.train)
 app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
+app.add_typer(models.app, name="models")
 app.add_typer(audit.app, name="audit")
 app.add_typer(access.principals_app, name="principals")
 app.add_typer(access.tokens_app, name="tokens")

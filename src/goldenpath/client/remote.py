@@ -27,6 +27,7 @@ from goldenpath.governance.approvals import ApprovalRequest
 from goldenpath.governance.audit import AuditEvent, AuditVerification
 from goldenpath.governance.policies import Decision
 from goldenpath.governance.principals import CreatedToken, Kind, Principal, TokenInfo
+from goldenpath.registry.service import AliasMove, ModelSummary, ModelVersion, Promotion
 from goldenpath.workspace import WorkspaceStatus
 
 if TYPE_CHECKING:
@@ -414,6 +415,55 @@ class RemoteFeatures:
         return MaterializeResult([_materialization(v) for v in answer["views"]])
 
 
+class RemoteModels:
+    """``ws.models`` over HTTP: look-ups, aliases and promotion. Registration and scoring
+    stay local (no route receives a model; ``predict`` runs where the SDK runs)."""
+
+    def __init__(self, http: Http) -> None:
+        self._http = http
+
+    def list(self) -> builtins.list[ModelSummary]:
+        return [ModelSummary.from_dict(m) for m in self._http.json("GET", "/models")]
+
+    def get(self, ref: str) -> ModelVersion:
+        return ModelVersion.from_dict(self._http.json("GET", f"/models/{_path(ref)}"))
+
+    show = get
+
+    def card(self, ref: str) -> dict[str, Any]:
+        return self.get(ref).card
+
+    def alias(self, ref: str, alias: str) -> AliasMove:
+        name, _, version = ref.partition("@")
+        if not version.isascii() or not version.isdigit():
+            raise InvalidInput(f"alias needs a version number: {ref!r}", hint="e.g. fraud@3")
+        body = {"alias": alias, "version": int(version)}
+        return AliasMove.from_dict(
+            self._http.json("POST", f"/models/{_path(name)}/aliases", json=body)
+        )
+
+    def delete_alias(self, name: str, alias: str) -> AliasMove:
+        body = {"alias": alias, "delete": True}
+        return AliasMove.from_dict(
+            self._http.json("POST", f"/models/{_path(name)}/aliases", json=body)
+        )
+
+    def promote(
+        self, ref: str, alias: str = "champion", *, force: bool = False, reason: str | None = None
+    ) -> Promotion:
+        body = {"alias": alias, "force": force, "reason": reason}
+        return Promotion.from_dict(
+            self._http.json("POST", f"/models/{_path(ref)}/promote", json=body)
+        )
+
+
+def _path(ref: str) -> str:
+    """A model reference as one path segment (names and aliases cannot hold ``/``)."""
+    from urllib.parse import quote
+
+    return quote(ref, safe="@")
+
+
 def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, (datetime, date)) else v for k, v in row.items()}
 
@@ -450,6 +500,7 @@ class RemoteWorkspace:
         self.principals = RemotePrincipals(self._http)
         self.policies = RemotePolicies(self._http)
         self.features = RemoteFeatures(self._http)
+        self.models = RemoteModels(self._http)
         me = self.access.whoami()["principal"]  # authenticates now, not at first use
         self.actor = _RemoteActor(me["name"], me["kind"])
         self.project = project or "default"

@@ -346,3 +346,85 @@ class ApprovalRequest(_Answer):
     decided_at: datetime | None
     reason: str | None
     created_at: datetime
+
+
+# Models ----------------------------------------------------------------------------------------
+
+
+class ModelSummary(_Answer):
+    """A model (``ws.models.list``): its newest version and where its aliases point."""
+
+    name: str
+    project: str
+    description: str
+    latest_version: int
+    versions: int
+    aliases: dict[str, int] = Field(description="alias -> version")
+    created_at: datetime
+    created_by: str
+
+
+class ModelVersion(_Answer):
+    """One registered model version (``ws.models.get``); docs/models.md describes each part."""
+
+    name: str
+    version: int
+    ref: str = Field(description="name@version")
+    id: str
+    project: str
+    status: Literal["ready", "archived"]
+    flavor: Literal["sklearn", "lightgbm", "xgboost"]
+    task: Literal["classification", "regression"]
+    estimator: str
+    fingerprint: str
+    native_digest: str
+    native_format: str
+    onnx_digest: str
+    profile_digest: str
+    validation_digest: str | None
+    signature: dict[str, Any] = Field(description="inputs (name, type, shape), outputs, classes")
+    metrics: dict[str, float | None] = Field(description="null: NaN (undefined on the data)")
+    parity: dict[str, Any] = Field(description="max_abs_diff, row, tolerance, rows, versions")
+    card: dict[str, Any]
+    gates: dict[str, Any]
+    lineage: dict[str, Any]
+    run_id: str | None
+    aliases: list[str]
+    created_at: datetime
+    created_by: str
+
+
+class AliasMove(_Answer):
+    """One move of an alias (``to_version`` null: removed)."""
+
+    model: str
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    forced: bool
+    reason: str
+    moved_at: datetime
+    moved_by: str
+
+
+class GateResult(_Answer):
+    name: str
+    passed: bool
+    message: str
+    value: float | None
+    threshold: float | None
+    champion_value: float | None
+    margin: float | None
+
+
+class Promotion(_Answer):
+    """The outcome of a promotion: the alias move and each gate's result."""
+
+    model: str
+    alias: str
+    from_version: int | None
+    to_version: int
+    forced: bool
+    reason: str
+    gates: list[GateResult]
+    changed: bool = Field(description="false: the alias already pointed at the version")
