@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from goldenpath.data.service import DatasetService
     from goldenpath.features.online.base import OnlineStore
     from goldenpath.features.service import FeatureStore
+    from goldenpath.training.runs import RunService
 
 DEFAULT_PROJECT = "default"
 
@@ -179,6 +180,20 @@ class Workspace:
             self.policies,
             limits=self.stack.limits,
             online_store=self._online_store,
+        )
+
+    @cached_property
+    def runs(self) -> RunService:
+        """Runs: start one (``with ws.runs.start() as run``), get, list (filter, order), compare."""
+        from goldenpath.training.runs import RunService
+
+        return RunService(
+            self.store,
+            self.storage_root,
+            self.actor,
+            self.access_control,
+            self.project,
+            limits=self.stack.limits,
         )
 
     def _online_store(self) -> OnlineStore:

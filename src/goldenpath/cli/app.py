@@ -16,6 +16,7 @@ from goldenpath.cli import (
     policy,
     quickstart,
     render,
+    runs,
     server,
     workspace,
 )
@@ -65,6 +66,7 @@ app.command("quickstart")(quickstart.quickstart)
 app.command("server")(server.serve)
 app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
+app.add_typer(runs.app, name="runs")
 app.add_typer(audit.app, name="audit")
 app.add_typer(access.principals_app, name="principals")
 app.add_typer(access.tokens_app, name="tokens")
