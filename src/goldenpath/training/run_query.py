@@ -259,8 +259,10 @@ def parse_order(terms: Sequence[str] | str | None) -> list[Order]:
         kind, key = reader.what(ORDER_ATTRIBUTES)
         descending = False
         if not reader.at_end():
+            before = reader.pos
             word = reader.word()
             if word is None or word.lower() not in ("asc", "desc"):
+                reader.pos = before
                 raise reader.fail("asc, desc or the end")
             descending = word.lower() == "desc"
             if not reader.at_end():
