@@ -117,7 +117,7 @@ def test_defaults_experiment_is_the_project_and_the_name_is_readable(ws: Workspa
 def test_logging_after_end_is_a_conflict_and_a_param_is_logged_once(ws: Workspace) -> None:
     run = _runs(ws).start(params={"lr": 0.1})
     run.log_param("lr", 0.1)  # the same value again is fine
-    with pytest.raises(Conflict, match="param 'lr' .* is already '0.1'"):
+    with pytest.raises(Conflict, match=r"param 'lr' .* is already '0\.1'"):
         run.log_param("lr", 0.2)
     run.end()
     for call in (
@@ -253,14 +253,14 @@ def test_a_viewer_reads_runs_but_cannot_write_them(
     with goldenpath.connect(home, metadata=meta, actor="vera") as vera:
         assert _names(_runs(vera).list("metrics.roc_auc > 0.9")) == ["a", "f"]
         assert _runs(vera).get(searchable["a"]).name == "a"
-        with pytest.raises(PermissionDenied, match="may not run.write"):
+        with pytest.raises(PermissionDenied, match=r"may not run\.write"):
             _runs(vera).start()
-        with pytest.raises(PermissionDenied, match="may not run.write"):
+        with pytest.raises(PermissionDenied, match=r"may not run\.write"):
             _runs(vera).log(searchable["a"], metrics={"x": 1.0})
     with goldenpath.connect(home, metadata=meta, actor="eve") as eve:
-        with pytest.raises(PermissionDenied, match="may not run.read"):
+        with pytest.raises(PermissionDenied, match=r"may not run\.read"):
             _runs(eve).get(searchable["a"])
-        with pytest.raises(PermissionDenied, match="may not run.read"):
+        with pytest.raises(PermissionDenied, match=r"may not run\.read"):
             _runs(eve).list()
     # A contributor whose grant is revoked mid-run cannot keep logging.
     ws.principals.add("carl")
