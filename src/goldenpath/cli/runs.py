@@ -75,6 +75,9 @@ def list_(
     limit: int = typer.Option(100, "--limit", "-n", help="At most this many runs."),
     experiment: str | None = typer.Option(None, "--experiment", "-e", help="Only this one."),
     status: str | None = typer.Option(None, "--status", help="running, finished or failed."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Only the full run ids, one per line (for scripts)."
+    ),
     json_: bool = JSON,
 ) -> None:
     """The project's runs, newest first: filter and order by metrics, params, tags.
@@ -89,6 +92,10 @@ def list_(
     )
     if json_:
         render.print_json([r.as_dict() for r in found])
+        return
+    if quiet:
+        for r in found:
+            render.out.print(r.id)
         return
     named = _named([filter_ or "", *order_by])
     common = [
@@ -105,7 +112,7 @@ def list_(
                 r.short_id or r.id[:8],
                 r.name,
                 r.status,
-                render.when(r.started_at),
+                r.started_at.strftime("%Y-%m-%d %H:%M"),
                 _duration(r.duration_s),
                 *(_cell(r, kind, key) for kind, key in extra),
             )

@@ -811,8 +811,8 @@ class RunService:
             {"key": key, "a": getattr(first, key), "b": getattr(second, key)}
             for key in ("experiment", "status", "source", "seed", "duration_s", "cpu_s")
         ]
-        for row in attributes:
-            row["differs"] = row["a"] != row["b"]
+        for row in attributes:  # timings always differ a little: shown, never marked
+            row["differs"] = row["key"] not in ("duration_s", "cpu_s") and row["a"] != row["b"]
         return RunComparison(first, second, rows(first.params, second.params), metrics, attributes)
 
     # -- helpers -------------------------------------------------------------------------------
