@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 LOCK   := constraints.txt
 FRESH  := .venv-lock
 
-.PHONY: quickstart test lint typecheck pytest bench bench-feast-env lock clean
+.PHONY: quickstart test lint typecheck pytest bench bench-feast-env bench-mlflow-env lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,18 @@ $(FEAST)/bin/feast:
 	$(FEAST)/bin/python -m pip install --quiet --upgrade pip
 	$(FEAST)/bin/python -m pip install --quiet 'feast[duckdb]==$(FEAST_VERSION)'
 
+# MLflow, for benchmarks/runs.py and benchmarks/registry.py, in its own virtualenv (never a
+# project dependency): the version measured in benchmarks/RESULTS.md, on a SQLite backend.
+MLFLOW := .venv-mlflow
+MLFLOW_VERSION := 3.17.0
+
+bench-mlflow-env: $(MLFLOW)/bin/mlflow
+
+$(MLFLOW)/bin/mlflow:
+	$(PYTHON) -m venv $(MLFLOW)
+	$(MLFLOW)/bin/python -m pip install --quiet --upgrade pip
+	$(MLFLOW)/bin/python -m pip install --quiet 'mlflow==$(MLFLOW_VERSION)' scikit-learn skl2onnx
+
 # Re-resolve the lock: constraints.txt changes only if lint, types and the whole suite pass on
 # the newly resolved set (then the next make reinstalls .venv from it).
 lock:
@@ -74,4 +86,4 @@ lock:
 	@echo "constraints.txt re-resolved; review with: git diff $(LOCK)"
 
 clean:
-	rm -rf $(VENV) $(FRESH) $(FEAST) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(FRESH) $(FEAST) $(MLFLOW) .pytest_cache .mypy_cache .ruff_cache
