@@ -17,8 +17,8 @@ from goldenpath.core.humanize import plural
 from goldenpath.workspace import Workspace
 
 if TYPE_CHECKING:
-    from goldenpath.features.service import FeatureStore
     from goldenpath.client.remote import RemoteFeatures
+    from goldenpath.features.service import FeatureStore
 
 app = App(
     help=(
