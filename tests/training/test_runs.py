@@ -4,6 +4,8 @@ failures, permissions, audit, hostile input and index use, on SQLite and Postgre
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -403,6 +405,22 @@ def test_buffered_entries_reach_the_database_within_seconds_without_end(
         run.log_metrics({f"m{i}": float(i) for i in range(run_log.FLUSH_ENTRIES)})
         assert len(_runs(other).get(run.id).metrics) == run_log.FLUSH_ENTRIES + 1
     run.end()
+
+
+def test_a_script_that_exits_without_ending_its_run_keeps_what_it_logged(
+    local_ws: Workspace,
+) -> None:
+    script = (
+        "import goldenpath\n"
+        f"ws = goldenpath.connect({str(local_ws.stack.home)!r}, actor='alice')\n"
+        "run = ws.runs.start('forgotten')\n"
+        "run.log_metric('auc', 0.7)\n"
+        "print(run.id)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    info = _runs(local_ws).get(done.stdout.strip())
+    assert info.metrics == {"auc": 0.7} and info.status == "running"
 
 
 def test_inputs_are_bounded_and_nan_text_is_not_a_number(local_ws: Workspace) -> None:

@@ -10,7 +10,8 @@ written in one transaction with the others:
 - when 1,000 entries are waiting (:data:`FLUSH_ENTRIES`);
 - about a second after the oldest waiting entry was logged (a background thread,
   :data:`FLUSH_SECONDS`), so another process's ``gp runs list`` sees a notebook's metrics soon;
-- on :meth:`RunLogger.flush`, and before an artifact, an input or the environment is written.
+- on :meth:`RunLogger.flush`, and before an artifact, an input or the environment is written;
+- when the interpreter exits normally with the run still open (the run stays ``running``).
 
 What a crash loses: if the process dies (killed, power cut) the entries logged in the last
 second or so, at most 1,000, are not written, and the run stays ``running``. One transaction
@@ -21,6 +22,7 @@ SQLite (benchmarks/RESULTS.md, "Issue 14: runs").
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import math
 import numbers
@@ -198,6 +200,15 @@ class _Flusher:
                 self._thread = threading.Thread(target=self._loop, name="gp-runs", daemon=True)
                 self._thread.start()
 
+    def flush_all(self) -> None:
+        """Write what every open run has waiting (at interpreter exit: a script that never
+        ended its run keeps what it logged; the run stays running)."""
+        with self._lock:
+            open_runs = list(self._runs)
+        for run in open_runs:
+            with contextlib.suppress(Exception):
+                run.flush()
+
     def forget(self, run: RunLogger) -> None:
         with self._lock:
             self._runs.discard(run)
@@ -214,6 +225,7 @@ class _Flusher:
 
 
 FLUSHER = _Flusher()
+atexit.register(FLUSHER.flush_all)
 
 
 class RunLogger:

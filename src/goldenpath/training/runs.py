@@ -852,8 +852,7 @@ class RunService:
             raise NotFound(f"no run {run!r}", hint="see the runs with: gp runs list")
         if len(found) > 1:
             raise InvalidInput(
-                f"run id prefix {run!r} names more than one run "
-                f"({found[0][0]}, {found[1][0]}, ...)",
+                f"run id prefix {run!r} names more than one run",
                 hint="give more characters of the id",
             )
         return str(found[0][0]), str(found[0][1])
