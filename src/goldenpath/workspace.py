@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from goldenpath.features.service import FeatureStore
     from goldenpath.registry.service import ModelRegistry
     from goldenpath.training.pipeline import TrainingService
+    from goldenpath.training.runs import RunService
 
 DEFAULT_PROJECT = "default"
 
@@ -195,6 +196,20 @@ class Workspace:
             self.access_control,
             self.project,
             self.policies,
+        )
+
+    @cached_property
+    def runs(self) -> RunService:
+        """Runs: start one (``with ws.runs.start() as run``), get, list (filter, order), compare."""
+        from goldenpath.training.runs import RunService
+
+        return RunService(
+            self.store,
+            self.storage_root,
+            self.actor,
+            self.access_control,
+            self.project,
+            limits=self.stack.limits,
         )
 
     def _online_store(self) -> OnlineStore:

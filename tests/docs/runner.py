@@ -11,9 +11,9 @@ from pathlib import Path
 from goldenpath.core.config import ProjectConfig, WorkspaceConfig
 from goldenpath.core.errors import GoldenpathError
 from goldenpath.core.yamlfile import load_yaml_model
-from goldenpath.training.config import load_training_config
 from goldenpath.data.contracts import load_contract
 from goldenpath.governance.policies import load_policies
+from goldenpath.training.config import load_training_config
 from tests.docs.blocks import EXAMPLES, LANGUAGES, Block, blocks, commands, yaml_target
 
 BIN = Path(sys.executable).parent

@@ -229,6 +229,25 @@ def test_every_route_answers_in_its_declared_shape(api: Api) -> None:
     get("POST", "/api/v1/models/fraud@1/promote", json={})
     get("POST", "/api/v1/models/fraud/aliases", json={"alias": "challenger", "version": 2})
     assert get("GET", "/api/v1/models/fraud@challenger")["aliases"] == ["challenger"]
+    # Runs: start, log, end, search, show, compare.
+    started = get("POST", "/api/v1/runs", json={"experiment": "fraud", "params": {"lr": 0.1}})
+    run_id = started["id"]
+    logged = get(
+        "POST",
+        f"/api/v1/runs/{run_id}/log",
+        json={"metrics": [{"key": "roc_auc", "value": 0.9}, {"key": "nan", "value": None}]},
+    )
+    assert logged["metrics"] == 2
+    ended = get("POST", f"/api/v1/runs/{run_id}/end", json={"cpu_s": 0.5})
+    assert ended["status"] == "finished" and ended["metrics"]["nan"] is None
+    failed = get("POST", "/api/v1/runs", json={"name": "broken"})["id"]
+    error = {"step": "train", "message": "boom", "traceback": "Traceback ..."}
+    get("POST", f"/api/v1/runs/{failed}/end", json={"status": "failed", "error": error})
+    found = get("GET", "/api/v1/runs?filter=metrics.roc_auc%20%3E%200.5&order_by=started_at")
+    assert [r["id"] for r in found] == [run_id]
+    assert get("GET", f"/api/v1/runs/{failed[:10]}")["error"]["step"] == "train"
+    compared = get("GET", f"/api/v1/runs/{run_id}/compare/{failed}")
+    assert compared["metrics"][0]["differs"]
 
     # Audit.
     get("GET", "/api/v1/audit/events")

@@ -6,8 +6,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from goldenpath.training import TrainContext
 
-def train(ctx):
+
+def train(ctx: TrainContext) -> Pipeline:
     prepare = ColumnTransformer(
         [
             ("numbers", make_pipeline(SimpleImputer(), StandardScaler()), ctx.numeric),

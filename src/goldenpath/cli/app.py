@@ -17,6 +17,7 @@ from goldenpath.cli import (
     policy,
     quickstart,
     render,
+    runs,
     server,
     train,
     workspace,
@@ -69,6 +70,7 @@ app.command("train")(train.train)
 app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
 app.add_typer(models.app, name="models")
+app.add_typer(runs.app, name="runs")
 app.add_typer(audit.app, name="audit")
 app.add_typer(access.principals_app, name="principals")
 app.add_typer(access.tokens_app, name="tokens")

@@ -14,11 +14,11 @@ from goldenpath.cli.context import workspace
 from goldenpath.cli.help import App
 from goldenpath.core.errors import InvalidInput
 from goldenpath.core.humanize import plural
-from goldenpath.features.service import FeatureStore
 from goldenpath.workspace import Workspace
 
 if TYPE_CHECKING:
     from goldenpath.client.remote import RemoteFeatures
+    from goldenpath.features.service import FeatureStore
 
 app = App(
     help=(
@@ -344,6 +344,8 @@ def online(
     rows = [_entity(e) for e in entity]
     when = _when(at, "--at")
     store = _catalog()
+    from goldenpath.features.service import FeatureStore  # heavy: only when a command runs
+
     if isinstance(store, FeatureStore):
         result = store.online(rows, features or None, service=service, at=when, definitions=file)
     else:

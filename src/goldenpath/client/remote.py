@@ -28,6 +28,8 @@ from goldenpath.governance.audit import AuditEvent, AuditVerification
 from goldenpath.governance.policies import Decision
 from goldenpath.governance.principals import CreatedToken, Kind, Principal, TokenInfo
 from goldenpath.registry.service import AliasMove, ModelSummary, ModelVersion, Promotion
+from goldenpath.training.run_log import Pending, RunLogger
+from goldenpath.training.runs import RunComparison, RunInfo
 from goldenpath.workspace import WorkspaceStatus
 
 if TYPE_CHECKING:
@@ -484,6 +486,136 @@ def _materialization(data: Mapping[str, Any]) -> ViewMaterialization:
     )
 
 
+class RemoteActiveRun(RunLogger):
+    """A run open over HTTP (``ws.runs.start`` on a remote workspace): logging is buffered as
+    in process (training/run_log.py) and sent with ``POST /runs/{id}/log``; artifacts, inputs
+    and the environment after start are written by a local workspace only."""
+
+    def __init__(self, http: Http, info: RunInfo) -> None:
+        super().__init__(info.id, info.name, info.experiment, info.params)
+        self._http = http
+        self.project = info.project
+
+    def __enter__(self) -> RemoteActiveRun:
+        return self
+
+    def _require_write(self) -> None:
+        pass  # the server checks run.write on every call
+
+    def _body(self, pending: Pending) -> dict[str, Any]:
+        return {
+            "params": {k: text for k, (text, _) in pending.params.items()},
+            "metrics": [{"key": p.key, "value": p.value, "step": p.step} for p in pending.metrics],
+            "tags": dict(pending.tags),
+        }
+
+    def _write(self, pending: Pending) -> None:
+        self._http.json("POST", f"/runs/{self.id}/log", json=self._body(pending))
+
+    def _finish(
+        self, pending: Pending, status: str, cpu_s: float | None, error: dict[str, str] | None
+    ) -> None:
+        if pending:
+            self._write(pending)
+        body = {"status": status, "cpu_s": cpu_s, "error": error}
+        self._http.json("POST", f"/runs/{self.id}/end", json=body)
+
+    def _local_only(self, what: str) -> InvalidInput:
+        return InvalidInput(
+            f"{what} is not sent over HTTP",
+            hint="log it with a local workspace (goldenpath.connect(path)), or as params, "
+            "metrics and tags",
+        )
+
+    def log_artifact(self, name: str, data: bytes | Path) -> Any:
+        raise self._local_only("an artifact")
+
+    def log_text(self, name: str, text: str) -> Any:
+        raise self._local_only("an artifact")
+
+    def add_input(
+        self, kind: str, id: str, ref: str, attributes: Mapping[str, Any] | None = None
+    ) -> None:
+        raise self._local_only("an input (a lineage edge)")
+
+    def set_environment(self, env: Mapping[str, Any]) -> None:
+        raise self._local_only("an environment after start")
+
+    def info(self) -> RunInfo:
+        self.flush()
+        return RunInfo.from_dict(self._http.json("GET", f"/runs/{self.id}"))
+
+
+class RemoteRuns:
+    """``ws.runs`` over HTTP: start (a context manager logging over HTTP), get, list, compare."""
+
+    def __init__(self, http: Http) -> None:
+        self._http = http
+
+    def start(
+        self,
+        name: str | None = None,
+        *,
+        experiment: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        seed: int | None = None,
+        source: str = "notebook",
+        rerun_of: str | None = None,
+    ) -> RemoteActiveRun:
+        from goldenpath.training.run_log import param_value
+        from goldenpath.training.runs import _base_environment
+
+        body = {
+            "name": name,
+            "experiment": experiment,
+            "params": {str(k): param_value(str(k), v)[0] for k, v in (params or {}).items()},
+            "tags": {str(k): str(v) for k, v in (tags or {}).items()},
+            "seed": seed,
+            "source": source,
+            "rerun_of": rerun_of,
+            "environment": _base_environment(),
+        }
+        info = RunInfo.from_dict(self._http.json("POST", "/runs", json=body))
+        return RemoteActiveRun(self._http, info)
+
+    def get(self, run: str) -> RunInfo:
+        return RunInfo.from_dict(self._http.json("GET", f"/runs/{_run_path(run)}"))
+
+    def list(
+        self,
+        filter: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        limit: int = 100,
+        experiment: str | None = None,
+        status: str | None = None,
+    ) -> builtins.list[RunInfo]:
+        orders = [order_by] if isinstance(order_by, str) else list(order_by or [])
+        params: dict[str, Any] = {"limit": limit}
+        for key, value in (("filter", filter), ("experiment", experiment), ("status", status)):
+            if value is not None:
+                params[key] = value
+        if orders:
+            params["order_by"] = orders
+        return [RunInfo.from_dict(r) for r in self._http.json("GET", "/runs", params=params)]
+
+    def compare(self, a: str, b: str) -> RunComparison:
+        path = f"/runs/{_run_path(a)}/compare/{_run_path(b)}"
+        return RunComparison.from_dict(self._http.json("GET", path))
+
+
+def _run_path(run: str) -> str:
+    """A run id or prefix as a path segment: letters and digits only (anything else could
+    change the path), else the same error the service gives."""
+    if not isinstance(run, str) or not run.strip().isalnum() or not run.strip().isascii():
+        raise InvalidInput(
+            f"not a run id: {str(run)[:40]!r} (a run id is 26 letters and digits; give at "
+            "least its first 6)",
+            hint="see the runs with: gp runs list",
+        )
+    return run.strip()
+
+
 class _RemoteActor:
     def __init__(self, name: str, kind: str) -> None:
         self.name, self.kind = name, kind
@@ -501,6 +633,7 @@ class RemoteWorkspace:
         self.policies = RemotePolicies(self._http)
         self.features = RemoteFeatures(self._http)
         self.models = RemoteModels(self._http)
+        self.runs = RemoteRuns(self._http)
         me = self.access.whoami()["principal"]  # authenticates now, not at first use
         self.actor = _RemoteActor(me["name"], me["kind"])
         self.project = project or "default"

@@ -57,6 +57,17 @@ class Limits(BaseModel):
     push_rows_max: int = Field(
         default=100_000, gt=0, description="rows in one push to a feature view"
     )
+    # Runs
+    run_filter_chars_max: int = Field(
+        default=4_000, gt=0, description="characters in one run search filter"
+    )
+    run_filter_clauses_max: int = Field(
+        default=20, gt=0, description="clauses (joined by and) in one run search filter"
+    )
+    run_list_max: int = Field(default=10_000, gt=0, description="runs in one search answer")
+    run_log_entries_max: int = Field(
+        default=1_000, gt=0, description="params, metrics and tags in one log call over HTTP"
+    )
     # Tokens
     token_lifetime_max_days: int = Field(default=90, gt=0, description="the longest a token lives")
     # Errors and audit events

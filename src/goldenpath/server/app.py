@@ -50,7 +50,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(stack: Stack, store: MetadataStore | None = None) -> FastAPI:
     """The FastAPI application serving the workspace described by ``stack``."""
-    from goldenpath.server import routes_data, routes_features, routes_governance, routes_models
+    from goldenpath.server import (
+        routes_data,
+        routes_features,
+        routes_governance,
+        routes_models,
+        routes_runs,
+    )
 
     context = Context(stack, store or open_store(stack.metadata))
     # /docs loads Swagger UI from DOCS_ASSETS on this server (files that fastapi-offline
@@ -81,6 +87,7 @@ def create_app(stack: Stack, store: MetadataStore | None = None) -> FastAPI:
     app.include_router(routes_governance.router, prefix="/api/v1")
     app.include_router(routes_features.router, prefix="/api/v1")
     app.include_router(routes_models.router, prefix="/api/v1")
+    app.include_router(routes_runs.router, prefix="/api/v1")
     app.state.context = context
     # Uploads are parsed and written in worker processes: a crash there fails one request.
     app.state.uploads = UploadWorkers(stack)

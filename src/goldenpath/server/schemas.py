@@ -428,3 +428,69 @@ class Promotion(_Answer):
     reason: str
     gates: list[GateResult]
     changed: bool = Field(description="false: the alias already pointed at the version")
+
+
+# Runs -----------------------------------------------------------------------------------------
+
+
+class RunArtifact(_Answer):
+    name: str
+    digest: str = Field(description="sha256 of the bytes (content address)")
+    size: int
+
+
+class RunError(_Answer):
+    step: str
+    message: str
+    traceback: str
+
+
+class Run(_Answer):
+    """A run (``ws.runs.get``): metrics are the newest values, null for NaN."""
+
+    id: str
+    short_id: str = Field(description="The shortest unique prefix of id, 8 characters or more")
+    project: str
+    experiment: str
+    name: str
+    status: Literal["running", "finished", "failed"]
+    source: str
+    params: dict[str, str]
+    metrics: dict[str, float | None]
+    tags: dict[str, str]
+    seed: int | None
+    environment: dict[str, Any]
+    inputs: list[dict[str, Any]] = Field(description="{kind, id, ref, ...attributes} each")
+    error: RunError | None
+    rerun_of: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    duration_s: float | None
+    cpu_s: float | None
+    created_by: str
+    artifacts: list[RunArtifact]
+
+
+class RunDifference(_Answer):
+    key: str
+    a: Any
+    b: Any
+    differs: bool
+    delta: float | None = Field(default=None, description="b - a, for two numeric metrics")
+
+
+class RunComparison(_Answer):
+    """Two runs side by side (``ws.runs.compare``)."""
+
+    a: Run
+    b: Run
+    params: list[RunDifference]
+    metrics: list[RunDifference]
+    attributes: list[RunDifference]
+
+
+class RunLogged(_Answer):
+    id: str
+    params: int
+    metrics: int
+    tags: int

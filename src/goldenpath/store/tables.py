@@ -343,7 +343,6 @@ runs = Table(
     Column("seed", BigInteger, nullable=True),
     Column("environment", JSON, nullable=False),  # python, packages, platform, git
     Column("inputs", JSON, nullable=False),  # dataset versions, training set, feature versions
-    Column("tags", JSON, nullable=False),
     Column("error", JSON, nullable=True),  # {"step", "message", "traceback"} of a failed run
     Column("rerun_of", String(26), nullable=True),
     Column("started_at", UTCDateTime(), nullable=False),
@@ -352,6 +351,7 @@ runs = Table(
     Column("cpu_s", Float, nullable=True),
     Column("created_by", String(128), nullable=False),
     Index("ix_runs_project_started", "project_id", "started_at"),
+    Index("ix_runs_project_experiment_started", "project_id", "experiment", "started_at"),
 )
 
 # A run's parameters; ``number`` is the value read as a number where it is one, so filters and
@@ -364,6 +364,19 @@ run_params = Table(
     Column("value", Text, nullable=False),
     Column("number", Float, nullable=True),
     Index("ix_run_params_key_number", "key", "number"),
+    # Text filters (params.model = 'lgbm'). A value may be 6,000 characters, more than a
+    # PostgreSQL B-tree entry holds, so there it is a hash index (equality is what it serves).
+    Index("ix_run_params_value", "value", postgresql_using="hash"),
+)
+
+# A run's tags (filters read them through the value index, as for parameters).
+run_tags = Table(
+    "run_tags",
+    metadata,
+    Column("run_id", String(26), ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    Index("ix_run_tags_value", "value", postgresql_using="hash"),
 )
 
 # A run's metrics, newest value per key (what filters and ordering read).

@@ -54,7 +54,7 @@ class SplitConfig(BaseModel):
     # time: the newest ``validation`` fraction of rows (by timestamp) validates, so no row
     # from the validation period is trained on; random: a seeded random fraction.
     by: Literal["time", "random"] = "time"
-    validation: float = Field(0.2, gt=0, lt=1)
+    validation: float = Field(default=0.2, gt=0, lt=1)
 
 
 class TrainingConfig(BaseModel):
@@ -74,10 +74,10 @@ class TrainingConfig(BaseModel):
     entry: str = "train.py:train"
     split: SplitConfig = SplitConfig()
     params: dict[str, ParamValue] = Field(default_factory=dict)
-    seed: int = Field(0, ge=0, le=2**32 - 1)
-    threshold: float = Field(0.5, gt=0, lt=1)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    threshold: float = Field(default=0.5, gt=0, lt=1)
     segments: list[str] = Field(default_factory=list, max_length=20)
-    time_limit: int = Field(3600, ge=1, le=TIME_LIMIT_MAX)
+    time_limit: int = Field(default=3600, ge=1, le=TIME_LIMIT_MAX)
     gates: dict[str, Any] | None = None
     card: dict[str, Any] = Field(default_factory=dict)
 

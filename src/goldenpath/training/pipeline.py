@@ -477,12 +477,12 @@ class TrainingService:
             timestamp_column=config.timestamp,
             **({"definitions": definitions} if definitions.is_file() else {}),
         )
-        info = built.info
-        assert info is not None  # a name was given, so it was stored
+        stored = built.info
+        assert stored is not None  # a name was given, so it was stored
         self._record_input(
-            run, plan, "training_set", info.id, info.ref, {"fingerprint": info.fingerprint}
+            run, plan, "training_set", stored.id, stored.ref, {"fingerprint": stored.fingerprint}
         )
-        return built.table, info, False
+        return built.table, stored, False
 
     def _record_input(
         self,

@@ -27,7 +27,6 @@ def upgrade() -> None:
         sa.Column("seed", sa.BigInteger, nullable=True),
         sa.Column("environment", sa.JSON, nullable=False),
         sa.Column("inputs", sa.JSON, nullable=False),
-        sa.Column("tags", sa.JSON, nullable=False),
         sa.Column("error", sa.JSON, nullable=True),
         sa.Column("rerun_of", sa.String(26), nullable=True),
         sa.Column("started_at", _TS, nullable=False),
@@ -37,6 +36,9 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(128), nullable=False),
     )
     op.create_index("ix_runs_project_started", "runs", ["project_id", "started_at"])
+    op.create_index(
+        "ix_runs_project_experiment_started", "runs", ["project_id", "experiment", "started_at"]
+    )
     op.create_table(
         "run_params",
         sa.Column("run_id", sa.String(26), sa.ForeignKey("runs.id"), primary_key=True),
@@ -45,6 +47,15 @@ def upgrade() -> None:
         sa.Column("number", sa.Float, nullable=True),
     )
     op.create_index("ix_run_params_key_number", "run_params", ["key", "number"])
+    # Up to 6,000 characters: more than a PostgreSQL B-tree entry holds, so a hash index there.
+    op.create_index("ix_run_params_value", "run_params", ["value"], postgresql_using="hash")
+    op.create_table(
+        "run_tags",
+        sa.Column("run_id", sa.String(26), sa.ForeignKey("runs.id"), primary_key=True),
+        sa.Column("key", sa.String(250), primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+    op.create_index("ix_run_tags_value", "run_tags", ["value"], postgresql_using="hash")
     op.create_table(
         "run_metrics",
         sa.Column("run_id", sa.String(26), sa.ForeignKey("runs.id"), primary_key=True),
