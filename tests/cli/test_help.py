@@ -94,8 +94,9 @@ def test_only_a_few_examples_are_not_run() -> None:
         "models archive",
         "models card",
         "models history",
-        "models promote",
-        "models show",
+        "runs compare",
+        "runs rerun",
+        "runs show",
         "server",
         "tokens revoke",
     ]

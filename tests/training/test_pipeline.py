@@ -61,8 +61,8 @@ def test_nothing_changed_reuses_the_training_set_and_no_cache_rebuilds_it(
 
 def test_new_data_is_a_new_training_set(trained_ws: Workspace, project: Path) -> None:
     trained_ws.training.train(project)
-    frame = pd.read_csv(project / "transactions.csv").head(50)
-    frame["tx_id"] = [f"tx_{9000 + i:06d}" for i in range(50)]
+    frame = pd.read_csv(project / "transactions.csv").head(150)
+    frame["tx_id"] = [f"tx_{9000 + i:06d}" for i in range(150)]
     frame.to_csv(project / "more.csv", index=False)
     trained_ws.datasets.ingest("transactions", project / "more.csv")
     after = trained_ws.training.train(project)

@@ -60,7 +60,7 @@ def show(
 ) -> None:
     """A model version: metrics, signature, fingerprint, lineage, parity.
 
-    Example: gp models show fraud@champion # needs: a registered model fraud (gp train)
+    Example: gp features apply && gp train && gp models show fraud@1
     """
     version = _models().get(ref)
     if json_:
@@ -124,7 +124,7 @@ def promote(
 ) -> None:
     """Move champion (or --alias) to a version if its gates and the policies allow it.
 
-    Example: gp models promote fraud@2 # needs: a registered model fraud (gp train)
+    Example: gp features apply && gp train && gp models promote fraud@1
     """
     done = _models().promote(ref, alias_name, force=force, reason=reason)
     if json_:

@@ -237,3 +237,19 @@ def _side(value: Any, metric: bool, key: str, run: RunInfo) -> str:
     if key == "duration_s" or key == "cpu_s":
         return _duration(value)
     return "" if value is None else str(value)
+
+
+@app.command()
+def rerun(
+    run: str = typer.Argument(..., help="A run made by gp train (its id or a unique prefix)."),
+    json_: bool = JSON,
+) -> None:
+    """Train again with a gp train run's training-set version, configuration, parameters,
+    seed and train.py source: the new model's fingerprint equals the original's.
+
+    Example: gp runs rerun 01KB3XYZ  # needs: a run made by gp train
+    """
+    from goldenpath.cli.train import local_workspace, run_pipeline
+
+    ws = local_workspace()
+    run_pipeline(lambda show: ws.training.rerun(run, on_step=show), json_)

@@ -1,8 +1,10 @@
-"""``gp train``: the project's training pipeline, one line per step."""
+"""``gp train`` (and ``gp runs rerun``): the project's training pipeline, one line per step."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -11,20 +13,50 @@ from goldenpath.cli.context import workspace
 from goldenpath.core.errors import InvalidInput
 from goldenpath.workspace import Workspace
 
+if TYPE_CHECKING:
+    from goldenpath.training.pipeline import StepEvent, TrainResult
+
 STEP_WIDTH = 13
 
 
-def local_training() -> Workspace:
+def local_workspace() -> Workspace:
     """Training runs the project's code (train.py, features.py), which never runs inside the
     server: it needs a local workspace."""
     ws = workspace()
     if not isinstance(ws, Workspace):
         raise InvalidInput(
-            "gp train runs the project's train.py, so it needs a local workspace, not GP_SERVER",
+            "training runs the project's train.py, so it needs a local workspace, not GP_SERVER",
             hint="unset GP_SERVER and use --workspace (runs and models can be read over the "
             "server)",
         )
     return ws
+
+
+def run_pipeline(call: Callable[[Callable[[StepEvent], None]], TrainResult], json_: bool) -> None:
+    """Run ``call`` (gp train or a rerun) printing each step as it ends, then the result."""
+
+    def show(event: StepEvent) -> None:
+        if not json_:
+            render.out.print(
+                f"{event.step.replace('_', ' '):<{STEP_WIDTH}} {event.detail}",
+                markup=False,
+                highlight=False,
+            )
+
+    result = call(show)
+    if json_:
+        render.print_json(result.as_dict())
+        return
+    render.out.print(
+        f"run {result.run_id} finished in {result.seconds:.1f}s: {result.model} registered",
+        markup=False,
+        highlight=False,
+    )
+    render.out.print(
+        f"next: gp models show {result.model}    gp models promote {result.model}",
+        markup=False,
+        highlight=False,
+    )
 
 
 def train(
@@ -42,30 +74,10 @@ def train(
     """Train the project's model: contract check, training set, split, train, evaluate,
     register. The run is recorded (gp runs show), the model version registered (gp models show).
 
-    Example: gp train ./fraud --param C=0.5  # needs: a project with gp.yaml and train.py
+    Example: gp features apply && gp train --param C=0.5
     """
-    ws = local_training()
-    from goldenpath.training.pipeline import StepEvent
-
-    def show(event: StepEvent) -> None:
-        if not json_:
-            render.out.print(
-                f"{event.step.replace('_', ' '):<{STEP_WIDTH}} {event.detail}",
-                markup=False,
-                highlight=False,
-            )
-
-    result = ws.training.train(project_dir, params=param, no_cache=no_cache, on_step=show)
-    if json_:
-        render.print_json(result.as_dict())
-        return
-    render.out.print(
-        f"run {result.run_id} finished in {result.seconds:.1f}s: {result.model} registered",
-        markup=False,
-        highlight=False,
-    )
-    render.out.print(
-        f"next: gp models show {result.model}    gp models promote {result.model}",
-        markup=False,
-        highlight=False,
+    ws = local_workspace()
+    run_pipeline(
+        lambda show: ws.training.train(project_dir, params=param, no_cache=no_cache, on_step=show),
+        json_,
     )

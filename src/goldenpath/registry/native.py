@@ -29,6 +29,9 @@ FILE_NAMES = {"skops": "model.skops", "lightgbm-text": "model.txt", "xgboost-jso
 # Types beyond skops' own trusted set that a scikit-learn artifact may name: scikit-learn's
 # own classes (estimators, transformers, their helper classes).
 TRUSTED_PREFIXES = ("sklearn.",)
+# numpy's dtype objects (SimpleImputer keeps the dtype it was fitted on): skops rebuilds one
+# from its text name (np.dtype("float64")), which runs no code of the file's choosing.
+TRUSTED_TYPES = frozenset({"numpy.dtype"})
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -109,7 +112,9 @@ def check_skops_types(data: bytes) -> list[str]:
     import skops.io
 
     untrusted = sorted(skops.io.get_untrusted_types(data=data))
-    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    refused = [
+        t for t in untrusted if not t.startswith(TRUSTED_PREFIXES) and t not in TRUSTED_TYPES
+    ]
     if refused:
         raise InvalidInput(
             f"the scikit-learn artifact names type(s) that are not trusted: "

@@ -1149,7 +1149,8 @@ def _lineage(lineage: Mapping[str, Any] | None) -> dict[str, Any]:
         return {}
     if not isinstance(lineage, Mapping):
         raise InvalidInput("lineage must be a mapping")
-    allowed = {"training_set", "datasets", "feature_versions", "contract_passed"}
+    # contracts: per dataset, whether its contract checked it (the gate reads contract_passed)
+    allowed = {"training_set", "datasets", "feature_versions", "contract_passed", "contracts"}
     unknown = sorted(str(k) for k in lineage if k not in allowed)
     if unknown:
         raise InvalidInput(
@@ -1157,7 +1158,7 @@ def _lineage(lineage: Mapping[str, Any] | None) -> dict[str, Any]:
             hint=f"lineage takes: {', '.join(sorted(allowed))}",
         )
     out = dict(lineage)
-    for key in ("datasets", "feature_versions"):
+    for key in ("datasets", "feature_versions", "contracts"):
         items = out.get(key) or []
         if not isinstance(items, list | tuple) or len(items) > LINEAGE_ITEMS_MAX:
             raise InvalidInput(f"lineage {key}: a list of at most {LINEAGE_ITEMS_MAX} items")

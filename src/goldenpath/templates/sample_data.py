@@ -27,7 +27,8 @@ def transactions(
     rng = np.random.default_rng(seed)
     users = rng.integers(1, 500, rows)
     amount = np.round(rng.lognormal(3.5, 1.0, rows), 2)
-    fraud = rng.random(rows) < 0.02 + 0.1 * (amount > 300)
+    # Fraud is rare and likelier the larger the amount: a signal a model can learn.
+    fraud = rng.random(rows) < 0.01 + 0.04 * (amount > 60) + 0.25 * (amount > 200)
     currency = rng.choice(np.array(["EUR", "USD", "GBP"]), rows, p=[0.6, 0.3, 0.1]).astype(object)
     offsets = np.sort(rng.integers(0, int(SPAN.total_seconds()), rows))
     ts = np.array([start + timedelta(seconds=int(s)) for s in offsets], dtype="datetime64[us]")

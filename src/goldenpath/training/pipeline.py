@@ -149,6 +149,12 @@ class TrainingService:
             )
         if config.gates is not None:
             self._check_gates(config.gates)
+        from goldenpath.registry.cards import check_fields
+
+        try:
+            check_fields(config.card)
+        except InvalidInput as exc:
+            raise InvalidInput(f"gp.yaml: training.card: {exc.message}", hint=exc.hint) from None
         plan = _Plan(config, resolved, project, entry.read_bytes())
         return self._run(plan, no_cache=no_cache, training_set_ref=None, on_step=on_step)
 
@@ -324,7 +330,7 @@ class TrainingService:
                 run_id=run.id,
                 lineage=lineage,
                 gates=config.gates,
-                card=_card(config, info.ref, evaluation),
+                card=config.card,
             )
             model_ref = f"{version.name}@{version.version}"
             run.set_tag("model_version", model_ref)
@@ -689,11 +695,3 @@ def _metric_line(evaluation: Evaluation) -> str:
     for name, value in evaluation.metrics.items():
         parts.append(f"{name} {value:.4f}" if np.isfinite(value) else f"{name} NaN")
     return "  ".join(parts) + f" on {evaluation.rows:,} validation rows"
-
-
-def _card(config: TrainingConfig, training_set: str, evaluation: Evaluation) -> dict[str, Any]:
-    """The model card's project-given fields; the registry adds what it generates."""
-    card = dict(config.card)
-    card.setdefault("training_data", f"{config.dataset} via training set {training_set}")
-    card.setdefault("metrics", evaluation.as_dict()["metrics"])
-    return card
