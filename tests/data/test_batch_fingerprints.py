@@ -186,7 +186,14 @@ def test_migration_0006_leaves_older_versions_unknown_and_they_never_match(
             # The tables of the migrations after 0006 (0007 features, 0008 online state,
             # 0009 runs, 0010 the model registry), dependants first.
             later = ("model_alias_history", "model_aliases", "model_versions", "models")
-            later += ("run_artifacts", "run_metric_history", "run_metrics", "run_params", "runs")
+            later += (
+                "run_artifacts",
+                "run_metric_history",
+                "run_metrics",
+                "run_params",
+                "run_tags",
+            )
+            later += ("runs",)
             for table in (*later, "feature_online_state", "lineage_edges", "training_sets"):
                 conn.execute(text(f"DROP TABLE {table}"))
             for table in ("feature_users", "feature_versions", "feature_definitions"):

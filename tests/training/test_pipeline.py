@@ -155,3 +155,18 @@ def test_a_wrongly_typed_param_is_refused_before_any_run(
     with pytest.raises(InvalidInput, match="max_iter is int"):
         trained_ws.training.train(project, params=["max_iter=many"])
     assert trained_ws.runs.list() == []
+
+
+def test_the_model_is_a_user_of_its_features(trained_ws: Workspace, project: Path) -> None:
+    """The feature store's breaking-change check names the model (issue 14, part 5)."""
+    from goldenpath.core.errors import Conflict
+
+    trained_ws.training.train(project)
+    text = (project / "features.py").read_text(encoding="utf-8")
+    broken = text.replace(', "user_tx:amount_mean_7d"]', "]").replace(
+        'Aggregation(name="amount_mean_7d", function="mean", column="amount", window="7d"),', ""
+    )
+    assert broken != text
+    (project / "features.py").write_text(broken, encoding="utf-8")
+    with pytest.raises(Conflict, match=r"model fraud@1"):
+        trained_ws.features.plan(project / "features.py")
