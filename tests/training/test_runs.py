@@ -18,7 +18,7 @@ from goldenpath import Workspace
 from goldenpath.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from goldenpath.store.tables import lineage_edges, run_metric_history, run_params, runs
 from goldenpath.training import run_log, run_query
-from goldenpath.training.runs import ActiveRun, RunService, search_query
+from goldenpath.training.runs import ActiveRun, RunService, search_queries, search_query
 
 
 def _runs(ws: object) -> RunService:
@@ -436,28 +436,31 @@ def test_inputs_are_bounded_and_nan_text_is_not_a_number(local_ws: Workspace) ->
     assert math.isnan(float("nan"))
 
 
+def _plan(ws: Workspace, query: object) -> str:
+    compiled = query.compile(dialect=ws.store.engine.dialect)  # type: ignore[attr-defined]
+    values = compiled.construct_params()
+    params = tuple(values[key] for key in compiled.positiontup or ())
+    with ws.store.connect() as conn:
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params).all()
+    return " | ".join(str(row[-1]) for row in plan)
+
+
 def test_searches_use_the_indexes(local_ws: Workspace) -> None:
-    """Each clause is an indexed subquery and ordering by a metric a join on the primary key:
-    no full scan of runs, params, metrics or tags (SQLite's EXPLAIN QUERY PLAN)."""
+    """Each clause is an indexed subquery; ordered by a metric, the search walks that metric's
+    index in order (no sort of every match); no full scan of runs, params, metrics or tags
+    (SQLite's EXPLAIN QUERY PLAN)."""
     with _runs(local_ws).start(params={"model": "lgbm", "depth": 3}) as run:
-        run.log_metric("roc_auc", 0.9)
+        run.log_metrics({"roc_auc": 0.9, "f1": 0.5})
         run.set_tag("team", "x")
-    clauses = run_query.parse_filter(
-        "metrics.roc_auc > 0.8 and params.depth = 3 and params.model = 'lgbm' and "
-        "tags.team = 'x' and status = 'finished'",
-        local_ws.stack.limits,
+    text = (
+        "metrics.roc_auc > 0.8 and metrics.f1 > 0 and params.depth = 3 and "
+        "params.model = 'lgbm' and tags.team = 'x' and status = 'finished'"
     )
-    orders = run_query.parse_order(["metrics.roc_auc desc", "params.depth"])
+    clauses = run_query.parse_filter(text, local_ws.stack.limits)
     with local_ws.store.connect() as conn:
         project_id = local_ws.runs._project_id(conn, "default")
-        query = search_query(project_id, clauses, orders, 100).compile(
-            dialect=local_ws.store.engine.dialect
-        )
-        values = query.construct_params()
-        params = tuple(values[key] for key in query.positiontup or ())
-        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", params).all()
-        assert [r.id for r in local_ws.runs.list(order_by="metrics.roc_auc desc")] == [run.id]
-    details = " | ".join(str(row[-1]) for row in plan)
+    by_param = search_query(project_id, clauses, run_query.parse_order("params.depth"), 100)
+    details = _plan(local_ws, by_param)
     for index in (
         "ix_run_metrics_key_value",
         "ix_run_params_key_number",
@@ -466,8 +469,19 @@ def test_searches_use_the_indexes(local_ws: Workspace) -> None:
         "ix_runs_project",
     ):
         assert index in details, details
-    for table in ("runs", "run_metrics", "run_params", "run_tags"):
-        assert f"SCAN {table}" not in details, details
+    orders = run_query.parse_order(["metrics.roc_auc desc", "tags.team"])
+    head, *rest = search_queries(project_id, clauses, orders, 100)
+    walked = _plan(local_ws, head)
+    assert "SEARCH walk USING INDEX ix_run_metrics_key_value (key=? AND value>?)" in walked
+    assert "USE TEMP B-TREE FOR ORDER BY" not in walked, walked  # only its right part
+    assert rest == []  # a clause on the ordering metric: runs without it cannot match
+    no_clause = search_queries(project_id, clauses[1:], orders, 100)
+    assert len(no_clause) == 2
+    for query in (by_param, head, *no_clause):
+        details = _plan(local_ws, query)
+        for table in ("runs", "run_metrics", "run_params", "run_tags", "walk"):
+            assert f"SCAN {table}" not in details, details
+    assert [r.id for r in local_ws.runs.list(text, order_by="metrics.roc_auc desc")] == [run.id]
 
 
 @pytest.fixture

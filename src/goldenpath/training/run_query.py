@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, exists, select
 
 from goldenpath.core.errors import InvalidInput
 from goldenpath.core.limits import Limits
@@ -281,28 +281,31 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-def clause_condition(clause: Clause) -> ColumnElement[bool]:
-    """The clause as a condition on ``runs``: an indexed subquery per key, or a run column."""
-    compare = _COMPARE[clause.op]
+def compare(clause: Clause, column: Any) -> ColumnElement[bool]:
+    """``column <op> value`` for the clause's operator and (bound) value."""
+    condition: ColumnElement[bool] = _COMPARE[clause.op](column, clause.value)
+    return condition
+
+
+def clause_condition(clause: Clause, correlated: bool = False) -> ColumnElement[bool]:
+    """The clause as a condition on ``runs``: a run column, or an indexed subquery on the
+    key's table: ``runs.id IN (SELECT run_id ... WHERE key = :k AND value <op> :v)`` (the
+    (key, value) index finds every match once), or with ``correlated`` an ``EXISTS`` looked
+    up by primary key (run_id, key) for each run a query walks in order, which stops once
+    its page is full instead of collecting every match first."""
     if clause.kind == "attribute":
-        condition: ColumnElement[bool] = compare(runs.c[clause.key], clause.value)
-        return condition
-    if clause.kind == "metrics":
-        inner: Any = select(run_metrics.c.run_id).where(
-            run_metrics.c.key == clause.key, compare(run_metrics.c.value, clause.value)
-        )
-    elif clause.kind == "params":
-        column = run_params.c.number if isinstance(clause.value, float) else run_params.c.value
-        inner = select(run_params.c.run_id).where(
-            run_params.c.key == clause.key, compare(column, clause.value)
-        )
-    else:
-        inner = select(run_tags.c.run_id).where(
-            run_tags.c.key == clause.key, compare(run_tags.c.value, clause.value)
-        )
-    return runs.c.id.in_(inner)
+        return compare(clause, runs.c[clause.key])
+    table = {"metrics": run_metrics, "params": run_params, "tags": run_tags}[clause.kind]
+    column = table.c.value
+    if clause.kind == "params" and isinstance(clause.value, float):
+        column = run_params.c.number
+    matching = (table.c.key == clause.key, compare(clause, column))
+    if correlated:
+        found: ColumnElement[bool] = exists().where(table.c.run_id == runs.c.id, *matching)
+        return found
+    return runs.c.id.in_(select(table.c.run_id).where(*matching))
 
 
-def conditions(clauses: Sequence[Clause]) -> ColumnElement[bool] | None:
-    parts = [clause_condition(c) for c in clauses]
+def conditions(clauses: Sequence[Clause], correlated: bool = False) -> ColumnElement[bool] | None:
+    parts = [clause_condition(c, correlated) for c in clauses]
     return and_(*parts) if parts else None

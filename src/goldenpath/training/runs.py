@@ -777,12 +777,11 @@ class RunService:
             )
             if project_id is None:
                 return []
-            ids = [
-                row[0]
-                for row in conn.execute(
-                    search_query(project_id, clauses, orders, limit, experiment, status)
-                )
-            ]
+            ids: builtins.list[str] = []
+            for query in search_queries(project_id, clauses, orders, limit, experiment, status):
+                ids += [row[0] for row in conn.execute(query.limit(limit - len(ids)))]
+                if len(ids) >= limit:
+                    break
             return self._load(conn, ids)
 
     def compare(self, a: str, b: str) -> RunComparison:
@@ -934,6 +933,64 @@ class RunService:
         return result
 
 
+def search_queries(
+    project_id: str,
+    clauses: Sequence[run_query.Clause],
+    orders: Sequence[run_query.Order],
+    limit: int,
+    experiment: str | None = None,
+    status: str | None = None,
+) -> builtins.list[Any]:
+    """The queries for the ids of one page of a search, to run in turn until ``limit`` ids
+    are found: each clause an indexed subquery, each ordering key through a LEFT JOIN on
+    (run_id, key), then LIMIT.
+
+    Ordered by a metric first (the common search: the best runs), the first query walks that
+    metric's (key, value) index in order and stops once the page is full, instead of sorting
+    every match (226 ms -> a few ms at 100k runs, benchmarks/RESULTS.md); clauses on the same
+    metric become conditions on that walk. Runs without a value (or NaN) sort last: the second
+    query fetches them only if the first did not fill the page."""
+    if not orders or orders[0].kind != "metrics":
+        return [_search(project_id, clauses, orders, limit, experiment, status)]
+    first = orders[0]
+    walked = run_metrics.alias("walk")
+    same = [c for c in clauses if c.kind == "metrics" and c.key == first.key]
+    rest = [c for c in clauses if c not in same]
+    value = walked.c.value
+    query = (
+        select(runs.c.id)
+        .select_from(walked.join(runs, runs.c.id == walked.c.run_id))
+        .where(walked.c.key == first.key, value.is_not(None))
+        .where(*[run_query.compare(c, value) for c in same])
+    )
+    head = _search(
+        project_id,
+        rest,
+        orders[1:],
+        limit,
+        experiment,
+        status,
+        query=query,
+        first=value.desc() if first.descending else value.asc(),
+        correlated=True,
+    )
+    if same:  # a run without a value matches no clause on it
+        return [head]
+    has_value = select(run_metrics.c.run_id).where(
+        run_metrics.c.key == first.key, run_metrics.c.value.is_not(None)
+    )
+    tail = _search(
+        project_id,
+        [*rest],
+        orders[1:],
+        limit,
+        experiment,
+        status,
+        query=select(runs.c.id).where(runs.c.id.not_in(has_value)),
+    )
+    return [head, tail]
+
+
 def search_query(
     project_id: str,
     clauses: Sequence[run_query.Clause],
@@ -942,17 +999,31 @@ def search_query(
     experiment: str | None = None,
     status: str | None = None,
 ) -> Any:
-    """The ids of one page of a search: each clause an indexed subquery, each ordering key
-    through a LEFT JOIN on (run_id, key), then LIMIT."""
-    query = select(runs.c.id).where(runs.c.project_id == project_id)
-    condition = run_query.conditions(clauses)
+    """The first (main) query of :func:`search_queries`."""
+    return search_queries(project_id, clauses, orders, limit, experiment, status)[0]
+
+
+def _search(
+    project_id: str,
+    clauses: Sequence[run_query.Clause],
+    orders: Sequence[run_query.Order],
+    limit: int,
+    experiment: str | None,
+    status: str | None,
+    *,
+    query: Any = None,
+    first: Any = None,
+    correlated: bool = False,
+) -> Any:
+    query = (select(runs.c.id) if query is None else query).where(runs.c.project_id == project_id)
+    condition = run_query.conditions(clauses, correlated)
     if condition is not None:
         query = query.where(condition)
     if experiment is not None:
         query = query.where(runs.c.experiment == experiment)
     if status is not None:
         query = query.where(runs.c.status == status)
-    order_terms: builtins.list[Any] = []
+    order_terms: builtins.list[Any] = [] if first is None else [first]
     for n, order in enumerate(orders):
         if order.kind == "attribute":
             columns = [runs.c[order.key]]
