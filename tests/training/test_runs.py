@@ -208,6 +208,11 @@ def test_ordering(ws: Workspace, searchable: dict[str, str]) -> None:
     by_auc = [r.name for r in service.list(order_by="metrics.roc_auc desc")]
     assert by_auc == ["f", "a", "b", "e", "c", "d"]  # NaN last
     assert [r.name for r in service.list(order_by=["metrics.roc_auc"])][:2] == ["c", "e"]
+    best = service.list("metrics.roc_auc > 0.8", order_by="metrics.roc_auc desc")
+    assert [r.name for r in best] == ["f", "a", "b"]  # the clause on the walked metric holds
+    low = service.list("metrics.roc_auc <= 0.85 and tags.team = 'blue'", order_by="metrics.roc_auc")
+    assert [r.name for r in low] == ["e", "b"]
+    assert [r.name for r in service.list(order_by="metrics.roc_auc desc", limit=2)] == ["f", "a"]
     assert [r.name for r in service.list(order_by="metrics.roc_auc")][-1] == "d"
     numeric = [r.name for r in service.list("status = 'finished'", order_by="params.max_depth")]
     assert numeric == ["e", "c", "a", "b", "d"]  # 10 after 5: numbers, not text; ties newest first
