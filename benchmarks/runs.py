@@ -233,7 +233,7 @@ def main() -> None:
     print(f"logging: {verdict(ours_rate / mlflow['runs_per_s'] if mlflow else None)}")
 
     print()
-    print(f"### Search: `{FILTER}` ordered by `{ORDER}`, first 100 of {found:,} matches")
+    print(f"### Search: `{FILTER}` ordered by `{ORDER}`, first {found:,} matches")
     print()
     p50, p99 = statistics.median(in_process), percentile(in_process, 0.99)
     header = ["", "runs", "p50 ms", "p99 ms", "calls"]
