@@ -15,9 +15,9 @@ written in one transaction with the others:
 
 What a crash loses: if the process dies (killed, power cut) the entries logged in the last
 second or so, at most 1,000, are not written, and the run stays ``running``. One transaction
-per call made a run with 5 parameters and 5 metrics cost ~10 transactions; buffered it is two
-(start and end), the difference between ~100 and well over 1,000 runs logged per second on
-SQLite (benchmarks/RESULTS.md, "Issue 14: runs").
+per call made a run of 5 parameters and 5 metrics 12 transactions (152 runs/s on SQLite,
+*probe*); buffered it is two, start and end (600-800 runs/s; benchmarks/RESULTS.md, "Issue 14:
+runs").
 """
 
 from __future__ import annotations
