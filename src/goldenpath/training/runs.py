@@ -1015,7 +1015,9 @@ def _search(
     first: Any = None,
     correlated: bool = False,
 ) -> Any:
-    query = (select(runs.c.id) if query is None else query).where(runs.c.project_id == project_id)
+    if query is None:
+        query = select(runs.c.id)
+    query = query.where(runs.c.project_id == project_id)
     condition = run_query.conditions(clauses, correlated)
     if condition is not None:
         query = query.where(condition)
