@@ -70,8 +70,13 @@ class EndRun(_Body):
 @router.get("/runs", response_model=None, responses=answer(list[schemas.Run]))
 async def list_runs(
     ws: WS,
-    filter: Annotated[str | None, Query(max_length=100_000)] = None,
-    order_by: Annotated[list[str] | None, Query(max_length=10)] = None,
+    # Bounded here so that a request line stays far below the HTTP parser's own limit (~80 KB,
+    # past which it answers a plain-text 400); limits.run_filter_chars_max (4,000) is the
+    # service's limit.
+    filter: Annotated[str | None, Query(max_length=8_000)] = None,
+    order_by: Annotated[
+        list[Annotated[str, Field(max_length=300)]] | None, Query(max_length=10)
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1_000_000)] = 100,
     experiment: Annotated[str | None, Query(max_length=63)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
