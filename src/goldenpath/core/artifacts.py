@@ -63,27 +63,38 @@ class ArtifactStore:
     def put_bytes(self, data: bytes) -> Artifact:
         """Store ``data``; return its address. Storing the same bytes twice is one file."""
         digest = hashlib.sha256(data).hexdigest()
-        target = self.path(digest)
-        if not target.is_file():
-            self._write(target, lambda handle: handle.write(data))
+        if not self.path(digest).is_file():
+            self._store(lambda out: out.write(data), lambda: digest)
         return Artifact(digest, len(data))
 
     def put_file(self, source: Path) -> Artifact:
         """Store a copy of the file ``source`` (streamed, hashed as it is copied)."""
         hasher = hashlib.sha256()
         size = 0
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out, source.open("rb") as handle:
+
+        def copy(out: BinaryIO) -> None:
+            nonlocal size
+            with source.open("rb") as handle:
                 while chunk := handle.read(_CHUNK):
                     hasher.update(chunk)
                     size += len(chunk)
                     out.write(chunk)
+
+        digest = self._store(copy, hasher.hexdigest)
+        return Artifact(digest, size)
+
+    def _store(self, write: Callable[[BinaryIO], object], digest: Callable[[], str]) -> str:
+        """Write to a temporary file beside the store, fsync it, rename it to its address
+        (``digest()``, asked once the bytes are written) and fsync the directory."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                write(out)
                 out.flush()
                 os.fsync(out.fileno())
-            digest = hasher.hexdigest()
-            target = self.path(digest)
+            name = digest()
+            target = self.path(name)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, target)
             _fsync_dir(target.parent)
@@ -91,7 +102,7 @@ class ArtifactStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        return Artifact(digest, size)
+        return name
 
     def read_bytes(self, digest: str) -> bytes:
         """The artifact's bytes, after checking they still hash to ``digest``."""
@@ -110,21 +121,6 @@ class ArtifactStore:
                 hint="restore the file from a backup",
             )
         return data
-
-    def _write(self, target: Path, write: Callable[[BinaryIO], object]) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                write(handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-            _fsync_dir(target.parent)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
 
 
 def _fsync_dir(directory: Path) -> None:
