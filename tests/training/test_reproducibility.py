@@ -81,6 +81,10 @@ def test_a_rerun_gives_the_same_fingerprint(
     again = trained_ws.training.rerun(first.run_id)  # from the run's stored entry.py
     assert again.fingerprint == first.fingerprint
     assert again.training_set == first.training_set and again.model != first.model
+    # The rerun carries the original's contract results (the contract gate reads them).
+    original, repeated = trained_ws.models.get(first.model), trained_ws.models.get(again.model)
+    assert repeated.lineage["contracts"] == original.lineage["contracts"] != []
+    assert repeated.lineage["contract_passed"] is True
     rerun = trained_ws.runs.get(again.run_id)
     assert (
         rerun.rerun_of == first.run_id and rerun.params == trained_ws.runs.get(first.run_id).params

@@ -104,6 +104,8 @@ class _Plan:
     entry_source: bytes
     rerun_of: str | None = None
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    # A rerun's contract results: the original's, as its model version recorded them.
+    contracts: list[dict[str, Any]] | None = None
 
 
 class TrainingService:
@@ -183,6 +185,7 @@ class TrainingService:
             Path(recorded["project_dir"]),
             self._artifacts.read_bytes(artifacts[ENTRY_ARTIFACT]),
             rerun_of=original.id,
+            contracts=self._original_contracts(original),
         )
         return self._run(
             plan, no_cache=False, training_set_ref=str(training_set["ref"]), on_step=on_step
@@ -237,7 +240,7 @@ class TrainingService:
 
             since = time.perf_counter()
             dataset = self._datasets.get(config.dataset) if training_set_ref is None else None
-            contracts = self._contracts(config, dataset)
+            contracts = self._contracts(dataset) if plan.contracts is None else plan.contracts
             passed = all(c["checked"] for c in contracts)
             done(
                 "contract",
@@ -376,11 +379,26 @@ class TrainingService:
                 hint="docs/models.md lists the gates and their form",
             ) from None
 
-    def _contracts(self, config: TrainingConfig, dataset: Any) -> list[dict[str, Any]]:
+    def _original_contracts(self, original: Any) -> list[dict[str, Any]]:
+        """The contract results of the run a rerun repeats (what its version recorded)."""
+        ref = original.tags.get("model_version")
+        if ref:
+            try:
+                return list(self._models.get(ref).lineage.get("contracts") or [])
+            except GoldenpathError:
+                pass
+        return [
+            {
+                "dataset": "(unknown)",
+                "checked": False,
+                "detail": f"run {original.id} registered no model, so its contract check is "
+                "unknown (the contract gate will fail)",
+            }
+        ]
+
+    def _contracts(self, dataset: Any) -> list[dict[str, Any]]:
         """Whether each dataset the model learns from was checked by its contract: the entity
         dataset's version, and every batch in it since the table was last replaced."""
-        if dataset is None:  # a rerun: the training set's datasets were checked when built
-            return []
         history = self._datasets.history(dataset.dataset)
         since_replace: list[Any] = []
         for version in history:
