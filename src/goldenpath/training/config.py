@@ -178,12 +178,15 @@ def apply_param_overrides(
     return result
 
 
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "text"}
+
+
 def _coerce(key: str, value: Any, raw: str, expected: ParamValue) -> ParamValue:
     def wrong() -> InvalidInput:
         return InvalidInput(
             f"--param {key}={raw}: {key} is {type(expected).__name__} "
             f"(gp.yaml has {expected!r}), not {type(value).__name__}",
-            hint=f"give a {type(expected).__name__}, e.g. --param {key}={expected}",
+            hint=f"give {_KINDS[type(expected)]}, e.g. --param {key}={expected}",
         )
 
     if isinstance(expected, bool):
