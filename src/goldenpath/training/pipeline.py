@@ -262,7 +262,7 @@ class TrainingService:
 
             step = "split"
             since = time.perf_counter()
-            inputs = self._inputs(config, table)
+            inputs = _inputs(config, table, list(info.spec["features"]))
             train_df, valid_df, split_detail = _split(config, table, inputs)
             done("split", split_detail, since)
 
@@ -274,7 +274,7 @@ class TrainingService:
                 run.log_artifact(LOG_ARTIFACT, log_text)
                 failure = outcome.failure(config.time_limit)
                 if failure is not None:
-                    raise _StepError(*failure, cpu_s=outcome.cpu_s)
+                    raise _StepError(*failure)
                 from goldenpath.registry.packaging import Package
 
                 package = Package.read(workdir / child.PACKAGE_DIR)
@@ -552,29 +552,6 @@ class TrainingService:
             table = table.set_column(index, config.timestamp, localized)
         return table
 
-    def _inputs(self, config: TrainingConfig, table: pa.Table) -> list[str]:
-        """The model's inputs in signature order: the dataset columns, then the features."""
-        if config.feature_service is not None:
-            refs = list(self._features.show(config.feature_service).content["features"])
-        else:
-            refs = list(config.features or [])
-        inputs = [*config.columns, *(r.split(":", 1)[1] for r in refs)]
-        for name in inputs:
-            kind = table.schema.field(name).type
-            if not (
-                pa.types.is_integer(kind)
-                or pa.types.is_floating(kind)
-                or pa.types.is_boolean(kind)
-                or pa.types.is_string(kind)
-                or pa.types.is_large_string(kind)
-                or pa.types.is_null(kind)
-            ):
-                raise InvalidInput(
-                    f"model input {name!r} is {kind}: a model reads numbers, booleans or text",
-                    hint="derive a number from it in features.py",
-                )
-        return inputs
-
     def _train_in_child(
         self,
         workdir: Path,
@@ -608,10 +585,32 @@ class TrainingService:
         return outcome, log
 
 
+def _inputs(config: TrainingConfig, table: pa.Table, refs: list[str]) -> list[str]:
+    """The model's inputs in signature order: the dataset columns, then the features the
+    training set holds (its recorded references: a rerun reads what the original read,
+    even if the feature service has changed since)."""
+    inputs = [*config.columns, *(r.split(":", 1)[1] for r in refs)]
+    for name in inputs:
+        kind = table.schema.field(name).type
+        if not (
+            pa.types.is_integer(kind)
+            or pa.types.is_floating(kind)
+            or pa.types.is_boolean(kind)
+            or pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or pa.types.is_null(kind)
+        ):
+            raise InvalidInput(
+                f"model input {name!r} is {kind}: a model reads numbers, booleans or text",
+                hint="derive a number from it in features.py",
+            )
+    return inputs
+
+
 class _StepError(Exception):
-    def __init__(self, step: str, message: str, traceback: str, *, cpu_s: float = 0.0) -> None:
+    def __init__(self, step: str, message: str, traceback: str) -> None:
         super().__init__(message)
-        self.step, self.message, self.traceback, self.cpu_s = step, message, traceback, cpu_s
+        self.step, self.message, self.traceback = step, message, traceback
 
 
 def _cache_key(
