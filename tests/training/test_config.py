@@ -52,6 +52,7 @@ def test_a_bad_value_names_its_line(tmp_path: Path) -> None:
     ("change", "words"),
     [
         ("  entry: ../elsewhere.py\n", "inside the project"),
+        ("  entry: /etc/elsewhere.py\n", "inside the project"),
         ("  features: [user_tx:amount]\n", "not both"),
         ("  model: Fraud Model\n", "model name"),
         ("  time_limit: 0\n", "time_limit"),

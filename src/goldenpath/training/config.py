@@ -89,7 +89,8 @@ class TrainingConfig(BaseModel):
     @field_validator("entry")
     @classmethod
     def _entry(cls, value: str) -> str:
-        if not _ENTRY.fullmatch(value) or ".." in Path(value.split(":")[0]).parts:
+        file = Path(value.split(":")[0])
+        if not _ENTRY.fullmatch(value) or file.is_absolute() or ".." in file.parts:
             raise ValueError("entry is file.py or file.py:function, inside the project")
         return value
 
