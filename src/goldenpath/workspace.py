@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from goldenpath.features.online.base import OnlineStore
     from goldenpath.features.service import FeatureStore
     from goldenpath.registry.service import ModelRegistry
+    from goldenpath.serving.service import DeploymentService, PredictionService
     from goldenpath.training.pipeline import TrainingService
     from goldenpath.training.runs import RunService
 
@@ -211,6 +212,30 @@ class Workspace:
             self.project,
             limits=self.stack.limits,
         )
+
+    @cached_property
+    def deployments(self) -> DeploymentService:
+        """Deployments: serve a model version (gp deploy), canary, shadow, promote, rollback."""
+        from goldenpath.serving.service import DeploymentService
+
+        return DeploymentService(
+            self.store,
+            self.stack.home,
+            self.storage_root,
+            self.actor,
+            self.access_control,
+            self.models,
+            self.features,
+            self.policies,
+            runtime=self.stack.runtime,
+        )
+
+    @cached_property
+    def predictions(self) -> PredictionService:
+        """The prediction log: tail a deployment's, show one by request id."""
+        from goldenpath.serving.service import PredictionService
+
+        return PredictionService(self.deployments, self.access_control, self.stack.home)
 
     def _online_store(self) -> OnlineStore:
         return shared_online_store(self.stack.online, self.stack.home, self.stack.metadata)

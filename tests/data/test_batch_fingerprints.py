@@ -184,8 +184,9 @@ def test_migration_0006_leaves_older_versions_unknown_and_they_never_match(
         head = ws.store.current_revision()
         with ws.store.begin() as conn:  # back to the schema of migration 0005, data kept
             # The tables of the migrations after 0006 (0007 features, 0008 online state,
-            # 0009 runs, 0010 the model registry), dependants first.
-            later = ("model_alias_history", "model_aliases", "model_versions", "models")
+            # 0009 runs, 0010 the model registry, 0011 deployments), dependants first.
+            later = ("deployment_events", "deployments")
+            later += ("model_alias_history", "model_aliases", "model_versions", "models")
             later += (
                 "run_artifacts",
                 "run_metric_history",

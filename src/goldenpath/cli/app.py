@@ -12,6 +12,7 @@ from goldenpath.cli import (
     access,
     audit,
     data,
+    deploy,
     features,
     models,
     policy,
@@ -67,6 +68,9 @@ app.command("status")(workspace.status)
 app.command("quickstart")(quickstart.quickstart)
 app.command("server")(server.serve)
 app.command("train")(train.train)
+app.command("deploy")(deploy.deploy)
+app.add_typer(deploy.deployments_app, name="deployments")
+app.add_typer(deploy.predictions_app, name="predictions")
 app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
 app.add_typer(models.app, name="models")

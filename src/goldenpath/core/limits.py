@@ -57,6 +57,27 @@ class Limits(BaseModel):
     push_rows_max: int = Field(
         default=100_000, gt=0, description="rows in one push to a feature view"
     )
+    # Serving (the inference server of a deployment)
+    predict_body_max_bytes: int = Field(
+        default=1 * MiB, gt=0, description="one inference request body"
+    )
+    predict_rows_max: int = Field(
+        default=1_000, gt=0, description="rows (entities or tensor rows) in one inference request"
+    )
+    predict_inflight_max: int = Field(
+        default=64, gt=0, description="requests one inference server works on at once (then 429)"
+    )
+    predict_seconds: float = Field(
+        default=2.0, gt=0, description="one inference request, wall clock (then 503)"
+    )
+    prediction_log_queue_max: int = Field(
+        default=10_000, gt=0, description="predictions waiting to be logged (then dropped, counted)"
+    )
+    invoke_token_cache_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="how long a checked invoke token is trusted before re-reading",
+    )
     # Runs
     run_filter_chars_max: int = Field(
         default=4_000, gt=0, description="characters in one run search filter"

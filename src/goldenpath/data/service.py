@@ -32,7 +32,7 @@ from goldenpath.core.limits import Limits
 from goldenpath.core.names import Ref, parse_ref, validate_name
 from goldenpath.core.progress import NoProgress, Progress
 from goldenpath.data import Mode
-from goldenpath.data.contracts import LoadedContract, load_contract, parse_contract
+from goldenpath.data.contracts import Contract, LoadedContract, load_contract, parse_contract
 from goldenpath.data.formats import read_table
 from goldenpath.data.ingest import (
     batch_fingerprint,
@@ -573,6 +573,13 @@ class DatasetService:
         return result
 
     # -- internals -----------------------------------------------------------------------------
+
+    def contract(self, ref: str) -> Contract | None:
+        """The contract attached to a dataset now (None without one): what serving checks a
+        model's inputs against. Needs ``dataset.read``."""
+        version = self.get(ref)  # checks dataset.read
+        loaded = self._contract_for(version.dataset, None)
+        return None if loaded is None else loaded.contract
 
     def _contract_for(self, name: str, path: Path | None) -> LoadedContract | None:
         if path is not None:

@@ -28,6 +28,12 @@ PROJECT_PERMISSIONS = frozenset(
         "model.promote",
         "model.promote_force",
         "model.archive",
+        "deployment.read",
+        "deployment.deploy",
+        "deployment.promote",
+        "deployment.rollback",
+        "deployment.invoke",
+        "prediction.read",
     }
 )
 WORKSPACE_PERMISSIONS = frozenset(
@@ -52,6 +58,8 @@ _VIEWER = frozenset(
         "feature.read",
         "run.read",
         "model.read",
+        "deployment.read",
+        "prediction.read",
     }
 )
 # Writing features (apply definitions, materialise, push) goes with writing datasets;
@@ -62,14 +70,21 @@ _FEATURE_WRITE = frozenset({"feature.apply", "feature.materialize", "feature.pus
 # (promote --force) is an admin's alone.
 _TRAIN = frozenset({"run.write", "model.register"})
 _MODEL_MAINTAIN = frozenset({"model.alias", "model.promote", "model.archive"})
+# Deploying (and stopping), completing a canary and rolling back go with moving aliases.
+# Invoking a deployment is what a calling service account needs, so viewers have it (as they
+# have online reads); an approver's role is for approving only.
+_INVOKE = frozenset({"feature.read_online", "deployment.invoke"})
+_DEPLOY = frozenset({"deployment.deploy", "deployment.promote", "deployment.rollback"})
 ROLES: dict[str, frozenset[str]] = {
-    "viewer": _VIEWER | {"feature.read_online"},
-    "contributor": _VIEWER | {"dataset.write", "feature.read_online"} | _FEATURE_WRITE | _TRAIN,
+    "viewer": _VIEWER | _INVOKE,
+    "contributor": _VIEWER | {"dataset.write"} | _INVOKE | _FEATURE_WRITE | _TRAIN,
     "maintainer": _VIEWER
-    | {"dataset.write", "access.grant", "feature.read_online"}
+    | {"dataset.write", "access.grant"}
+    | _INVOKE
     | _FEATURE_WRITE
     | _TRAIN
-    | _MODEL_MAINTAIN,
+    | _MODEL_MAINTAIN
+    | _DEPLOY,
     "approver": _VIEWER | {"approval.approve"},
     "admin": PERMISSIONS,
 }

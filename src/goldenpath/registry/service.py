@@ -1112,6 +1112,12 @@ class ModelRegistry:
     def _scores(self, version: ModelVersion, frame: pd.DataFrame) -> np.ndarray:
         return scoring.scores(self._run(version, frame), version.signature)
 
+    def onnx(self, ref: str) -> tuple[ModelVersion, bytes]:
+        """The version and its ONNX graph's bytes (re-checked against ``onnx_digest``): what
+        a serving process loads."""
+        version = self.get(ref)
+        return version, self._artifacts.read_bytes(version.onnx_digest)
+
     def load_native(self, ref: str) -> Any:
         """The native model (for retraining and explanation), loaded without unpickling: a
         scikit-learn estimator (skops, types checked), a ``lightgbm.Booster`` or an

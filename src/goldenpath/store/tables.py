@@ -482,3 +482,48 @@ model_alias_history = Table(
     Column("moved_by", String(128), nullable=False),
     Index("ix_model_alias_history_model_alias", "model_id", "alias", "moved_at"),
 )
+
+# Deployments (migration 0011): a model's versions behind one endpoint. ``primary_version``
+# answers; ``candidate_version`` takes ``canary_percent`` of the traffic (mode ``canary``) or
+# is scored and logged without answering (mode ``shadow``); ``previous_version`` is where a
+# rollback returns. ``generation`` counts changes: the server loads the spec it names.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("project_id", String(26), ForeignKey("projects.id"), nullable=False),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("model", String(63), nullable=False),  # the registry model's name
+    Column("stage", String(8), nullable=False),  # dev | prod
+    Column("runtime", String(16), nullable=False),  # local | kubernetes
+    Column("status", String(16), nullable=False),  # running | stopped
+    Column("primary_version", Integer, nullable=False),
+    Column("candidate_version", Integer, nullable=True),
+    Column("candidate_mode", String(8), nullable=True),  # canary | shadow
+    Column("canary_percent", Integer, nullable=True),
+    Column("previous_version", Integer, nullable=True),
+    Column("generation", Integer, nullable=False),
+    Column("host", String(64), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("settings", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(128), nullable=False),
+)
+
+# Every change of a deployment's versions or traffic: deploy, swap, canary, shadow, promote,
+# rollback, stop (what DORA metrics and the monitor's rollback will read).
+deployment_events = Table(
+    "deployment_events",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("deployment_id", String(26), ForeignKey("deployments.id"), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("from_version", Integer, nullable=True),
+    Column("to_version", Integer, nullable=True),
+    Column("detail", JSON, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("by", String(128), nullable=False),
+    Index("ix_deployment_events_deployment_at", "deployment_id", "at"),
+)

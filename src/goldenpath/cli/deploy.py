@@ -1,0 +1,272 @@
+"""``gp deploy`` and ``gp deployments``: serve a model version, split traffic, promote, roll
+back, stop; ``gp predictions``: the prediction log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from goldenpath.cli import render
+from goldenpath.cli.context import workspace
+from goldenpath.cli.help import App
+from goldenpath.core.errors import InvalidInput
+from goldenpath.workspace import Workspace
+
+JSON = typer.Option(False, "--json", help="Print as JSON.")
+
+deployments_app = App(
+    help=(
+        "Deployments: what each serves, traffic, logs; promote a canary, roll back, stop.\n\n"
+        "Example: gp deployments list"
+    ),
+    no_args_is_help=True,
+)
+predictions_app = App(
+    help="The prediction log: every prediction served.\n\nExample: gp predictions tail fraud-api",
+    no_args_is_help=True,
+)
+
+
+def _local() -> Workspace:
+    """Deployments run processes on this machine (the local runtime): a local workspace."""
+    ws = workspace()
+    if not isinstance(ws, Workspace):
+        raise InvalidInput(
+            "deployments run on this machine: they need a local workspace, not GP_SERVER",
+            hint="unset GP_SERVER and use --workspace",
+        )
+    return ws
+
+
+def deploy(
+    ref: str = typer.Argument(..., help="fraud@3, fraud@champion (resolved now, then pinned)."),
+    name: str = typer.Option(..., "--name", "-n", help="The deployment (its endpoint's name)."),
+    port: int | None = typer.Option(
+        None, "--port", help="Port to listen on (default: a free one)."
+    ),
+    stage: str | None = typer.Option(
+        None,
+        "--stage",
+        help="dev (default) or prod (checked by the policies on deployment.create).",
+    ),
+    canary: int | None = typer.Option(
+        None, "--canary", help="Send this % of traffic (1-99, sticky per entity) to the version."
+    ),
+    shadow: bool = typer.Option(
+        False, "--shadow", help="Score and log the version beside the current one; never answer."
+    ),
+    host: str | None = typer.Option(
+        None,
+        "--host",
+        help="Address to bind (default 127.0.0.1; others need TLS or --insecure-bind).",
+    ),
+    insecure_bind: bool = typer.Option(
+        False, "--insecure-bind", help="Serve plain HTTP beyond 127.0.0.1 (tokens still required)."
+    ),
+    tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate for HTTPS."),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key for HTTPS."),
+    features: Path | None = typer.Option(
+        None, "--features", help="features.py, when the model reads on-demand features."
+    ),
+    json_: bool = JSON,
+) -> None:
+    """Serve a model version behind an endpoint (V2 inference protocol and /v1/predict).
+
+    Deploying to an existing --name swaps the version with no failed request.
+
+    Example: gp deploy fraud@1 --name fraud-api  # (not run by the help test: a server)
+    """
+    if features is None and Path("features.py").is_file():
+        features = Path("features.py")
+    info = _local().deployments.deploy(
+        ref,
+        name,
+        port=port,
+        stage=stage,
+        canary=canary,
+        shadow=shadow,
+        host=host,
+        insecure_bind=insecure_bind,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        features=features,
+    )
+    if json_:
+        render.print_json(info.as_dict())
+        return
+    typer.echo(f"{info.name}: serving {info.traffic} at {info.url} ({info.stage})")
+    typer.echo(
+        f"try: curl -s -X POST {info.url}/v1/predict "
+        + """-d '{"entities": {...}, "request": {...}}'"""
+    )
+    typer.echo(f"     curl -s {info.url}/v2/models/{info.model}")
+
+
+@deployments_app.command("list")
+def list_(json_: bool = JSON) -> None:
+    """Every deployment you may read: model versions, traffic, status, address.
+
+    Example: gp deployments list
+    """
+    found = _local().deployments.list()
+    if json_:
+        render.print_json([d.as_dict() for d in found])
+        return
+    render.table(
+        None,
+        ["name", "project", "stage", "status", "serving", "url"],
+        [(d.name, d.project, d.stage, d.status, d.traffic, d.url) for d in found],
+        empty="no deployments yet: gp deploy MODEL@VERSION --name NAME",
+    )
+
+
+@deployments_app.command()
+def status(name: str = typer.Argument(..., help="The deployment."), json_: bool = JSON) -> None:
+    """A deployment: versions and traffic, its processes, and every change it went through.
+
+    Example: gp deployments status fraud-api  # (not run by the help test: needs a deployment)
+    """
+    info = _local().deployments.get(name, events=True)
+    if json_:
+        render.print_json(info.as_dict())
+        return
+    live = info.live
+    render.fields(
+        [
+            ("deployment", info.name),
+            ("status", info.status),
+            ("serving", info.traffic),
+            ("url", info.url),
+            ("stage", info.stage),
+            ("runtime", info.runtime),
+            (
+                "processes",
+                f"supervisor {live.get('supervisor_pid')}, server {live.get('server_pid')}",
+            ),
+            ("restarts", live.get("restarts", 0)),
+            ("generation", f"{info.generation} (loaded: {live.get('loaded_generation')})"),
+        ]
+    )
+    render.table(
+        "history",
+        ["at", "action", "from", "to", "by"],
+        [
+            (e["at"], e["action"], e["from_version"], e["to_version"], e["by"])
+            for e in info.events or []
+        ],
+    )
+
+
+@deployments_app.command()
+def logs(
+    name: str = typer.Argument(..., help="The deployment."),
+    lines: int = typer.Option(100, "--lines", "-n", help="Lines from the end of each log."),
+) -> None:
+    """The server's and the supervisor's logs.
+
+    Example: gp deployments logs fraud-api  # (not run by the help test: needs a deployment)
+    """
+    typer.echo(_local().deployments.logs(name, lines))
+
+
+@deployments_app.command()
+def stop(name: str = typer.Argument(..., help="The deployment."), json_: bool = JSON) -> None:
+    """Stop serving: requests in flight finish first; the prediction log is flushed.
+
+    Example: gp deployments stop fraud-api  # (not run by the help test: needs a deployment)
+    """
+    info = _local().deployments.stop(name)
+    if json_:
+        render.print_json(info.as_dict())
+        return
+    typer.echo(f"{info.name}: stopped")
+
+
+@deployments_app.command()
+def promote(
+    name: str = typer.Argument(..., help="The deployment."),
+    reason: str | None = typer.Option(None, "--reason", help="Why (kept in the audit trail)."),
+    json_: bool = JSON,
+) -> None:
+    """Complete a canary or shadow: promote its version to champion through the registry's
+    gates and policies (as gp models promote), then send it all traffic.
+
+    Example: gp deployments promote fraud-api  # (not run by the help test: needs a canary)
+    """
+    info = _local().deployments.promote(name, reason=reason)
+    if json_:
+        render.print_json(info.as_dict())
+        return
+    typer.echo(f"{info.name}: promoted; serving {info.traffic}")
+
+
+@deployments_app.command()
+def rollback(
+    name: str = typer.Argument(..., help="The deployment."),
+    reason: str | None = typer.Option(None, "--reason", help="Why (kept in the audit trail)."),
+    json_: bool = JSON,
+) -> None:
+    """All traffic back to the previous version (drops a canary or shadow).
+
+    Example: gp deployments rollback fraud-api  # (not run by the help test: needs a deployment)
+    """
+    info = _local().deployments.rollback(name, reason=reason)
+    if json_:
+        render.print_json(info.as_dict())
+        return
+    typer.echo(f"{info.name}: rolled back; serving {info.traffic}")
+
+
+def _show_prediction(p: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [(k, p.get(k)) for k in p]
+
+
+@predictions_app.command()
+def tail(
+    name: str = typer.Argument(..., help="The deployment."),
+    limit: int = typer.Option(20, "--limit", "-n", help="How many, newest first."),
+    json_: bool = JSON,
+) -> None:
+    """The newest predictions of a deployment.
+
+    Example: gp predictions tail fraud-api  # (not run by the help test: needs a deployment)
+    """
+    found = _local().predictions.tail(name, limit)
+    if json_:
+        render.print_json(found)
+        return
+    render.table(
+        None,
+        ["request_id", "time", "version", "role", "output", "contract", "latency_ms"],
+        [
+            (
+                p["request_id"],
+                p["time"],
+                p["model_version"],
+                p["role"],
+                p["output"],
+                "ok" if p["contract_passed"] else p["contract"],
+                f"{p['latency_ms']:.2f}",
+            )
+            for p in found
+        ],
+        empty=f"no predictions logged for {name} yet",
+    )
+
+
+@predictions_app.command()
+def show(
+    request_id: str = typer.Argument(..., help="The request id (a ULID, from X-Request-Id)."),
+    json_: bool = JSON,
+) -> None:
+    """One prediction: its inputs, features (value, freshness, source), output, contract.
+
+    Example: gp predictions show 01J0000000000000000000000  # (not run by the help test)
+    """
+    found = _local().predictions.show(request_id)
+    if json_:
+        render.print_json(found)
+        return
+    render.fields(_show_prediction(found))

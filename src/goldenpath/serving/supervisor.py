@@ -1,0 +1,132 @@
+"""A deployment's supervisor: ``python -m goldenpath.serving.supervisor FOLDER``.
+
+One per deployment on the local runtime, in its own session (it outlives the ``gp deploy``
+that started it). It runs the inference server as a child process and restarts it when it
+dies (backing off; after :data:`CRASHES_MAX` crashes within :data:`CRASH_WINDOW` seconds it
+gives up and records ``failed``), and moves the prediction log's spool files into the Delta
+table every :data:`FLUSH_SECONDS`. On SIGTERM it stops the server (which finishes the requests
+in flight first), flushes the log one last time and exits. The monitor of the next issue
+will run here too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from goldenpath.serving.spec import DeploymentSpec, read_state, write_state
+
+log = logging.getLogger("goldenpath.serving.supervisor")
+FLUSH_SECONDS = 1.0
+CRASHES_MAX = 5
+CRASH_WINDOW = 60.0
+STOP_SECONDS = 20.0
+PID_FILE = "supervisor.pid"
+
+
+class Supervisor:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.spec = DeploymentSpec.read(folder)
+        self.stopping = False
+        self.crashes: list[float] = []
+        self.server: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+
+    def start_server(self) -> None:
+        log_file = open(self.folder / "server.log", "ab")  # noqa: SIM115 (the child keeps it)
+        self.server = subprocess.Popen(
+            [sys.executable, "-m", "goldenpath.serving.server", str(self.folder)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=os.environ.copy(),
+        )
+        log_file.close()
+        log.info("server started (pid %s)", self.server.pid)
+
+    def flush(self) -> None:
+        from goldenpath.serving.prediction_log import flush_spool
+
+        spec = DeploymentSpec.read(self.folder)
+        try:
+            written = flush_spool(self.folder / "spool", spec.table_uri)
+        except Exception:  # a failed flush keeps the spool files for the next attempt
+            log.exception("prediction log flush failed")
+            return
+        if written:
+            log.debug("flushed %s predictions", written)
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, self._on_term)
+        self.start_server()
+        while not self.stopping:
+            time.sleep(FLUSH_SECONDS)
+            self.flush()
+            assert self.server is not None
+            code = self.server.poll()
+            if code is None or self.stopping:
+                continue
+            now = time.monotonic()
+            self.crashes = [t for t in self.crashes if now - t < CRASH_WINDOW] + [now]
+            log.error("server exited with %s", code)
+            if len(self.crashes) >= CRASHES_MAX:
+                log.error(
+                    "server crashed %s times in %ss: giving up", len(self.crashes), CRASH_WINDOW
+                )
+                self._record("failed")
+                self.flush()
+                return 1
+            self.restarts += 1
+            self._record("restarting")
+            time.sleep(min(0.2 * 2 ** len(self.crashes), 5.0))
+            self.start_server()
+        self.stop_server()
+        self.flush()
+        return 0
+
+    def stop_server(self) -> None:
+        if self.server is None or self.server.poll() is not None:
+            return
+        self.server.send_signal(signal.SIGTERM)
+        try:
+            self.server.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            log.error("server did not stop in %ss: killed", STOP_SECONDS)
+            self.server.kill()
+            self.server.wait()
+        self._record("stopped")
+
+    def _on_term(self, signum: int, frame: object) -> None:
+        self.stopping = True
+
+    def _record(self, status: str) -> None:
+        state = read_state(self.folder) or {}
+        state.update({"status": status, "restarts": self.restarts})
+        write_state(self.folder, state)
+
+
+def main(folder: Path) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s supervisor: %(message)s"
+    )
+    pid_file = folder / PID_FILE
+    pid_file.write_text(str(os.getpid()), encoding="utf-8")
+    try:
+        return Supervisor(folder).run()
+    finally:
+        try:
+            if pid_file.read_text(encoding="utf-8").strip() == str(os.getpid()):
+                pid_file.unlink()
+        except OSError:
+            pass
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))
