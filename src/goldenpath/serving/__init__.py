@@ -1,0 +1,1 @@
+"""Serving: the inference server, traffic routing between model versions, the prediction log."""
