@@ -383,7 +383,17 @@ def test_get_finds_a_prediction_in_the_spool_and_in_the_table(spool: Path, table
     assert PredictionLogReader(str(table)).get(second) is None  # no spool given
 
 
-def test_get_reads_only_the_partition_its_id_names(spool: Path, table: Path) -> None:
+@pytest.mark.parametrize("stats", [True, False], ids=["file-stats", "no-file-stats"])
+def test_get_reads_only_the_partition_its_id_names(spool: Path, table: Path, stats: bool) -> None:
+    """Without per-file statistics (which Arrow would prune by too) only the partition
+    predicate keeps the read away from the other hour's files."""
+    if not stats:
+        DeltaTable.create(
+            str(table),
+            schema=SCHEMA,
+            partition_by=["partition"],
+            configuration={"delta.dataSkippingNumIndexedCols": "0"},
+        )
     early, late = ids_at(HOUR, 6), ids_at(HOUR + timedelta(hours=1), 6)
     spool_records(spool, [record(i) for i in early + late])
     flush_spool(spool, str(table))
@@ -426,6 +436,19 @@ def test_tail_reads_several_files_of_one_partition_in_order(spool: Path, table: 
     reader = PredictionLogReader(str(table))
     assert [r["request_id"] for r in reader.tail(4)] == ids[::-1][:4]
     assert [r["request_id"] for r in reader.tail(12)] == ids[::-1]
+
+
+def test_tail_reads_an_older_file_that_overlaps_the_newest(spool: Path, table: Path) -> None:
+    """A slow server's batch is flushed after a newer one: its ids interleave with the first
+    commit's, so the tail must read both files."""
+    ids = ids_at(HOUR, 12)
+    spool_records(spool, [record(i) for i in ids[1::2]])
+    flush_spool(spool, str(table))
+    spool_records(spool, [record(i) for i in ids[0::2]])
+    flush_spool(spool, str(table))
+    reader = PredictionLogReader(str(table))
+    assert [r["request_id"] for r in reader.tail(3)] == ids[::-1][:3]
+    assert [r["request_id"] for r in reader.tail(7)] == ids[::-1][:7]
 
 
 @pytest.mark.parametrize(
