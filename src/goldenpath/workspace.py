@@ -228,6 +228,7 @@ class Workspace:
             self.features,
             self.policies,
             runtime=self.stack.runtime,
+            serving=self.stack.serving,
         )
 
     @cached_property
@@ -300,6 +301,7 @@ class Workspace:
             "storage": self.stack.storage,
             "online": redact_url(self.stack.online),
             "runtime": self.stack.runtime,
+            "serving": self.stack.serving,
         }
         return WorkspaceStatus(
             self.actor.name,

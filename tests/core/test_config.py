@@ -8,7 +8,6 @@ import pytest
 import goldenpath
 from goldenpath.core.config import (
     NOT_BUILT_YET,
-    NotBuiltYetWarning,
     StackSettings,
     not_built_choices,
     resolve_home,
@@ -88,23 +87,20 @@ def test_a_bad_environment_variable_is_named(
 # -- settings that nothing uses yet (issue 12, point 8) ------------------------------------------
 
 
-def test_a_backend_nothing_uses_yet_warns_once_and_status_says_not_built(
+def test_runtime_kubernetes_is_in_effect_and_warns_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Serving (issue 15) built both runtimes: choosing Kubernetes no longer warns."""
     monkeypatch.chdir(tmp_path)
     home = tmp_path / "home"
     goldenpath.connect(home, actor="alice", create=True).close()
     write(home / "config.yaml", "online: redis://127.0.0.1:6379/0\nruntime: kubernetes\n")
-    with pytest.warns(NotBuiltYetWarning) as caught:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         ws = goldenpath.connect(home, actor="alice")
-    lines = sorted(str(w.message) for w in caught)
-    # The feature store reads online: Redis (issue 13) is in effect and warns nothing.
-    assert len(lines) == 1 and "\n" not in "".join(lines)
-    assert lines[0].startswith(f"runtime: kubernetes is set ({home / 'config.yaml'}) but not")
-    assert "serving" in lines[0]
-    effect = ws.status().as_dict()["effect"]
-    assert effect["metadata"] == effect["storage"] == effect["online"] == "in effect"
-    assert effect["runtime"].startswith("not built yet: nothing is deployed yet")
+    status = ws.status().as_dict()
+    assert set(status["effect"].values()) == {"in effect"}
+    assert (status["stack"]["runtime"], status["stack"]["serving"]) == ("kubernetes", "deployment")
     ws.close()
 
 
@@ -115,9 +111,7 @@ def test_the_default_stack_warns_nothing(tmp_path: Path, monkeypatch: pytest.Mon
         ws = goldenpath.connect(tmp_path / "home", actor="alice", create=True)
         effect = ws.status().effect
         ws.close()
-    # Honest, but silent: the embedded runtime is not used yet either.
-    assert effect is not None and effect["metadata"] == effect["online"] == "in effect"
-    assert effect["runtime"].startswith("not built yet")
+    assert effect is not None and set(effect.values()) == {"in effect"}
 
 
 def test_building_a_backend_is_one_entry_in_one_table(
@@ -127,13 +121,14 @@ def test_building_a_backend_is_one_entry_in_one_table(
     monkeypatch.setenv("GP_ONLINE", "redis://127.0.0.1:6379/0")
     monkeypatch.setenv("GP_RUNTIME", "kubernetes")
     stack = resolve_stack(tmp_path / "home")
-    # The feature store (issue 13) deleted the online lines: Redis is in effect.
-    assert setting_effects(stack)["online"] == "in effect"
+    # The feature store (issue 13) deleted the online lines, serving (15) the runtime lines.
+    assert setting_effects(stack)["online"] == setting_effects(stack)["runtime"] == "in effect"
+    assert not_built_choices(stack) == []
+    # A backend not built yet is one entry: it warns and status says so; deleting it lifts both.
+    monkeypatch.setitem(NOT_BUILT_YET, ("runtime", "kubernetes"), "a future runtime")
     assert not_built_choices(stack) == [
-        "runtime: kubernetes is set (environment) but not built yet: "
-        + NOT_BUILT_YET[("runtime", "kubernetes")]
+        "runtime: kubernetes is set (environment) but not built yet: a future runtime"
     ]
-    # Serving's issue deletes its lines: the warning goes, status says "in effect".
     monkeypatch.delitem(NOT_BUILT_YET, ("runtime", "kubernetes"))
     assert not_built_choices(stack) == []
     assert setting_effects(stack)["runtime"] == "in effect"

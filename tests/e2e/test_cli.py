@@ -29,7 +29,6 @@ from typer.testing import CliRunner
 
 import goldenpath
 from goldenpath.cli.app import app as cli_app
-from goldenpath.core.config import NOT_BUILT_YET
 from tests.conftest import write
 
 pytestmark = pytest.mark.e2e
@@ -184,6 +183,7 @@ def test_init_and_status(tmp_path: Path) -> None:
         "storage": str(home / "storage"),
         "online": "sqlite",
         "runtime": "local",
+        "serving": "deployment",
     }
     assert set(info["sources"].values()) == {"default"}
     assert info["principal"] == ACTOR  # the creator, made the workspace's admin
@@ -193,24 +193,17 @@ def test_init_and_status(tmp_path: Path) -> None:
     assert again.json()["counts"] == counts  # opening an existing workspace writes nothing
 
 
-def test_status_says_which_settings_are_not_built_yet(gp: Gp) -> None:
+def test_status_says_where_each_setting_comes_from(gp: Gp) -> None:
     gp.env["GP_ONLINE"] = "redis://127.0.0.1:6379/0"  # in effect since issue 13
-    gp.env["GP_RUNTIME"] = "kubernetes"  # issue 12, point 8
+    gp.env["GP_RUNTIME"] = "kubernetes"  # in effect since issue 15
     as_json, as_text = gp.runs(["status", "--json"], ["status"])
-    assert as_json.json()["effect"] == {  # stdout stays pure JSON; the warning is on stderr
-        "metadata": "in effect",
-        "storage": "in effect",
-        "online": "in effect",
-        "runtime": "not built yet: " + NOT_BUILT_YET[("runtime", "kubernetes")],
-    }
+    assert set(as_json.json()["effect"].values()) == {"in effect"}
+    assert as_json.json()["stack"]["serving"] == "deployment"
     for run in (as_json, as_text):
-        assert run.err.splitlines() == [
-            "warning: runtime: kubernetes is set (environment) but not built yet: "
-            + NOT_BUILT_YET[("runtime", "kubernetes")]
-        ], str(run)
+        assert run.err == "", str(run)
     row = r"^{} *[ │] *{} *[ │] *{} *[ │] *{}"
     assert re.search(
-        row.format("runtime", "kubernetes", "environment", "not built yet: "), as_text.out, re.M
+        row.format("runtime", "kubernetes", "environment", "in effect"), as_text.out, re.M
     )
     assert re.search(
         row.format("online", r"redis://\S+", "environment", "in effect"), as_text.out, re.M

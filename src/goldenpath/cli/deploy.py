@@ -24,7 +24,10 @@ deployments_app = App(
     no_args_is_help=True,
 )
 predictions_app = App(
-    help="The prediction log: every prediction served.\n\nExample: gp predictions tail fraud-api",
+    help=(
+        "The prediction log: every prediction served.\n\n"
+        "Example: gp predictions tail fraud-api  # needs: a running deployment"
+    ),
     no_args_is_help=True,
 )
 
@@ -65,10 +68,26 @@ def deploy(
     insecure_bind: bool = typer.Option(
         False, "--insecure-bind", help="Serve plain HTTP beyond 127.0.0.1 (tokens still required)."
     ),
+    require_token: bool = typer.Option(
+        False, "--require-token", help="Require a token with deployment.invoke on 127.0.0.1 too."
+    ),
     tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate for HTTPS."),
     tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key for HTTPS."),
     features: Path | None = typer.Option(
         None, "--features", help="features.py, when the model reads on-demand features."
+    ),
+    target: str | None = typer.Option(
+        None, "--target", help="local or kubernetes (default: the stack's runtime)."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Kubernetes: print the manifests, change nothing."
+    ),
+    output: str = typer.Option("yaml", "--output", "-o", help="--dry-run output: yaml or json."),
+    namespace: str = typer.Option("default", "--namespace", help="Kubernetes namespace."),
+    kubeconfig: str | None = typer.Option(
+        None,
+        "--kubeconfig",
+        help="Kubernetes: the kubeconfig (default KUBECONFIG, ~/.kube/config).",
     ),
     json_: bool = JSON,
 ) -> None:
@@ -76,11 +95,23 @@ def deploy(
 
     Deploying to an existing --name swaps the version with no failed request.
 
-    Example: gp deploy fraud@1 --name fraud-api  # (not run by the help test: a server)
+    Example: gp features apply && gp train && gp deploy fraud@1 --name fraud-api
+    && gp deployments stop fraud-api
     """
+    ws = _local()
+    runtime = target or ws.stack.runtime
+    if runtime not in ("local", "kubernetes"):
+        raise InvalidInput(f"--target must be local or kubernetes, got {runtime!r}")
+    if output not in ("yaml", "json"):
+        raise InvalidInput(f"--output must be yaml or json, got {output!r}")
+    if runtime == "kubernetes":
+        _kubernetes(ws, ref, name, stage, canary, namespace, kubeconfig, dry_run, output, json_)
+        return
+    if dry_run:
+        raise InvalidInput("--dry-run renders Kubernetes manifests", hint="add --target kubernetes")
     if features is None and Path("features.py").is_file():
         features = Path("features.py")
-    info = _local().deployments.deploy(
+    info = ws.deployments.deploy(
         ref,
         name,
         port=port,
@@ -92,6 +123,7 @@ def deploy(
         tls_cert=tls_cert,
         tls_key=tls_key,
         features=features,
+        require_token=require_token,
     )
     if json_:
         render.print_json(info.as_dict())
@@ -102,6 +134,36 @@ def deploy(
         + """-d '{"entities": {...}, "request": {...}}'"""
     )
     typer.echo(f"     curl -s {info.url}/v2/models/{info.model}")
+
+
+def _kubernetes(
+    ws: Workspace,
+    ref: str,
+    name: str,
+    stage: str | None,
+    canary: int | None,
+    namespace: str,
+    kubeconfig: str | None,
+    dry_run: bool,
+    output: str,
+    json_: bool,
+) -> None:
+    from goldenpath.infra.kubernetes import to_json, to_yaml
+
+    if dry_run:
+        manifests = ws.deployments.manifests(ref, name, canary=canary, namespace=namespace)
+        typer.echo(
+            to_json(manifests) if output == "json" or json_ else to_yaml(manifests), nl=False
+        )
+        return
+    applied = ws.deployments.apply_kubernetes(
+        ref, name, stage=stage, canary=canary, namespace=namespace, kubeconfig=kubeconfig
+    )
+    if json_:
+        render.print_json(applied)
+        return
+    for item in applied:
+        typer.echo(f"applied {item.get('kind')}/{item.get('metadata', {}).get('name')}")
 
 
 @deployments_app.command("list")
@@ -126,7 +188,7 @@ def list_(json_: bool = JSON) -> None:
 def status(name: str = typer.Argument(..., help="The deployment."), json_: bool = JSON) -> None:
     """A deployment: versions and traffic, its processes, and every change it went through.
 
-    Example: gp deployments status fraud-api  # (not run by the help test: needs a deployment)
+    Example: gp deployments status fraud-api  # needs: a running deployment
     """
     info = _local().deployments.get(name, events=True)
     if json_:
@@ -166,7 +228,7 @@ def logs(
 ) -> None:
     """The server's and the supervisor's logs.
 
-    Example: gp deployments logs fraud-api  # (not run by the help test: needs a deployment)
+    Example: gp deployments logs fraud-api  # needs: a running deployment
     """
     typer.echo(_local().deployments.logs(name, lines))
 
@@ -175,7 +237,7 @@ def logs(
 def stop(name: str = typer.Argument(..., help="The deployment."), json_: bool = JSON) -> None:
     """Stop serving: requests in flight finish first; the prediction log is flushed.
 
-    Example: gp deployments stop fraud-api  # (not run by the help test: needs a deployment)
+    Example: gp deployments stop fraud-api  # needs: a running deployment
     """
     info = _local().deployments.stop(name)
     if json_:
@@ -193,7 +255,7 @@ def promote(
     """Complete a canary or shadow: promote its version to champion through the registry's
     gates and policies (as gp models promote), then send it all traffic.
 
-    Example: gp deployments promote fraud-api  # (not run by the help test: needs a canary)
+    Example: gp deployments promote fraud-api  # needs: a running deployment
     """
     info = _local().deployments.promote(name, reason=reason)
     if json_:
@@ -210,13 +272,17 @@ def rollback(
 ) -> None:
     """All traffic back to the previous version (drops a canary or shadow).
 
-    Example: gp deployments rollback fraud-api  # (not run by the help test: needs a deployment)
+    Example: gp deployments rollback fraud-api  # needs: a running deployment
     """
     info = _local().deployments.rollback(name, reason=reason)
     if json_:
         render.print_json(info.as_dict())
         return
     typer.echo(f"{info.name}: rolled back; serving {info.traffic}")
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _show_prediction(p: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -231,7 +297,7 @@ def tail(
 ) -> None:
     """The newest predictions of a deployment.
 
-    Example: gp predictions tail fraud-api  # (not run by the help test: needs a deployment)
+    Example: gp predictions tail fraud-api  # needs: a running deployment
     """
     found = _local().predictions.tail(name, limit)
     if json_:
@@ -239,15 +305,15 @@ def tail(
         return
     render.table(
         None,
-        ["request_id", "time", "version", "role", "output", "contract", "latency_ms"],
+        ["request_id", "time", "version", "role", "output", "contract", "ms"],
         [
             (
                 p["request_id"],
-                p["time"],
+                str(p["time"])[11:23],
                 p["model_version"],
                 p["role"],
-                p["output"],
-                "ok" if p["contract_passed"] else p["contract"],
+                " ".join(f"{k}={_short(v)}" for k, v in p["output"].items()),
+                "ok" if p["contract_passed"] else "; ".join(p["contract"]),
                 f"{p['latency_ms']:.2f}",
             )
             for p in found
@@ -263,7 +329,7 @@ def show(
 ) -> None:
     """One prediction: its inputs, features (value, freshness, source), output, contract.
 
-    Example: gp predictions show 01J0000000000000000000000  # (not run by the help test)
+    Example: gp predictions show 01J0000000000000000000000  # needs: a prediction's id
     """
     found = _local().predictions.show(request_id)
     if json_:

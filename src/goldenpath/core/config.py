@@ -22,7 +22,7 @@ from goldenpath.core.yamlfile import load_yaml_model
 
 CONFIG_FILE = "config.yaml"
 PROJECT_FILE = "gp.yaml"
-STACK_KEYS = ("metadata", "storage", "online", "runtime")
+STACK_KEYS = ("metadata", "storage", "online", "runtime", "serving")
 
 
 class StackSettings(BaseModel):
@@ -34,6 +34,15 @@ class StackSettings(BaseModel):
     storage: str | None = None
     online: str | None = None
     runtime: str | None = None
+    # On Kubernetes: plain Deployment + Service + HPA, or a KServe InferenceService.
+    serving: str | None = None
+
+    @field_validator("serving")
+    @classmethod
+    def _serving(cls, value: str | None) -> str | None:
+        if value is not None and value not in ("deployment", "kserve"):
+            raise ValueError("serving must be 'deployment' or 'kserve'")
+        return value
 
     @field_validator("online")
     @classmethod
@@ -83,6 +92,7 @@ class Stack:
     storage: str
     online: str
     runtime: str
+    serving: str = "deployment"
     sources: dict[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
 
@@ -119,7 +129,7 @@ def _absolute_metadata(value: str, home: Path) -> str:
 
 
 def _environment_settings() -> StackSettings:
-    """The ``GP_METADATA``, ``GP_STORAGE``, ``GP_ONLINE``, ``GP_RUNTIME`` layer."""
+    """The ``GP_METADATA``, ``GP_STORAGE``, ``GP_ONLINE``, ``GP_RUNTIME``, ``GP_SERVING`` layer."""
     values = {key: value for key in STACK_KEYS if (value := os.environ.get(f"GP_{key.upper()}"))}
     try:
         return StackSettings.model_validate(values)
@@ -143,6 +153,7 @@ def resolve_stack(
         storage=str(home / "storage"),
         online="sqlite",
         runtime="local",
+        serving="deployment",
     )
     config_path = home / CONFIG_FILE
     workspace = load_yaml_model(config_path, WorkspaceConfig) if config_path.exists() else None
@@ -171,6 +182,7 @@ def resolve_stack(
         storage=_absolute_storage(values["storage"], home),
         online=values["online"],
         runtime=values["runtime"],
+        serving=values["serving"],
         sources=sources,
         limits=resolve_limits(
             workspace.limits.model_dump(exclude_unset=True)
@@ -200,11 +212,15 @@ def write_workspace_config(home: Path, stack: StackSettings) -> Path:
 # deleted the online lines; serving: the runtime lines; object storage: the storage line).
 NOT_BUILT_YET: dict[tuple[str, str], str] = {
     ("storage", "remote"): "remote storage roots (s3://) are refused; use a local directory",
-    ("runtime", "local"): "nothing is deployed yet; serving will run local processes",
-    ("runtime", "kubernetes"): "nothing is deployed yet; serving will deploy to Kubernetes",
 }
 # The embedded backends a new workspace uses: not choosing anything is never warned about.
-EMBEDDED = {"metadata": "sqlite", "storage": "local", "online": "sqlite", "runtime": "local"}
+EMBEDDED = {
+    "metadata": "sqlite",
+    "storage": "local",
+    "online": "sqlite",
+    "runtime": "local",
+    "serving": "deployment",
+}
 IN_EFFECT = "in effect"
 
 

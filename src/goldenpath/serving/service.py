@@ -91,6 +91,7 @@ class DeploymentService:
         features: Any,
         policies: Any,
         runtime: str = "local",
+        serving: str = "deployment",
     ) -> None:
         self._store = store
         self._home = home
@@ -101,6 +102,7 @@ class DeploymentService:
         self._features = features
         self._policies = policies
         self._runtime = runtime
+        self._serving = serving
 
     # -- deploy --------------------------------------------------------------------------------
 
@@ -118,6 +120,7 @@ class DeploymentService:
         tls_cert: str | Path | None = None,
         tls_key: str | Path | None = None,
         features: str | Path | None = None,
+        require_token: bool = False,
         wait: bool = True,
     ) -> DeploymentInfo:
         """Serve ``ref`` (``fraud``, ``fraud@3``, ``fraud@champion``: the alias is resolved
@@ -151,6 +154,8 @@ class DeploymentService:
         if stage not in STAGES:
             raise InvalidInput(f"--stage must be dev or prod, got {stage!r}")
         settings = self._settings(existing, host, insecure_bind, tls_cert, tls_key, features)
+        if require_token:
+            settings["require_token"] = True
         bind = settings["host"]
         if (canary is not None or shadow) and (existing is None or existing["status"] != "running"):
             raise Conflict(
@@ -321,7 +326,7 @@ class DeploymentService:
                 "(every request still needs a token with deployment.invoke)",
             )
         settings["insecure_bind"] = bool(insecure_bind and not loopback)
-        settings["require_token"] = not loopback
+        settings["require_token"] = not loopback or bool(settings.get("require_token"))
         if features is not None:
             if not Path(features).is_file():
                 raise InvalidInput(f"--features {features}: no such file")
@@ -336,6 +341,102 @@ class DeploymentService:
             for i in version.signature["inputs"]
         ]
         plan_for(inputs, version.lineage, self._features, Path(features) if features else None)
+
+    # -- Kubernetes ----------------------------------------------------------------------------
+
+    def manifests(
+        self,
+        ref: str,
+        name: str,
+        *,
+        canary: int | None = None,
+        namespace: str = "default",
+        serving: str | None = None,
+    ) -> builtins.list[dict[str, Any]]:
+        """The Kubernetes objects that would serve ``ref`` as ``name``: a Deployment, Service
+        and HorizontalPodAutoscaler, or a KServe InferenceService (stack ``serving: kserve``).
+        Nothing is changed (``gp deploy --target kubernetes --dry-run``)."""
+        from goldenpath.infra.kubernetes import render
+
+        return render(self._target(ref, name, canary, namespace, serving))
+
+    def _target(
+        self, ref: str, name: str, canary: int | None, namespace: str, serving: str | None
+    ) -> Any:
+        from goldenpath.infra.kubernetes import KubernetesTarget
+
+        validate_name(name, kind="deployment name")
+        version = self._models.get(ref)
+        self._access.require("deployment.read", version.project)
+        return KubernetesTarget(
+            name=name,
+            namespace=namespace,
+            model=version.name,
+            version=version.version,
+            onnx_digest=version.onnx_digest,
+            serving=serving or self._serving,
+            canary_percent=canary,
+        )
+
+    def apply_kubernetes(
+        self,
+        ref: str,
+        name: str,
+        *,
+        stage: str | None = None,
+        canary: int | None = None,
+        namespace: str = "default",
+        kubeconfig: str | None = None,
+        context: str | None = None,
+    ) -> builtins.list[dict[str, Any]]:
+        """Apply the manifests of :meth:`manifests` to the cluster of ``kubeconfig`` (default
+        ``KUBECONFIG`` / ``~/.kube/config``) with server-side apply; audited, and checked by
+        the prod policies like a local deployment. The cluster then runs it: ``kubectl``
+        reports its progress."""
+        from goldenpath.infra.kubernetes import KubernetesRuntime, render
+
+        version = self._models.get(ref)
+        self._access.require("deployment.deploy", version.project)
+        stage = stage or "dev"
+        if stage not in STAGES:
+            raise InvalidInput(f"--stage must be dev or prod, got {stage!r}")
+        target = self._target(ref, name, canary, namespace, None)
+        if stage == "prod":
+            self._policies.enforce(
+                "deployment.create",
+                f"{name}@{stage}",
+                {
+                    "environment": stage,
+                    "deployment": name,
+                    "model": {
+                        "name": version.name,
+                        "version": version.version,
+                        "metrics": {k: v for k, v in version.metrics.items() if v is not None},
+                    },
+                    "canary": canary or 0,
+                    "shadow": False,
+                    "runtime": "kubernetes",
+                },
+                project=version.project,
+            )
+        manifests = render(target)
+        applied = KubernetesRuntime.from_kubeconfig(kubeconfig, context=context).apply(manifests)
+        with self._store.begin() as conn:
+            audit.record(
+                conn,
+                self._actor,
+                "deployment.create",
+                "deployment",
+                name,
+                {
+                    "model": version.ref,
+                    "stage": stage,
+                    "runtime": "kubernetes",
+                    "namespace": namespace,
+                    "objects": [f"{m['kind']}/{m['metadata']['name']}" for m in manifests],
+                },
+            )
+        return applied
 
     # -- traffic -------------------------------------------------------------------------------
 

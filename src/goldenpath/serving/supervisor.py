@@ -4,9 +4,9 @@ One per deployment on the local runtime, in its own session (it outlives the ``g
 that started it). It runs the inference server as a child process and restarts it when it
 dies (backing off; after :data:`CRASHES_MAX` crashes within :data:`CRASH_WINDOW` seconds it
 gives up and records ``failed``), and moves the prediction log's spool files into the Delta
-table every :data:`FLUSH_SECONDS`. On SIGTERM it stops the server (which finishes the requests
-in flight first), flushes the log one last time and exits. The monitor of the next issue
-will run here too.
+table every :data:`FLUSH_SECONDS` (readers also read the spool, so nothing waits for it).
+On SIGTERM it stops the server (which finishes the requests in flight first), flushes the
+log one last time and exits. The monitor of the next issue will run here too.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from pathlib import Path
 from goldenpath.serving.spec import DeploymentSpec, read_state, write_state
 
 log = logging.getLogger("goldenpath.serving.supervisor")
-FLUSH_SECONDS = 1.0
+WATCH_SECONDS = 0.5
+# Each flush adds a file per hour partition: every few seconds, not every spool file.
+FLUSH_SECONDS = 5.0
 CRASHES_MAX = 5
 CRASH_WINDOW = 60.0
 STOP_SECONDS = 20.0
@@ -41,7 +43,7 @@ class Supervisor:
     def start_server(self) -> None:
         log_file = open(self.folder / "server.log", "ab")  # noqa: SIM115 (the child keeps it)
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "goldenpath.serving.server", str(self.folder)],
+            [sys.executable, "-m", "goldenpath.server.inference", str(self.folder)],
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -66,9 +68,12 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGINT, self._on_term)
         self.start_server()
+        flushed = time.monotonic()
         while not self.stopping:
-            time.sleep(FLUSH_SECONDS)
-            self.flush()
+            time.sleep(WATCH_SECONDS)
+            if time.monotonic() - flushed >= FLUSH_SECONDS:
+                self.flush()
+                flushed = time.monotonic()
             assert self.server is not None
             code = self.server.poll()
             if code is None or self.stopping:

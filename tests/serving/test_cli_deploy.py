@@ -1,0 +1,163 @@
+"""``gp deploy`` and friends as a user runs them (the real command, in a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.infra.test_kubernetes import FakeApiServer, fake_api  # noqa: F401 (a fixture)
+
+GP = [str(Path(sys.executable).parent / "gp")]
+
+
+def gp(home: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Any:
+    environment = {**os.environ, "GP_HOME": str(home), "GP_ACTOR": "alice", **(env or {})}
+    return subprocess.run(
+        [*GP, *args], capture_output=True, text=True, env=environment, cwd=cwd, timeout=120
+    )
+
+
+def test_deploy_curl_status_tail_stop(serving_home: Path, tmp_path: Path) -> None:
+    deployed = gp(serving_home, "deploy", "fraud@1", "--name", "cli-api", cwd=tmp_path)
+    assert deployed.returncode == 0, deployed.stderr
+    assert "cli-api: serving fraud@1 at http://127.0.0.1:" in deployed.stdout
+    try:
+        status = json.loads(gp(serving_home, "deployments", "status", "cli-api", "--json").stdout)
+        assert status["status"] == "running" and status["primary_version"] == 1
+        answer = httpx.post(
+            f"{status['url']}/v1/predict",
+            json={"entities": {"user_id": 3}, "request": {"currency": "GBP"}},
+        )
+        assert answer.status_code == 200
+        request_id = answer.json()["request_id"]
+        shown = gp(serving_home, "predictions", "show", request_id, "--json")
+        assert shown.returncode == 0, shown.stderr
+        record = json.loads(shown.stdout)
+        assert record["request_id"] == request_id and record["model_version"] == 1
+        assert record["entities"] == {"user_id": 3} and record["request"] == {"currency": "GBP"}
+        assert record["features"]["amount"]["source"] == "user_tx@1"
+        assert record["output"] == answer.json()["prediction"]
+        tail = gp(serving_home, "predictions", "tail", "cli-api", env={"COLUMNS": "200"})
+        assert request_id in tail.stdout
+        listed = gp(serving_home, "deployments", "list")
+        assert "cli-api" in listed.stdout and "running" in listed.stdout
+        logs = gp(serving_home, "deployments", "logs", "cli-api")
+        assert "serving cli-api on 127.0.0.1" in logs.stdout
+    finally:
+        stopped = gp(serving_home, "deployments", "stop", "cli-api")
+    assert stopped.returncode == 0 and "cli-api: stopped" in stopped.stdout
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{status['url']}/v2/health/live")
+    # The log was flushed into the Delta table at stop: still found.
+    again = gp(serving_home, "predictions", "show", request_id, "--json")
+    assert json.loads(again.stdout)["request_id"] == request_id
+    assert (serving_home / "storage" / "predictions" / "cli-api" / "_delta_log").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fraud@1", "--name", "Bad Name"], "deployment name"),
+        (["fraud@9", "--name", "x-api"], "has no version 9"),
+        (["fraud@1", "--name", "x-api", "--canary", "150"], "--canary must be"),
+        (["fraud@1", "--name", "x-api", "--canary", "10", "--shadow"], "exclude each other"),
+        (["fraud@1", "--name", "x-api", "--canary", "10"], "needs a running deployment"),
+        (["fraud@1", "--name", "x-api", "--host", "0.0.0.0"], "needs TLS"),
+        (["fraud@1", "--name", "x-api", "--host", "example.com"], "must be an IP address"),
+        (["fraud@1", "--name", "x-api", "--stage", "qa"], "dev or prod"),
+        (["fraud@1", "--name", "x-api", "--dry-run"], "--target kubernetes"),
+        (["fraud@1", "--name", "x-api", "--target", "docker"], "local or kubernetes"),
+        (["fraud@1", "--name", "x-api", "--tls-cert", "nope.pem"], "TLS needs both"),
+    ],
+)
+def test_bad_deploys_are_refused_with_nothing_changed(
+    serving_home: Path, args: list[str], message: str
+) -> None:
+    result = gp(serving_home, "deploy", *args)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (serving_home / "deployments" / "x-api").exists()
+    listed = json.loads(gp(serving_home, "deployments", "list", "--json").stdout)
+    assert "x-api" not in {d["name"] for d in listed}
+
+
+def test_kubernetes_dry_run_renders_manifests(serving_home: Path) -> None:
+    result = gp(
+        serving_home,
+        "deploy",
+        "fraud@1",
+        "--name",
+        "k-api",
+        "--target",
+        "kubernetes",
+        "--dry-run",
+        "-o",
+        "yaml",
+    )
+    assert result.returncode == 0, result.stderr
+    kinds = [doc["kind"] for doc in yaml.safe_load_all(result.stdout)]
+    assert kinds == ["Deployment", "Service", "HorizontalPodAutoscaler"]
+    kserve = gp(
+        serving_home,
+        "deploy",
+        "fraud@1",
+        "--name",
+        "k-api",
+        "--target",
+        "kubernetes",
+        "--dry-run",
+        "-o",
+        "json",
+        env={"GP_SERVING": "kserve"},
+    )
+    assert [i["kind"] for i in json.loads(kserve.stdout)["items"]] == ["InferenceService"]
+    assert not (serving_home / "deployments" / "k-api").exists()
+
+
+def test_kubernetes_apply_goes_through_server_side_apply(
+    serving_home: Path,
+    tmp_path: Path,
+    fake_api: FakeApiServer,  # noqa: F811
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "fake", "cluster": {"server": fake_api.url}}],
+                "users": [{"name": "me", "user": {"token": "t0ken"}}],
+                "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "me"}}],
+                "current-context": "fake",
+            }
+        )
+    )
+    result = gp(
+        serving_home,
+        "deploy",
+        "fraud@1",
+        "--name",
+        "k-api",
+        "--target",
+        "kubernetes",
+        "--kubeconfig",
+        str(kubeconfig),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "applied Deployment/k-api",
+        "applied Service/k-api",
+        "applied HorizontalPodAutoscaler/k-api",
+    ]
+    patches = [r for r in fake_api.requests if r.method == "PATCH"]
+    assert len(patches) == 3
+    assert all(r.content_type == "application/apply-patch+yaml" for r in patches)
+    assert all(r.query["fieldManager"] == ["goldenpath"] for r in patches)
