@@ -213,3 +213,12 @@ def test_a_trickling_body_times_out_and_overload_is_429(deployed: Any, serving_h
     time.sleep(0.2)
     assert post(f"{deployed.url}/v1/predict", GOOD).status_code == 200
     assert "gp_overload_refusals_total" in httpx.get(f"{deployed.url}/metrics").text
+
+
+def test_deep_nesting_and_huge_numbers_are_400_or_422_not_500(deployed: Any) -> None:
+    problem(post(f"{deployed.url}/v1/predict", b"[" * 100_000 + b"]" * 100_000), 400)
+    body = {"entities": {"user_id": 42}, "request": {"currency": "EUR"}}
+    text = json.dumps(body).replace('"EUR"', "1" + "0" * 400)
+    problem(post(f"{deployed.url}/v1/predict", text), 422, "request.currency")
+    huge_key = json.dumps(body).replace("42", "9" * 50)
+    problem(post(f"{deployed.url}/v1/predict", huge_key), 422, "entities.user_id")

@@ -21,7 +21,6 @@ happen after the answer is sent.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
@@ -77,6 +76,7 @@ class InferenceApp:
         self.version = version
         self.inflight = 0
         self._children: dict[tuple[str, str, str], Any] = {}
+        self._labelled: dict[tuple[str, int, str], Any] = {}
         self._latency: dict[tuple[str, str], Any] = {}
         self._inflight_gauge = metrics.inflight.labels(deployment)
         self._overload = metrics.overload.labels(deployment)
@@ -197,7 +197,7 @@ class InferenceApp:
                 "version": self.version,
                 "extensions": ["binary_tensor_data"],
             }
-            return "metadata", "", 200, json.dumps(doc).encode(), {}, None
+            return "metadata", "", 200, v2.dumps(doc), {}, None
         if len(parts) < 2 or parts[0] != "models":
             raise Problem(404, f"no route {path}")
         if traffic is None:
@@ -226,14 +226,14 @@ class InferenceApp:
             _method(method, "GET")
             target = served or traffic.primary
             versions = [str(s.model.version) for s in ([served] if served else traffic.versions)]
-            body = json.dumps(target.model.metadata(versions)).encode()
+            body = v2.dumps(target.model.metadata(versions))
             return "metadata", str(target.model.version), 200, body, {}, None
         if rest == ["ready"]:
             _method(method, "GET")
             ready = not self.holder.draining
             status = 200 if ready else 503
             answer = {"name": name, "ready": ready}
-            return "health", "", status, json.dumps(answer).encode(), {}, None
+            return "health", "", status, v2.dumps(answer), {}, None
         if rest == ["infer"]:
             _method(method, "POST")
             body = await self._body(scope, receive)
@@ -340,7 +340,7 @@ class InferenceApp:
             }
             for i in range(len(rows))
         ]
-        body_out = json.dumps(answers[0] if single else {"predictions": answers}).encode()
+        body_out = v2.dumps(answers[0] if single else {"predictions": answers})
 
         def after() -> None:
             self._account(served, role, len(rows), failed, resolved.features)
@@ -434,22 +434,30 @@ class InferenceApp:
         failed: list[list[str]] | None,
         features: list[dict[str, dict[str, Any]]] | None = None,
     ) -> None:
-        version = str(served.model.version)
-        m = self.metrics
-        m.rows.labels(self.deployment, version, role).inc(rows)
+        version = served.model.version
+        self._child("rows", version, role).inc(rows)
         if failed is not None:
             broken = sum(1 for f in failed if f)
             if broken:
-                m.contract.labels(self.deployment, version, "out").inc(broken)
+                self._child("contract", version, "out").inc(broken)
             if rows - broken:
-                m.contract.labels(self.deployment, version, "in").inc(rows - broken)
+                self._child("contract", version, "in").inc(rows - broken)
         if features:
             counts: dict[str, int] = {}
             for row in features:
                 for f in row.values():
                     counts[f["status"]] = counts.get(f["status"], 0) + 1
             for status, count in counts.items():
-                m.features.labels(self.deployment, version, status).inc(count)
+                self._child("features", version, status).inc(count)
+
+    def _child(self, metric: str, version: int, label: str) -> Any:
+        """A labelled child of one of the per-version counters, looked up once."""
+        key = (metric, version, label)
+        child = self._labelled.get(key)
+        if child is None:
+            family = getattr(self.metrics, metric)
+            child = self._labelled[key] = family.labels(self.deployment, str(version), label)
+        return child
 
     def _log_rows(
         self,
@@ -481,12 +489,12 @@ class InferenceApp:
                 "model_version": model.version,
                 "role": role,
                 "returned": returned,
-                "entities": json.dumps(entities[i], default=str),
-                "request": json.dumps(requests[i], default=str),
-                "features": json.dumps(features[i], default=str),
+                "entities": _encode(entities[i]),
+                "request": _encode(requests[i]),
+                "features": _encode(features[i]),
                 "contract_passed": not (failed and failed[i]),
-                "contract": json.dumps(failed[i] if failed else []),
-                "output": json.dumps(results[i]),
+                "contract": _encode(failed[i]) if failed and failed[i] else "[]",
+                "output": _encode(results[i]),
                 "latency_ms": latency,
                 "status": 200,
             }
@@ -536,6 +544,10 @@ class InferenceApp:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _encode(value: Any) -> str:
+    return v2.dumps(value).decode()
 
 
 def _route_of(path: str) -> str:

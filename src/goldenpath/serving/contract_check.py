@@ -11,20 +11,23 @@ alerts on.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from goldenpath.data.contracts import Contract
 
-Check = Callable[[np.ndarray], np.ndarray]  # [N, 1] feed -> [N] bool "broken"
+Check = Callable[[Any], bool]  # one value -> "broken?"
 
 
 @dataclass(frozen=True)
 class RowChecks:
-    """The checks that apply to a model's inputs: ``(input, rule, broken?)``."""
+    """The checks that apply to a model's inputs: ``(input, rule, broken?)``, per value (a
+    request scores one row or a few: a Python predicate beats a NumPy call per check)."""
 
     checks: tuple[tuple[str, str, Check], ...]
 
@@ -34,12 +37,17 @@ class RowChecks:
     def run(self, feeds: Mapping[str, np.ndarray], rows: int) -> list[list[str]]:
         """Per row, the rules it breaks (``"amount: max 20000"``); empty lists when none."""
         failed: list[list[str]] = [[] for _ in range(rows)]
+        columns: dict[str, list[Any]] = {}
         for name, rule, broken in self.checks:
-            feed = feeds.get(name)
-            if feed is None:
-                continue
-            for index in np.flatnonzero(broken(feed)):
-                failed[int(index)].append(f"{name}: {rule}")
+            values = columns.get(name)
+            if values is None:
+                feed = feeds.get(name)
+                if feed is None:
+                    continue
+                values = columns[name] = feed[:, 0].tolist()
+            for index, value in enumerate(values):
+                if broken(value):
+                    failed[index].append(f"{name}: {rule}")
         return failed
 
 
@@ -58,17 +66,17 @@ def row_checks(contract: Contract | None, inputs: list[tuple[str, str]]) -> RowC
             continue
         if kind == "float":
             if not rules.nullable:
-                add(name, "not null", _is_nan)
+                add(name, "not null", math.isnan)
             if isinstance(rules.min, int | float):
                 add(name, f"min {rules.min}", _below(float(rules.min)))
             if isinstance(rules.max, int | float):
                 add(name, f"max {rules.max}", _above(float(rules.max)))
             if rules.allowed is not None:
-                numbers = np.array([float(v) for v in rules.allowed if isinstance(v, int | float)])
-                add(name, "allowed values", _not_in_numbers(numbers))
+                numbers = frozenset(float(v) for v in rules.allowed if isinstance(v, int | float))
+                add(name, "allowed values", _not_in(numbers))
         else:
             if not rules.nullable:
-                add(name, "not null", _is_empty)
+                add(name, "not null", _empty)
             if rules.allowed is not None:
                 allowed = frozenset(str(v) for v in rules.allowed)
                 add(name, f"allowed values ({', '.join(sorted(allowed)[:5])})", _not_in(allowed))
@@ -77,29 +85,21 @@ def row_checks(contract: Contract | None, inputs: list[tuple[str, str]]) -> RowC
     return RowChecks(tuple(checks))
 
 
-def _is_nan(feed: np.ndarray) -> np.ndarray:
-    return np.asarray(np.isnan(feed[:, 0]))
-
-
-def _is_empty(feed: np.ndarray) -> np.ndarray:
-    return np.array([v == "" for v in feed[:, 0]], dtype=bool)
+def _empty(value: Any) -> bool:
+    return bool(value == "")
 
 
 def _below(low: float) -> Check:
-    return lambda feed: np.asarray(feed[:, 0] < low)
+    return lambda value: bool(value < low)
 
 
 def _above(high: float) -> Check:
-    return lambda feed: np.asarray(feed[:, 0] > high)
+    return lambda value: bool(value > high)
 
 
-def _not_in_numbers(numbers: np.ndarray) -> Check:
-    return lambda feed: ~np.isin(feed[:, 0], numbers)
-
-
-def _not_in(allowed: frozenset[str]) -> Check:
-    return lambda feed: np.array([v not in allowed for v in feed[:, 0]], dtype=bool)
+def _not_in(allowed: frozenset[Any]) -> Check:
+    return lambda value: value not in allowed
 
 
 def _no_match(pattern: re.Pattern[str]) -> Check:
-    return lambda feed: np.array([pattern.search(v) is None for v in feed[:, 0]], dtype=bool)
+    return lambda value: pattern.search(value) is None
