@@ -698,7 +698,7 @@ def hey_command(
 
     Not one ``hey -c 16``: its 16 workers start their tickers together, so each period's 16
     requests leave in one burst (81-84% of the gaps between requests under 0.1 ms here) and
-    the last waits for the other 15: p50 2.5-3.2 ms instead of 0.4-0.6 ms against the bare app
+    the last waits for the other 15: p50 1.8-3.2 ms instead of 0.2-0.6 ms against the bare app
     at 1,000 req/s. Separate processes spread that out, but 16 Go runtimes on 2 cores add
     their own noise to p99, hence wrk's Lua schedule by default (``--rate-client``).
     """
@@ -959,13 +959,13 @@ def main() -> None:
                         print(f"soak skipped: {name} is not available")
                     continue
                 probabilities[name] = answers(target)
+                if name in ("bare", "mlflow") and {"bare", "mlflow"} <= set(probabilities):
+                    check_same_model(probabilities["bare"], probabilities["mlflow"])
                 print(f"{name} up at {target.url} (load average {os.getloadavg()[0]:.2f})")
                 loads += measure(args.rate_client, target, rates, args.duration, tmp)
                 if args.soak and name == args.soak_target:
                     soaked = soak(args.rate_client, target, args.soak, tmp)
                     print(soak_report(soaked))
-        if "bare" in probabilities and "mlflow" in probabilities:
-            check_same_model(probabilities["bare"], probabilities["mlflow"])
     print()
     print(table(loads))
     print()
