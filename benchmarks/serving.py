@@ -45,9 +45,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -260,8 +260,9 @@ def build(tmp: Path) -> Built:
         config = load_training_config(project)
         ref = str(version.lineage["training_set"]["ref"])
         table = ws.features.read_training_set(ref)
-        refs = [f"{r}" for r in ws.features.get_training_set(ref).spec["features"]]
+        refs = [str(r) for r in ws.features.get_training_set(ref).spec["features"]]
         inputs = [i["name"] for i in version.signature["inputs"]]
+        # The pipeline's own (private) steps: MLflow must train on exactly the rows ours did.
         assert inputs == pipeline._inputs(config, table, refs), "signature != training inputs"
         train, valid, _ = pipeline._split(config, table, inputs)
         users = sorted(int(u) for u in set(table.column("user_id").to_pylist()))
@@ -320,13 +321,10 @@ class Target:
     url: str
     port: int
     routes: list[Route]
-    check: Callable[[Target], None] = field(default=lambda t: None)
 
 
 def _numbers_as_json(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: (float(v) if isinstance(v, int | float) and v is not None else v) for k, v in row.items()
-    }
+    return {k: (float(v) if isinstance(v, int | float) else v) for k, v in row.items()}
 
 
 @contextmanager
