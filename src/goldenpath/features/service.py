@@ -340,6 +340,14 @@ class FeatureStore:
         function must be the applied version's. Needs ``feature.read_online``."""
         return self._online().online(entity_rows, features, service, at, definitions)
 
+    def online_reader(
+        self, features: Sequence[str], *, definitions: Path | Definitions | None = None
+    ) -> Callable[[EntityRows], OnlineResult]:
+        """``rows -> OnlineResult`` for ``features`` at now, with permissions and registry
+        versions checked once, when it is made (the inference server's lookup: a model
+        serves the feature versions it was deployed with). Needs ``feature.read_online``."""
+        return self._online().reader(list(features), definitions)
+
     def push(self, view: str, rows: EntityRows) -> PushResult:
         """Append ``rows`` to the view's source dataset (contract-checked, all or nothing),
         then write them online. Needs ``feature.push`` (and ``dataset.write``); audited,

@@ -46,9 +46,6 @@ def main(folder: Path) -> int:
     limits = ws.stack.limits
     plog = PredictionLog(folder / "spool", queue_max=limits.prediction_log_queue_max)
 
-    def lookup(rows: Any, refs: list[str], definitions: Path | None) -> Any:
-        return ws.features.online(rows, refs, definitions=definitions)
-
     authorize = (
         TokenCheck(ws.store, spec.project, limits.invoke_token_cache_seconds)
         if spec.require_token
@@ -59,7 +56,6 @@ def main(folder: Path) -> int:
         holder,
         limits=limits,
         metrics=metrics,
-        lookup=lookup,
         log=plog,
         authorize=authorize,
     )

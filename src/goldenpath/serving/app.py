@@ -61,7 +61,6 @@ class InferenceApp:
         *,
         limits: Limits,
         metrics: ServerMetrics,
-        lookup: Callable[..., Any] | None = None,
         log: Any = None,
         authorize: Callable[[str | None], None] | None = None,
         version: str = "0.1.0",
@@ -70,7 +69,6 @@ class InferenceApp:
         self.holder = holder
         self.limits = limits
         self.metrics = metrics
-        self.lookup = lookup
         self.log = log
         self.authorize = authorize
         self.version = version
@@ -316,7 +314,7 @@ class InferenceApp:
             _check_row(row, "" if single else f"[{index}]")
         # One version per request: a batch follows its first row's entity key.
         served, role = traffic.pick(rows[0]["entities"])
-        resolved = served.plan.resolve(rows, self.lookup)
+        resolved = served.plan.resolve(rows)
         outputs = await self._score(served, resolved.feeds, len(rows))
         model = served.model
         results = model.results(outputs)
@@ -403,7 +401,7 @@ class InferenceApp:
         self, shadow: Served, rows: list[dict[str, Any]], started: float, ids: list[str]
     ) -> None:
         try:
-            resolved = shadow.plan.resolve(rows, self.lookup)
+            resolved = shadow.plan.resolve(rows)
             outputs = shadow.model.run(resolved.feeds)
         except Exception:
             self.metrics.errors.labels(self.deployment, str(shadow.model.version), "shadow").inc()

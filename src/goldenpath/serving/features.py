@@ -15,7 +15,7 @@ read), so serving looks up exactly the features the model was trained on:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,14 +46,16 @@ class FeaturePlan:
     request_fields: dict[str, str] = field(default_factory=dict)  # name -> kind
     request_only: dict[str, str] = field(default_factory=dict)  # on-demand request fields
     definitions: Path | None = None
+    # rows -> OnlineResult, pinned to the feature versions current at load (ws.features).
+    reader: Callable[[list[dict[str, Any]]], Any] | None = None
 
     @property
     def uses_features(self) -> bool:
         return bool(self.refs)
 
-    def resolve(self, rows: Sequence[Mapping[str, Any]], lookup: Any) -> Resolved:
+    def resolve(self, rows: Sequence[Mapping[str, Any]]) -> Resolved:
         """Feeds for ``rows`` (each ``{"entities": {...}, "request": {...}}``, already
-        shape-checked), looking features up with ``lookup(entity_rows, refs, definitions)``."""
+        shape-checked), looking the features up with ``reader``."""
         n = len(rows)
         entity_rows = []
         for index, row in enumerate(rows):
@@ -69,9 +71,9 @@ class FeaturePlan:
             column(kind, [r["request"][name] for r in rows], f"request.{name}")
         features: list[dict[str, dict[str, Any]]] = [{} for _ in range(n)]
         if self.refs:
-            refs = list(dict.fromkeys(self.refs.values()))
+            assert self.reader is not None
             try:
-                result = lookup(entity_rows, refs, self.definitions)
+                result = self.reader(entity_rows)
             except InvalidInput as exc:
                 raise invalid(str(exc), "entities") from None
             kinds = dict(self.inputs)
@@ -175,6 +177,9 @@ def plan_for(
     plan.request_fields = {n: k for n, k in inputs if n not in plan.refs}
     if on_demand:
         plan.definitions = _check_on_demand(on_demand, features, definitions, plan)
+    if plan.refs:
+        refs = list(dict.fromkeys(plan.refs.values()))
+        plan.reader = features.online_reader(refs, definitions=plan.definitions)
     return plan
 
 
