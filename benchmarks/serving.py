@@ -32,6 +32,7 @@ Every process the harness starts runs in its own process group and is ended in a
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import platform
@@ -266,6 +267,24 @@ def build(tmp: Path) -> Built:
         assert inputs == pipeline._inputs(config, table, refs), "signature != training inputs"
         train, valid, _ = pipeline._split(config, table, inputs)
         users = sorted(int(u) for u in set(table.column("user_id").to_pylist()))
+        # The sample's transactions are months old: past the view's TTL online. Each user
+        # gets a transaction a minute old (pushed: dataset and online store), so /v1/predict
+        # reads live values as it would in production.
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=1)
+        ws.features.push(
+            "user_tx",
+            [
+                {
+                    "tx_id": f"tx_{900000 + i:06d}",
+                    "user_id": user,
+                    "amount": 20.0 + i % 100,
+                    "currency": "EUR",
+                    "ts": now,
+                    "is_fraud": False,
+                }
+                for i, user in enumerate(users)
+            ],
+        )
     train_rows = tmp / "train.parquet"
     train[[*inputs, config.label]].to_parquet(train_rows, index=False)
     categorical = [i["name"] for i in version.signature["inputs"] if i["type"] == "string"]

@@ -80,8 +80,13 @@ def main(folder: Path) -> int:
         loaded = spec
         path = folder / "spec.json"
         seen = path.stat().st_mtime_ns
+        parent = os.getppid()
         while not server.should_exit:
             await asyncio.sleep(WATCH_SECONDS)
+            if os.getppid() != parent:  # the supervisor died (SIGKILL): do not outlive it
+                log.error("the supervisor is gone: stopping")
+                server.should_exit = True
+                return
             try:
                 mtime = path.stat().st_mtime_ns
                 if mtime == seen:

@@ -26,8 +26,8 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 import numpy as np
-from ulid import ULID
 
+from goldenpath.core.ids import fast_id
 from goldenpath.core.limits import Limits
 from goldenpath.serving import v2
 from goldenpath.serving.columns import kind_of
@@ -76,7 +76,7 @@ class InferenceApp:
         self._children: dict[tuple[str, str, str], Any] = {}
         self._labelled: dict[tuple[str, int, str], Any] = {}
         self._latency: dict[tuple[str, str], Any] = {}
-        self._inflight_gauge = metrics.inflight.labels(deployment)
+        metrics.inflight.labels(deployment).set_function(lambda: self.inflight)
         self._overload = metrics.overload.labels(deployment)
 
     # -- ASGI ----------------------------------------------------------------------------------
@@ -95,7 +95,7 @@ class InferenceApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        request_id = str(ULID())
+        request_id = fast_id()
         path: str = scope["path"]
         method: str = scope["method"]
         route = _route_of(path)
@@ -112,7 +112,6 @@ class InferenceApp:
                     headers={"Retry-After": "1"},
                 )
             self.inflight += 1
-            self._inflight_gauge.inc()
             try:
                 async with asyncio.timeout(self.limits.predict_seconds):
                     _, version, status, body, headers, after = await self._route(
@@ -126,7 +125,6 @@ class InferenceApp:
                 ) from None
             finally:
                 self.inflight -= 1
-                self._inflight_gauge.dec()
             content_type = CONTENT_TYPE.encode() if route == "metrics" else JSON
         except Problem as problem:
             status, body, headers = problem.status, problem.body(request_id), problem.headers
@@ -262,7 +260,7 @@ class InferenceApp:
         outputs = await self._score(served, request.feeds, request.rows)
         answer, headers = v2.response(model, request, outputs, request_id)
         version = str(model.version)
-        ids = [request_id] + [str(ULID()) for _ in range(request.rows - 1)]
+        ids = [request_id] + [fast_id() for _ in range(request.rows - 1)]
 
         def after() -> None:
             results = model.results(outputs)
@@ -319,7 +317,7 @@ class InferenceApp:
         model = served.model
         results = model.results(outputs)
         failed = served.checks.run(resolved.feeds, len(rows)) if served.checks else None
-        ids = [request_id] + [str(ULID()) for _ in range(len(rows) - 1)]
+        ids = [request_id] + [fast_id() for _ in range(len(rows) - 1)]
         answers = [
             {
                 "request_id": ids[i],
@@ -478,7 +476,7 @@ class InferenceApp:
         model = served.model
         for i in range(rows):
             # A shadow score gets an id of its own (the answer's id belongs to the answer).
-            request_id = ids[i] if returned else str(ULID())
+            request_id = ids[i] if returned else fast_id()
             record = {
                 "request_id": request_id,
                 "time": now_us,
