@@ -312,7 +312,7 @@ class InferenceApp:
             _check_row(row, "" if single else f"[{index}]")
         # One version per request: a batch follows its first row's entity key.
         served, role = traffic.pick(rows[0]["entities"])
-        resolved = served.plan.resolve(rows)
+        resolved = served.plan.resolve(rows, self._feature_counter(served))
         outputs = await self._score(served, resolved.feeds, len(rows))
         model = served.model
         results = model.results(outputs)
@@ -399,7 +399,7 @@ class InferenceApp:
         self, shadow: Served, rows: list[dict[str, Any]], started: float, ids: list[str]
     ) -> None:
         try:
-            resolved = shadow.plan.resolve(rows)
+            resolved = shadow.plan.resolve(rows, self._feature_counter(shadow))
             outputs = shadow.model.run(resolved.feeds)
         except Exception:
             self.metrics.errors.labels(self.deployment, str(shadow.model.version), "shadow").inc()
@@ -438,13 +438,14 @@ class InferenceApp:
                 self._child("contract", version, "out").inc(broken)
             if rows - broken:
                 self._child("contract", version, "in").inc(rows - broken)
-        if features:
-            counts: dict[str, int] = {}
-            for row in features:
-                for f in row.values():
-                    counts[f["status"]] = counts.get(f["status"], 0) + 1
-            for status, count in counts.items():
-                self._child("features", version, status).inc(count)
+
+    def _feature_counter(self, served: Served) -> Callable[[str, int], None]:
+        version = served.model.version
+
+        def count(status: str, n: int) -> None:
+            self._child("features", version, status).inc(n)
+
+        return count
 
     def _child(self, metric: str, version: int, label: str) -> Any:
         """A labelled child of one of the per-version counters, looked up once."""

@@ -53,9 +53,14 @@ class FeaturePlan:
     def uses_features(self) -> bool:
         return bool(self.refs)
 
-    def resolve(self, rows: Sequence[Mapping[str, Any]]) -> Resolved:
+    def resolve(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        count: Callable[[str, int], None] | None = None,
+    ) -> Resolved:
         """Feeds for ``rows`` (each ``{"entities": {...}, "request": {...}}``, already
-        shape-checked), looking the features up with ``reader``."""
+        shape-checked), looking the features up with ``reader``; ``count(status, n)`` hears
+        how many values were present, missing or expired (before a missing one is refused)."""
         n = len(rows)
         entity_rows = []
         for index, row in enumerate(rows):
@@ -77,6 +82,13 @@ class FeaturePlan:
             except InvalidInput as exc:
                 raise invalid(str(exc), "entities") from None
             kinds = dict(self.inputs)
+            if count is not None:
+                tally: dict[str, int] = {}
+                for ref in self.refs.values():
+                    for status in result.statuses[ref.split(":", 1)[1]]:
+                        tally[status] = tally.get(status, 0) + 1
+                for status, values_read in tally.items():
+                    count(status, values_read)
             for name, ref in self.refs.items():
                 feature = ref.split(":", 1)[1]
                 values = result.values[feature]
