@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,8 @@ import httpx
 import pytest
 import yaml
 
+from goldenpath.core.errors import GoldenpathError
+from goldenpath.workspace import Workspace
 from tests.infra.test_kubernetes import FakeApiServer, fake_api  # noqa: F401 (a fixture)
 
 GP = [str(Path(sys.executable).parent / "gp")]
@@ -66,16 +69,9 @@ def test_deploy_curl_status_tail_stop(serving_home: Path, tmp_path: Path) -> Non
     ("args", "message"),
     [
         (["fraud@1", "--name", "Bad Name"], "deployment name"),
-        (["fraud@9", "--name", "x-api"], "has no version 9"),
-        (["fraud@1", "--name", "x-api", "--canary", "150"], "--canary must be"),
-        (["fraud@1", "--name", "x-api", "--canary", "10", "--shadow"], "exclude each other"),
-        (["fraud@1", "--name", "x-api", "--canary", "10"], "needs a running deployment"),
         (["fraud@1", "--name", "x-api", "--host", "0.0.0.0"], "needs TLS"),
-        (["fraud@1", "--name", "x-api", "--host", "example.com"], "must be an IP address"),
-        (["fraud@1", "--name", "x-api", "--stage", "qa"], "dev or prod"),
         (["fraud@1", "--name", "x-api", "--dry-run"], "--target kubernetes"),
         (["fraud@1", "--name", "x-api", "--target", "docker"], "local or kubernetes"),
-        (["fraud@1", "--name", "x-api", "--tls-cert", "nope.pem"], "TLS needs both"),
     ],
 )
 def test_bad_deploys_are_refused_with_nothing_changed(
@@ -85,8 +81,29 @@ def test_bad_deploys_are_refused_with_nothing_changed(
     assert result.returncode != 0 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     assert not (serving_home / "deployments" / "x-api").exists()
-    listed = json.loads(gp(serving_home, "deployments", "list", "--json").stdout)
-    assert "x-api" not in {d["name"] for d in listed}
+
+
+@pytest.mark.parametrize(
+    ("ref", "options", "message"),
+    [
+        ("fraud@9", {}, "has no version 9"),
+        ("fraud@1", {"canary": 150}, "--canary must be"),
+        ("fraud@1", {"canary": 10, "shadow": True}, "exclude each other"),
+        ("fraud@1", {"canary": 10}, "needs a running deployment"),
+        ("fraud@1", {"host": "example.com"}, "must be an IP address"),
+        ("fraud@1", {"stage": "qa"}, "dev or prod"),
+        ("fraud@1", {"tls_cert": "nope.pem"}, "TLS needs both"),
+        ("fraud@1", {"port": 70000}, "--port must be"),
+        ("fraud@1", {"features": "missing.py"}, "no such file"),
+    ],
+)
+def test_bad_deploys_in_the_sdk(
+    sws: Workspace, serving_home: Path, ref: str, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(GoldenpathError, match=re.escape(message)):
+        sws.deployments.deploy(ref, "x-api", **options)
+    assert not (serving_home / "deployments" / "x-api").exists()
+    assert "x-api" not in {d.name for d in sws.deployments.list()}
 
 
 def test_kubernetes_dry_run_renders_manifests(serving_home: Path) -> None:
