@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from goldenpath.serving import local
 from goldenpath.workspace import Workspace
@@ -68,3 +69,29 @@ def test_a_killed_supervisor_takes_its_server_down_and_deploy_recovers(
         assert post(f"{info.url}/v1/predict", BODY).status_code == 200
     finally:
         sws.deployments.stop("orphan-api")
+
+
+def test_stop_drains_the_requests_in_flight(sws: Workspace) -> None:
+    import socket
+    import threading
+
+    info = sws.deployments.deploy("fraud@1", "drain-api")
+    body = json.dumps(BODY).encode()
+    sock = socket.create_connection((info.host, info.port))
+    try:
+        head = f"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n"
+        sock.sendall(head.encode() + body[:10])
+        stopping = threading.Thread(target=sws.deployments.stop, args=("drain-api",))
+        stopping.start()
+        time.sleep(1.0)  # the supervisor has passed SIGTERM on; the server is draining
+        sock.sendall(body[10:])
+        sock.settimeout(10)
+        answer = sock.recv(65536).decode()
+        assert answer.startswith("HTTP/1.1 200"), answer
+        stopping.join(30)
+        assert not stopping.is_alive()
+    finally:
+        sock.close()
+    assert sws.deployments.get("drain-api").status == "stopped"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{info.url}/v2/health/live")
