@@ -165,23 +165,7 @@ class DeploymentService:
             )
         # The feature plan (on-demand code, entity keys) is checked here, before anything changes.
         self._check_plan(version, settings.get("features"))
-        if stage == "prod":
-            self._policies.enforce(
-                "deployment.create",
-                f"{name}@{stage}",
-                {
-                    "environment": stage,
-                    "deployment": name,
-                    "model": {
-                        "name": version.name,
-                        "version": version.version,
-                        "metrics": {k: v for k, v in version.metrics.items() if v is not None},
-                    },
-                    "canary": canary or 0,
-                    "shadow": shadow,
-                },
-                project=version.project,
-            )
+        self._check_policies(name, stage, version, canary=canary, shadow=shadow)
         if port is None:
             port = existing["port"] if existing else local.free_port(bind)
         now = utcnow()
@@ -333,6 +317,37 @@ class DeploymentService:
             settings["features"] = str(Path(features).resolve())
         return settings
 
+    def _check_policies(
+        self,
+        name: str,
+        stage: str,
+        version: Any,
+        *,
+        canary: int | None = None,
+        shadow: bool = False,
+        runtime: str = "local",
+    ) -> None:
+        """A deployment to prod asks the policies on ``deployment.create`` first."""
+        if stage != "prod":
+            return
+        self._policies.enforce(
+            "deployment.create",
+            f"{name}@{stage}",
+            {
+                "environment": stage,
+                "deployment": name,
+                "model": {
+                    "name": version.name,
+                    "version": version.version,
+                    "metrics": {k: v for k, v in version.metrics.items() if v is not None},
+                },
+                "canary": canary or 0,
+                "shadow": shadow,
+                "runtime": runtime,
+            },
+            project=version.project,
+        )
+
     def _check_plan(self, version: Any, features: str | None) -> None:
         from goldenpath.serving.features import plan_for
 
@@ -401,24 +416,7 @@ class DeploymentService:
         if stage not in STAGES:
             raise InvalidInput(f"--stage must be dev or prod, got {stage!r}")
         target = self._target(ref, name, canary, namespace, None)
-        if stage == "prod":
-            self._policies.enforce(
-                "deployment.create",
-                f"{name}@{stage}",
-                {
-                    "environment": stage,
-                    "deployment": name,
-                    "model": {
-                        "name": version.name,
-                        "version": version.version,
-                        "metrics": {k: v for k, v in version.metrics.items() if v is not None},
-                    },
-                    "canary": canary or 0,
-                    "shadow": False,
-                    "runtime": "kubernetes",
-                },
-                project=version.project,
-            )
+        self._check_policies(name, stage, version, canary=canary, runtime="kubernetes")
         manifests = render(target)
         applied = KubernetesRuntime.from_kubeconfig(kubeconfig, context=context).apply(manifests)
         with self._store.begin() as conn:
