@@ -486,12 +486,13 @@ class InferenceApp:
                 "model_version": model.version,
                 "role": role,
                 "returned": returned,
-                "entities": _encode(entities[i]),
-                "request": _encode(requests[i]),
-                "features": _encode(features[i]),
+                # JSON values: the log's one encoding of the record writes them (as text).
+                "entities": entities[i],
+                "request": requests[i],
+                "features": features[i],
                 "contract_passed": not (failed and failed[i]),
-                "contract": _encode(failed[i]) if failed and failed[i] else "[]",
-                "output": _encode(results[i]),
+                "contract": failed[i] if failed else [],
+                "output": results[i],
                 "latency_ms": latency,
                 "status": 200,
             }
@@ -541,10 +542,6 @@ class InferenceApp:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _encode(value: Any) -> str:
-    return v2.dumps(value).decode()
 
 
 def _route_of(path: str) -> str:
