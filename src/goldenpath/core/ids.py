@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import random
 import time
 
 from ulid import ULID
 
-# RFC 4648 base32 -> Crockford's (the ULID alphabet), for :func:`fast_id`.
-_CROCKFORD = bytes.maketrans(
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-)
-
-
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# Every pair of base32 digits: 10 bits at a time, for :func:`fast_id`.
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]
 _random_bits = random.Random().getrandbits  # seeded from os.urandom
+_prefix: tuple[int, str] = (-1, "")
 
 
 def new_id() -> str:
@@ -24,13 +21,26 @@ def new_id() -> str:
 
 def fast_id() -> str:
     """A new ULID, as :func:`new_id`, in a fraction of the time (the inference server makes
-    one per request): 48 bits of milliseconds and 80 random bits, encoded by the C base32
-    encoder (the 128 bits shifted to start 2 bits into a 17-byte string, so its first 26
-    characters are the ULID's) and translated to Crockford's alphabet.
+    one per request): the 10 characters of the millisecond are encoded once per millisecond,
+    the 80 random bits as 8 pairs of digits looked up in a table.
 
     The random bits come from :mod:`random` (seeded from the OS at start), not the OS per
     call: a request id names a prediction, it guards nothing (reading one needs
     ``prediction.read``); 80 bits per millisecond do not collide."""
-    value = (time.time_ns() // 1_000_000) << 80 | _random_bits(80)
-    encoded = base64.b32encode((value << 6).to_bytes(17, "big"))
-    return encoded[:26].translate(_CROCKFORD).decode("ascii")
+    global _prefix
+    ms = time.time_ns() // 1_000_000
+    if _prefix[0] != ms:
+        _prefix = (ms, "".join(_CROCKFORD[(ms >> shift) & 31] for shift in range(45, -5, -5)))
+    bits = _random_bits(80)
+    pairs = _PAIRS
+    return (
+        _prefix[1]
+        + pairs[bits >> 70]
+        + pairs[(bits >> 60) & 1023]
+        + pairs[(bits >> 50) & 1023]
+        + pairs[(bits >> 40) & 1023]
+        + pairs[(bits >> 30) & 1023]
+        + pairs[(bits >> 20) & 1023]
+        + pairs[(bits >> 10) & 1023]
+        + pairs[bits & 1023]
+    )

@@ -129,6 +129,7 @@ def main(folder: Path) -> int:
         finally:
             holder.draining = True
             task.cancel()
+            app.close()
             plog.close()
 
     import uvloop

@@ -41,6 +41,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 JSON = b"application/json"
 PROBLEM = b"application/problem+json"
+WATCHDOG_SECONDS = 0.05
 INLINE_ROWS_MAX = 64  # larger requests are scored in a thread, under the time limit
 SERVER_NAME = "goldenpath"
 
@@ -74,6 +75,11 @@ class InferenceApp:
         self.version = version
         self.inflight = 0
         self._children: dict[tuple[str, str, str], Any] = {}
+        # The time limit: each request's deadline, checked by one watchdog task (cheaper per
+        # request than asyncio.timeout's timer); an expired request's task is cancelled.
+        self._deadlines: dict[Any, float] = {}
+        self._expired: set[Any] = set()
+        self._watchdog: asyncio.Task[None] | None = None
         self._labelled: dict[tuple[str, int, str], Any] = {}
         self._latency: dict[tuple[str, str], Any] = {}
         metrics.inflight.labels(deployment).set_function(lambda: self.inflight)
@@ -112,12 +118,18 @@ class InferenceApp:
                     headers={"Retry-After": "1"},
                 )
             self.inflight += 1
+            task = asyncio.current_task()
+            self._deadlines[task] = started + self.limits.predict_seconds
+            if self._watchdog is None:
+                self._watchdog = asyncio.get_running_loop().create_task(self._watch())
             try:
-                async with asyncio.timeout(self.limits.predict_seconds):
-                    _, version, status, body, headers, after = await self._route(
-                        scope, receive, method, path, request_id, started
-                    )
-            except TimeoutError:
+                _, version, status, body, headers, after = await self._route(
+                    scope, receive, method, path, request_id, started
+                )
+            except asyncio.CancelledError:
+                if task not in self._expired:
+                    raise  # the server is stopping
+                task.uncancel()  # type: ignore[union-attr]
                 raise Problem(
                     503,
                     f"the request took longer than its limit ({self.limits.predict_seconds} s)",
@@ -125,6 +137,8 @@ class InferenceApp:
                 ) from None
             finally:
                 self.inflight -= 1
+                del self._deadlines[task]
+                self._expired.discard(task)
             content_type = CONTENT_TYPE.encode() if route == "metrics" else JSON
         except Problem as problem:
             status, body, headers = problem.status, problem.body(request_id), problem.headers
@@ -144,6 +158,21 @@ class InferenceApp:
         self._count(version, route, status, elapsed)
         if after is not None:
             after()
+
+    def close(self) -> None:
+        """Stop the watchdog (at shutdown, after the requests in flight have finished)."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+
+    async def _watch(self) -> None:
+        """Cancel the requests past their deadline (checked every :data:`WATCHDOG_SECONDS`)."""
+        while True:
+            await asyncio.sleep(WATCHDOG_SECONDS)
+            now = time.perf_counter()
+            for task, deadline in list(self._deadlines.items()):
+                if deadline <= now and task not in self._expired:
+                    self._expired.add(task)
+                    task.cancel()
 
     async def _route(
         self,
