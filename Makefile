@@ -36,7 +36,7 @@ typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 pytest: $(VENV)/.installed-dev
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25  # the slowest tests, to keep the suite short
 
 test: lint typecheck pytest
 
