@@ -95,8 +95,8 @@ def deploy(
 
     Deploying to an existing --name swaps the version with no failed request.
 
-    Example: gp features apply && gp train && gp deploy fraud@1 --name fraud-api
-    && gp deployments stop fraud-api
+    Example: gp features apply && gp train && gp features materialize
+    && gp deploy fraud@1 --name fraud-api && gp deployments stop fraud-api
     """
     ws = _local()
     runtime = target or ws.stack.runtime
