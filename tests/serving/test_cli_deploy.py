@@ -14,6 +14,7 @@ import httpx
 import pytest
 import yaml
 
+import goldenpath
 from goldenpath.core.errors import GoldenpathError
 from goldenpath.workspace import Workspace
 from tests.infra.test_kubernetes import FakeApiServer, fake_api  # noqa: F401 (a fixture)
@@ -50,8 +51,6 @@ def test_deploy_curl_status_tail_stop(serving_home: Path, tmp_path: Path) -> Non
         assert record["output"] == answer.json()["prediction"]
         tail = gp(serving_home, "predictions", "tail", "cli-api", env={"COLUMNS": "200"})
         assert request_id in tail.stdout
-        listed = gp(serving_home, "deployments", "list")
-        assert "cli-api" in listed.stdout and "running" in listed.stdout
         logs = gp(serving_home, "deployments", "logs", "cli-api")
         assert "serving cli-api on 127.0.0.1" in logs.stdout
     finally:
@@ -60,8 +59,8 @@ def test_deploy_curl_status_tail_stop(serving_home: Path, tmp_path: Path) -> Non
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{status['url']}/v2/health/live")
     # The log was flushed into the Delta table at stop: still found.
-    again = gp(serving_home, "predictions", "show", request_id, "--json")
-    assert json.loads(again.stdout)["request_id"] == request_id
+    with goldenpath.connect(serving_home, actor="alice") as ws:
+        assert ws.predictions.show(request_id)["request_id"] == request_id
     assert (serving_home / "storage" / "predictions" / "cli-api" / "_delta_log").is_dir()
 
 

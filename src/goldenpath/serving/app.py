@@ -81,6 +81,7 @@ class InferenceApp:
         self._expired: set[Any] = set()
         self._watchdog: asyncio.Task[None] | None = None
         self._labelled: dict[tuple[str, int, str], Any] = {}
+        self._counters: dict[int, Callable[[str, int], None]] = {}
         self._latency: dict[tuple[str, str], Any] = {}
         metrics.inflight.labels(deployment).set_function(lambda: self.inflight)
         self._overload = metrics.overload.labels(deployment)
@@ -282,7 +283,7 @@ class InferenceApp:
         model = served.model
         request = v2.parse(
             body,
-            _header_str(scope, b"inference-header-content-length"),
+            _header(scope, b"inference-header-content-length"),
             model,
             self.limits.predict_rows_max,
         )
@@ -368,7 +369,7 @@ class InferenceApp:
         body_out = v2.dumps(answers[0] if single else {"predictions": answers})
 
         def after() -> None:
-            self._account(served, role, len(rows), failed, resolved.features)
+            self._account(served, role, len(rows), failed)
             entities = [r["entities"] for r in rows]
             requests = [r["request"] for r in rows]
             self._log_rows(
@@ -434,7 +435,7 @@ class InferenceApp:
             self.metrics.errors.labels(self.deployment, str(shadow.model.version), "shadow").inc()
             return
         failed = shadow.checks.run(resolved.feeds, len(rows)) if shadow.checks else None
-        self._account(shadow, "shadow", len(rows), failed, resolved.features)
+        self._account(shadow, "shadow", len(rows), failed)
         self._log_rows(
             shadow,
             "shadow",
@@ -457,8 +458,8 @@ class InferenceApp:
         role: str,
         rows: int,
         failed: list[list[str]] | None,
-        features: list[dict[str, dict[str, Any]]] | None = None,
     ) -> None:
+        """Rows scored by role, and in or out of the training data's contract."""
         version = served.model.version
         self._child("rows", version, role).inc(rows)
         if failed is not None:
@@ -469,12 +470,16 @@ class InferenceApp:
                 self._child("contract", version, "in").inc(rows - broken)
 
     def _feature_counter(self, served: Served) -> Callable[[str, int], None]:
+        """``count(status, n)`` for the online feature values a version read (made once)."""
         version = served.model.version
+        counter = self._counters.get(version)
+        if counter is None:
 
-        def count(status: str, n: int) -> None:
-            self._child("features", version, status).inc(n)
+            def counter(status: str, n: int) -> None:
+                self._child("features", version, status).inc(n)
 
-        return count
+            self._counters[version] = counter
+        return counter
 
     def _child(self, metric: str, version: int, label: str) -> Any:
         """A labelled child of one of the per-version counters, looked up once."""
@@ -632,9 +637,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
-
-
-_header_str = _header
 
 
 async def _respond(
