@@ -227,7 +227,6 @@ class Workspace:
             self.models,
             self.features,
             self.policies,
-            runtime=self.stack.runtime,
             serving=self.stack.serving,
         )
 

@@ -160,6 +160,8 @@ def test_v2_unknown_model_and_version_are_404(deployed: Any) -> None:
     problem(post(f"{deployed.url}/v2/models/fraud/versions/7/infer", {"inputs": v2_inputs()}), 404)
     problem(httpx.get(f"{deployed.url}/v2/models/fraud/versions/x"), 404)
     problem(httpx.get(f"{deployed.url}/nowhere"), 404)
+    long = problem(httpx.get(f"{deployed.url}/" + "x" * 5000), 404)
+    assert len(long["detail"]) < 300  # the path is not echoed whole
 
 
 def test_wrong_method_is_405(deployed: Any) -> None:

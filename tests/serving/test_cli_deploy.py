@@ -30,12 +30,24 @@ def gp(home: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | No
 
 
 def test_deploy_curl_status_tail_stop(serving_home: Path, tmp_path: Path) -> None:
-    deployed = gp(serving_home, "deploy", "fraud@1", "--name", "cli-api", cwd=tmp_path)
+    # --target is the flag form of the stack's runtime: it wins, and is what is recorded.
+    deployed = gp(
+        serving_home,
+        "deploy",
+        "fraud@1",
+        "--name",
+        "cli-api",
+        "--target",
+        "local",
+        cwd=tmp_path,
+        env={"GP_RUNTIME": "kubernetes"},
+    )
     assert deployed.returncode == 0, deployed.stderr
     assert "cli-api: serving fraud@1 at http://127.0.0.1:" in deployed.stdout
     try:
         status = json.loads(gp(serving_home, "deployments", "status", "cli-api", "--json").stdout)
         assert status["status"] == "running" and status["primary_version"] == 1
+        assert status["runtime"] == "local"
         answer = httpx.post(
             f"{status['url']}/v1/predict",
             json={"entities": {"user_id": 3}, "request": {"currency": "GBP"}},
@@ -71,6 +83,7 @@ def test_deploy_curl_status_tail_stop(serving_home: Path, tmp_path: Path) -> Non
         (["fraud@1", "--name", "x-api", "--host", "0.0.0.0"], "needs TLS"),
         (["fraud@1", "--name", "x-api", "--dry-run"], "--target kubernetes"),
         (["fraud@1", "--name", "x-api", "--target", "docker"], "local or kubernetes"),
+        (["fraud@1", "--name", "x-api", "--target", "kubernetes", "--shadow"], "--shadow: for"),
     ],
 )
 def test_bad_deploys_are_refused_with_nothing_changed(

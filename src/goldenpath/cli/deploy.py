@@ -105,6 +105,22 @@ def deploy(
     if output not in ("yaml", "json"):
         raise InvalidInput(f"--output must be yaml or json, got {output!r}")
     if runtime == "kubernetes":
+        local_only = {
+            "--port": port is not None,
+            "--shadow": shadow,
+            "--host": host is not None,
+            "--insecure-bind": insecure_bind,
+            "--require-token": require_token,
+            "--tls-cert": tls_cert is not None,
+            "--tls-key": tls_key is not None,
+            "--features": features is not None,
+        }
+        given = [flag for flag, used in local_only.items() if used]
+        if given:
+            raise InvalidInput(
+                f"{', '.join(given)}: for the local runtime, not Kubernetes",
+                hint="the cluster's Service, Ingress and the serving image decide these there",
+            )
         _kubernetes(ws, ref, name, stage, canary, namespace, kubeconfig, dry_run, output, json_)
         return
     if dry_run:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from goldenpath.core.atomic import fsync_dir
 from goldenpath.core.errors import Conflict, InvalidInput, NotFound
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -97,7 +98,7 @@ class ArtifactStore:
             target = self.path(name)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -121,11 +122,3 @@ class ArtifactStore:
                 hint="restore the file from a backup",
             )
         return data
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

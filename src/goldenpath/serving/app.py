@@ -193,7 +193,7 @@ class InferenceApp:
         if path == "/metrics":
             _method(method, "GET")
             return "metrics", "", 200, self.metrics.exposition(), {}, None
-        raise Problem(404, f"no route {path}; see /v2 and /v1/predict")
+        raise Problem(404, f"no route {_shown(path)}; see /v2 and /v1/predict")
 
     # -- V2 ------------------------------------------------------------------------------------
 
@@ -225,7 +225,7 @@ class InferenceApp:
             }
             return "metadata", "", 200, v2.dumps(doc), {}, None
         if len(parts) < 2 or parts[0] != "models":
-            raise Problem(404, f"no route {path}")
+            raise Problem(404, f"no route {_shown(path)}")
         if traffic is None:
             raise Problem(503, "not ready: the model is loading", headers={"Retry-After": "1"})
         name, rest = parts[1], parts[2:]
@@ -268,7 +268,7 @@ class InferenceApp:
             else:
                 role = "primary" if served is traffic.primary else "candidate"
             return await self._infer(served, role, scope, body, request_id, started, traffic)
-        raise Problem(404, f"no route {path}")
+        raise Problem(404, f"no route {_shown(path)}")
 
     async def _infer(
         self,
@@ -576,6 +576,11 @@ class InferenceApp:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _shown(path: str) -> str:
+    """A request path as an answer repeats it: at most 200 characters."""
+    return path if len(path) <= 200 else path[:200] + "..."
 
 
 def _route_of(path: str) -> str:

@@ -65,7 +65,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
 from goldenpath.core import faults
-from goldenpath.core.atomic import write_atomically
+from goldenpath.core.atomic import fsync_dir, write_atomically
 from goldenpath.core.errors import Conflict, InvalidInput
 from goldenpath.core.ids import new_id
 
@@ -387,14 +387,6 @@ def _transaction_version(location: str) -> int:
     return int(version) if version is not None else 0
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @contextlib.contextmanager
 def _flush_lock(spool_dir: Path) -> Iterator[None]:
     """One flush at a time per spool (two would number their commits alike)."""
@@ -448,9 +440,9 @@ def _finish(spool_dir: Path, names: Sequence[str]) -> None:
     """Delete flushed batches, then the intent that names them (in that order, durably)."""
     for name in names:
         (spool_dir / name).unlink(missing_ok=True)
-    _fsync_dir(spool_dir)
+    fsync_dir(spool_dir)
     (spool_dir / INTENT).unlink(missing_ok=True)
-    _fsync_dir(spool_dir)
+    fsync_dir(spool_dir)
 
 
 def _recover(spool_dir: Path, location: str) -> None:
@@ -476,7 +468,7 @@ def _recover(spool_dir: Path, location: str) -> None:
         _finish(spool_dir, names)
     else:
         intent.unlink()
-        _fsync_dir(spool_dir)
+        fsync_dir(spool_dir)
 
 
 def _remove_stale_temp(spool_dir: Path) -> None:
@@ -525,7 +517,7 @@ def _flush_batches(spool_dir: Path, location: str, paths: list[Path]) -> int:
         json.dumps({"version": version, "batches": names}).encode(),
         mode=0o600,
     )
-    _fsync_dir(spool_dir)
+    fsync_dir(spool_dir)
     faults.reach("prediction_log.flush.before-commit")
     write_deltalake(
         location,

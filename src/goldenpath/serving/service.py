@@ -90,7 +90,6 @@ class DeploymentService:
         models: Any,
         features: Any,
         policies: Any,
-        runtime: str = "local",
         serving: str = "deployment",
     ) -> None:
         self._store = store
@@ -101,7 +100,6 @@ class DeploymentService:
         self._models = models
         self._features = features
         self._policies = policies
-        self._runtime = runtime
         self._serving = serving
 
     # -- deploy --------------------------------------------------------------------------------
@@ -193,7 +191,7 @@ class DeploymentService:
                     "name": name,
                     "model": version.name,
                     "stage": stage,
-                    "runtime": self._runtime,
+                    "runtime": "local",  # Kubernetes goes through apply_kubernetes
                     "status": "running",
                     "primary_version": version.version,
                     "candidate_version": None,

@@ -55,9 +55,8 @@ class Supervisor:
     def flush(self) -> None:
         from goldenpath.serving.prediction_log import flush_spool
 
-        spec = DeploymentSpec.read(self.folder)
         try:
-            written = flush_spool(self.folder / "spool", spec.table_uri)
+            written = flush_spool(self.folder / "spool", self.spec.table_uri)
         except Exception:  # a failed flush keeps the spool files for the next attempt
             log.exception("prediction log flush failed")
             return
