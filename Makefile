@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 LOCK   := constraints.txt
 FRESH  := .venv-lock
 
-.PHONY: quickstart test lint typecheck pytest bench bench-feast-env bench-mlflow-env lock clean
+.PHONY: quickstart test lint typecheck pytest mutants bench bench-feast-env bench-mlflow-env lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,22 +29,39 @@ quickstart: $(VENV)/.installed
 	$(BIN)/gp quickstart
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests $(wildcard benchmarks)
-	$(BIN)/ruff format --check src tests $(wildcard benchmarks)
+	$(BIN)/ruff check src tests tools $(wildcard benchmarks)
+	$(BIN)/ruff format --check src tests tools $(wildcard benchmarks)
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
+# Two workers (this machine has 2 cores), each test file on one worker: a file's module-scoped
+# fixtures (trained workspaces, running deployments) are built once. PYTEST_WORKERS=0 runs
+# the suite in this process alone. The 25 slowest tests are printed, to keep the suite short.
+PYTEST_WORKERS ?= 2
 pytest: $(VENV)/.installed-dev
-	$(BIN)/pytest --durations=25  # the slowest tests, to keep the suite short
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 test: lint typecheck pytest
+
+# Mutation testing (mutmut 3) of the modules that decide correctness; not part of make test
+# (about an hour here). MODULE=serving/traffic runs one target; python tools/mutants.py --list
+# names them. Scores and every surviving mutant: docs/testing.md.
+MODULE ?=
+
+$(VENV)/.installed-mutants: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[mutants]'
+	touch $(VENV)/.installed $(VENV)/.installed-dev $@
+
+mutants: $(VENV)/.installed-mutants
+	nice -n 10 $(BIN)/python tools/mutants.py $(MODULE)
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/validation.py
 
-# Feast, for benchmarks/training_set.py, in its own virtualenv (never a project dependency):
-# the version measured in benchmarks/RESULTS.md, with its DuckDB offline store.
+# Feast, for benchmarks/training_set.py, materialize.py and online_lookup.py, in its own
+# virtualenv (never a project dependency): the version measured in benchmarks/RESULTS.md, with
+# its DuckDB offline store and its Redis online store (online_lookup.py needs both).
 FEAST := .venv-feast
 FEAST_VERSION := 0.67.0
 
@@ -53,7 +70,7 @@ bench-feast-env: $(FEAST)/bin/feast
 $(FEAST)/bin/feast:
 	$(PYTHON) -m venv $(FEAST)
 	$(FEAST)/bin/python -m pip install --quiet --upgrade pip
-	$(FEAST)/bin/python -m pip install --quiet 'feast[duckdb]==$(FEAST_VERSION)'
+	$(FEAST)/bin/python -m pip install --quiet 'feast[duckdb,redis]==$(FEAST_VERSION)'
 
 # MLflow, for benchmarks/runs.py and benchmarks/registry.py, in its own virtualenv (never a
 # project dependency): the version measured in benchmarks/RESULTS.md, on a SQLite backend.
@@ -74,9 +91,9 @@ lock:
 	rm -rf $(FRESH)
 	$(PYTHON) -m venv $(FRESH)
 	$(FRESH)/bin/python -m pip install --quiet --upgrade pip
-	$(FRESH)/bin/python -m pip install --quiet -e '.[dev]'
-	$(FRESH)/bin/ruff check src tests $(wildcard benchmarks)
-	$(FRESH)/bin/ruff format --check src tests $(wildcard benchmarks)
+	$(FRESH)/bin/python -m pip install --quiet -e '.[mutants]'
+	$(FRESH)/bin/ruff check src tests tools $(wildcard benchmarks)
+	$(FRESH)/bin/ruff format --check src tests tools $(wildcard benchmarks)
 	$(FRESH)/bin/mypy
 	$(FRESH)/bin/pytest
 	sed -n '/^#/p' $(LOCK) > $(LOCK).new
@@ -86,4 +103,4 @@ lock:
 	@echo "constraints.txt re-resolved; review with: git diff $(LOCK)"
 
 clean:
-	rm -rf $(VENV) $(FRESH) $(FEAST) $(MLFLOW) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(FRESH) $(FEAST) $(MLFLOW) .mutants .pytest_cache .mypy_cache .ruff_cache

@@ -3,7 +3,7 @@
     .venv-mlflow/bin/python benchmarks/_mlflow_registry_runner.py --dir DIR --rows 2000 \
         --features 10 --repeats 20
 
-Fits the same model on the same rows as ours (same generator, same seed), then times, per
+Fits the same distinct models on the same rows as ours (same generator, same seeds), then times, per
 registration, what an MLflow user does: ``mlflow.sklearn.log_model`` with a signature
 (``infer_signature``) inside a run, then ``mlflow.register_model``, on a SQLite tracking and
 registry backend with a local artifact root. Prints one JSON line: seconds per registration.
@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 
-def data(rows: int, features: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(7)
+def data(rows: int, features: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
     x = rng.normal(size=(rows, features))
     y = (x[:, 0] + x[:, 1] + rng.normal(scale=0.5, size=rows) > 0).astype(int)
     return x, y
@@ -46,11 +46,13 @@ def main() -> None:
     mlflow.set_tracking_uri(f"sqlite:///{args.dir / 'mlflow.db'}")
     mlflow.set_registry_uri(f"sqlite:///{args.dir / 'mlflow.db'}")
     experiment = mlflow.create_experiment("bench", artifact_location=(args.dir / "art").as_uri())
-    x, y = data(args.rows, args.features)
-    frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(args.features)])
-    model = LogisticRegression().fit(frame, y)
+    fitted = []  # distinct models, as in registry.py: seeds 7 (the warm-up), 8, 9, ...
+    for index in range(args.repeats + 1):
+        x, y = data(args.rows, args.features, seed=7 + index)
+        frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(args.features)])
+        fitted.append((LogisticRegression().fit(frame, y), frame))
     seconds = []
-    for _ in range(args.repeats + 1):  # the first is a warm-up
+    for model, frame in fitted:  # the first is a warm-up
         started = time.perf_counter()
         with mlflow.start_run(experiment_id=experiment) as run:
             signature = infer_signature(frame, model.predict_proba(frame))

@@ -1,12 +1,21 @@
 """The MLflow side of benchmarks/runs.py; runs inside MLflow's own virtualenv (never
 goldenpath's).
 
-Input: a directory and a run count. It logs that many runs to a SQLite tracking store in the
-directory (``mlflow.db``), each with 5 parameters and 5 metrics through ``mlflow.log_param``
-and ``mlflow.log_metric`` (one call each, what a notebook does), the same values as ours
-(``values(i)``, the same seeded generator), then times ``mlflow.search_runs`` with the
-benchmark's filter and order, in process and as a whole ``python -c`` process (start, import,
-search). Output: one JSON object on stdout.
+A worker driven by benchmarks/runs.py one JSON line at a time on stdin, so that its logging is
+interleaved with ours chunk by chunk (the same load on both sides), each answered by one JSON
+line on stdout:
+
+- ``{"op": "log", "mode": "sync"|"async", "start": i, "count": n}``: logs runs i..i+n-1 to that
+  mode's own SQLite tracking store in the directory (``sync.db``, ``async.db``), each with 5
+  parameters and 5 metrics through ``mlflow.log_param`` / ``mlflow.log_metric`` (one call each,
+  what a notebook does), the same values as ours (``values(i)``). ``sync``: every call is
+  written before it returns (``synchronous=True``), like goldenpath with ``run.flush()`` after
+  every call. ``async``: MLflow's own asynchronous logging (``synchronous=False``), then
+  ``mlflow.flush_async_logging()`` inside the timing, so what is timed is written, like
+  goldenpath's buffered logging, written when each run ends. Answers ``{"seconds": s}``.
+- ``{"op": "search", "searches": k, "process_searches": m}``: times ``mlflow.search_runs``
+  with the benchmark's filter and order over the ``sync`` store, in process and as a whole
+  ``python -c`` process (start, import, search); answers the figures and exits.
 """
 
 from __future__ import annotations
@@ -56,9 +65,6 @@ def percentile(samples: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("directory", type=Path)
-    parser.add_argument("--runs", type=int, default=10_000)
-    parser.add_argument("--searches", type=int, default=10)
-    parser.add_argument("--process-searches", type=int, default=3)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     logging.getLogger("mlflow").setLevel(logging.ERROR)
@@ -67,61 +73,81 @@ def main() -> None:
 
     base: Path = args.directory.resolve()
     base.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(f"sqlite:///{base / 'mlflow.db'}")
-    experiment = mlflow.create_experiment("bench", artifact_location=str(base / "artifacts"))
+    experiments: dict[str, str] = {}
 
-    start = time.perf_counter()
-    for i in range(args.runs):
-        params, metrics = values(i)
-        with mlflow.start_run(experiment_id=experiment):
-            for key, value in params.items():
-                mlflow.log_param(key, value)
-            for key, value in metrics.items():
-                mlflow.log_metric(key, value)
-    logging_s = time.perf_counter() - start
+    def use(mode: str) -> str:
+        mlflow.set_tracking_uri(f"sqlite:///{base / (mode + '.db')}")
+        if mode not in experiments:
+            experiments[mode] = mlflow.create_experiment(
+                "bench", artifact_location=str(base / f"artifacts-{mode}")
+            )
+        return experiments[mode]
 
-    def search() -> int:
-        found = mlflow.search_runs(
-            experiment_ids=[experiment], filter_string=FILTER, order_by=[ORDER], max_results=100
+    def log(mode: str, first: int, count: int) -> float:
+        experiment = use(mode)
+        synchronous = mode == "sync"
+        began = time.perf_counter()
+        for i in range(first, first + count):
+            params, metrics = values(i)
+            with mlflow.start_run(experiment_id=experiment):
+                for key, value in params.items():
+                    mlflow.log_param(key, value, synchronous=synchronous)
+                for key, value in metrics.items():
+                    mlflow.log_metric(key, value, synchronous=synchronous)
+        if not synchronous:
+            mlflow.flush_async_logging()
+        return time.perf_counter() - began
+
+    def answer(payload: dict[str, object]) -> None:
+        sys.stdout.write(json.dumps(payload) + "\n")
+        sys.stdout.flush()
+
+    for line in sys.stdin:
+        command = json.loads(line)
+        if command["op"] == "log":
+            seconds = log(str(command["mode"]), int(command["start"]), int(command["count"]))
+            answer({"seconds": seconds})
+            continue
+        experiment = use("sync")
+
+        def search(experiment: str = experiment) -> int:
+            found = mlflow.search_runs(
+                experiment_ids=[experiment], filter_string=FILTER, order_by=[ORDER], max_results=100
+            )
+            return len(found)
+
+        rows = search()  # warm
+        samples = []
+        for _ in range(int(command["searches"])):
+            began = time.perf_counter()
+            search()
+            samples.append(time.perf_counter() - began)
+        # The same search as a whole process (interpreter start, import mlflow, the search), as
+        # `gp runs list` is measured: what a script or a shell command pays.
+        script = (
+            "import mlflow; "
+            f"mlflow.set_tracking_uri({mlflow.get_tracking_uri()!r}); "
+            f"mlflow.search_runs(experiment_ids=[{experiment!r}], filter_string={FILTER!r}, "
+            f"order_by=[{ORDER!r}], max_results=100)"
         )
-        return len(found)
-
-    rows = search()  # warm
-    samples = []
-    for _ in range(args.searches):
-        began = time.perf_counter()
-        search()
-        samples.append(time.perf_counter() - began)
-    # The same search as a whole process (interpreter start, import mlflow, the search), as
-    # `gp runs list` is measured: what a script or a shell command pays.
-    script = (
-        "import mlflow; "
-        f"mlflow.set_tracking_uri({mlflow.get_tracking_uri()!r}); "
-        f"mlflow.search_runs(experiment_ids=[{experiment!r}], filter_string={FILTER!r}, "
-        f"order_by=[{ORDER!r}], max_results=100)"
-    )
-    whole = []
-    for _ in range(args.process_searches):
-        began = time.perf_counter()
-        subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
-        whole.append(time.perf_counter() - began)
-    print(
-        json.dumps(
+        whole = []
+        for _ in range(int(command["process_searches"])):
+            began = time.perf_counter()
+            subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+            whole.append(time.perf_counter() - began)
+        answer(
             {
                 "process_p50_s": statistics.median(whole) if whole else None,
                 "process_max_s": max(whole) if whole else None,
                 "process_searches": len(whole),
                 "version": version("mlflow"),
-                "runs": args.runs,
-                "logging_s": logging_s,
-                "runs_per_s": args.runs / logging_s,
                 "search_rows": rows,
                 "search_p50_s": statistics.median(samples),
                 "search_p99_s": percentile(samples, 0.99),
                 "searches": len(samples),
             }
         )
-    )
+        return
 
 
 if __name__ == "__main__":

@@ -2,15 +2,17 @@
 
     .venv/bin/python benchmarks/online_lookup.py                 # 100,000 entities
     .venv/bin/python benchmarks/online_lookup.py --entities 20000 --iterations 2000
+    .venv/bin/python benchmarks/online_lookup.py --entities 1000 --iterations 200 --runs 2
 
-In process, one lookup at a time: p50/p99 of the public path users call,
+In process, one lookup at a time: p50/p99 of the public path users call (each figure
+``--runs`` passes, default 5: the p50 is their median, the p99 their median and range),
 ``ws.features.online`` (views from the applied registry, permission checks, the registry
 freshness check), and of the inner reader it wraps (``OnlineFeatures.online``, the same store),
 for 1 entity x 10 features and 100 entities x 10 features, on SQLite and on Redis, beside a raw
 ``SELECT ... WHERE key = ?`` / ``IN (...)`` on a plain SQLite table and a raw ``HMGET``
 (pipelined for 100), and Feast's ``get_online_features`` on the same store type, run by Feast's
 own Python (``--feast-python``, skipped with a note when missing). Then windowed features: one
-entity, three windows (count 10m, sum 1h, mean 1d), with 10, 100 and 1000 events in the window.
+entity, three windows (count 1h, sum 1h, mean 1d), with 10, 100 and 1000 events in the window.
 Budgets (for ``ws.features.online``): row-level p99 < 0.1 ms (1 entity) and < 1 ms (100) on
 SQLite; windowed p99 < 1 ms with 100 events and < 5 ms with 1000 on SQLite.
 Redis: database 14 for ours (the workspace's key prefix) and the raw HMGET (``gp-bench-raw:``);
@@ -23,6 +25,7 @@ import argparse
 import json
 import random
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,16 +52,37 @@ FEAST_REDIS = "redis://127.0.0.1:6379/13"
 FEATURES = [f"f{i}" for i in range(10)]
 
 
-def percentiles(work: Callable[[], object], iterations: int) -> tuple[float, float]:
+RUNS = 5  # passes per figure (--runs): tails move run to run, so p99 is a median and a range
+
+
+Stat = tuple[float, float, float, float]  # p50 (median of passes), p99 median, min, max; ms
+
+
+def spread(p50s: list[float], p99s: list[float]) -> Stat:
+    return statistics.median(p50s), statistics.median(p99s), min(p99s), max(p99s)
+
+
+def percentiles(work: Callable[[], object], iterations: int) -> Stat:
+    """``RUNS`` passes of ``iterations`` timed calls each (after a warm-up)."""
     for _ in range(min(200, iterations)):
         work()
-    times = []
-    for _ in range(iterations):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    times.sort()
-    return times[len(times) // 2] * 1e3, times[int(len(times) * 0.99)] * 1e3
+    p50s, p99s = [], []
+    for _ in range(RUNS):
+        times = []
+        for _ in range(iterations):
+            started = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - started)
+        times.sort()
+        p50s.append(times[len(times) // 2] * 1e3)
+        p99s.append(times[int(len(times) * 0.99)] * 1e3)
+    return spread(p50s, p99s)
+
+
+def cells(stat: Stat) -> list[str]:
+    """The p50 and the p99 as 'median (min-max)' over the passes."""
+    p50, p99, low, high = stat
+    return [f"{p50:.3f}", f"{p99:.3f} ({low:.3f}-{high:.3f})"]
 
 
 def make_data(path: Path, entities: int) -> pa.Table:
@@ -111,7 +135,10 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=5_000)
     parser.add_argument("--feast-python", default=".venv-feast/bin/python")
     parser.add_argument("--skip-redis", action="store_true")
+    parser.add_argument("--runs", type=int, default=5, help="passes per figure (p99 spread)")
     args = parser.parse_args()
+    global RUNS
+    RUNS = args.runs
     its = args.iterations
     tmp = Path(tempfile.mkdtemp(prefix="gp-bench-online-"))
     table = make_data(tmp / "stats.parquet", args.entities)
@@ -136,7 +163,11 @@ def main() -> None:
         source="events",
         timestamp="ts",
         aggregations=[
-            Aggregation(name="n_10m", function="count", window="10m"),
+            # 1h, not 10m: the events are at most 9 minutes old when generated, and on a loaded
+            # machine the row-level passes before the windowed ones can take longer than the
+            # minute a 10m window left (the count check then failed); every aggregation still
+            # covers every event.
+            Aggregation(name="n_1h", function="count", window="1h"),
             Aggregation(
                 name="sum_1h", function="sum", column="amount", window="1h", dtype="float64"
             ),
@@ -147,11 +178,13 @@ def main() -> None:
     ws.features.apply(definitions)
     ws.close()
     refs = [f"stats:{c}" for c in FEATURES]
-    window_refs = ["velocity:n_10m", "velocity:sum_1h", "velocity:mean_1d"]
+    window_refs = ["velocity:n_1h", "velocity:sum_1h", "velocity:mean_1d"]
     keys = list(range(args.entities))
     rng = random.Random(1)
     rows: list[list[str]] = []
     window_rows: list[list[str]] = []
+    medians: dict[str, tuple[float, float]] = {}  # p99 medians (1 entity, 100), for the budgets
+    window_medians: dict[tuple[str, int], float] = {}
     stores = ["sqlite"] + ([] if args.skip_redis else [REDIS])
     for setting in stores:
         name = "SQLite" if setting == "sqlite" else "Redis"
@@ -176,15 +209,17 @@ def main() -> None:
 
             one = percentiles(one_entity, its)
             hundred = percentiles(many, its // 4)
-            rows.append([label, *(f"{v:.3f}" for v in (*one, *hundred))])
+            rows.append([label, *cells(one), *cells(hundred)])
+            medians[label] = (one[1], hundred[1])
         for user_id, size in enumerate(sizes, start=1):
             got = public([{"user_id": user_id}], window_refs)
-            assert got.values["n_10m"] == [size], got.values
+            assert got.values["n_1h"] == [size], got.values
             for label, lookup in readers:
-                p50, p99 = percentiles(
+                stat = percentiles(
                     lambda u=user_id, f=lookup: f([{"user_id": u}], window_refs), its // 2
                 )
-                window_rows.append([label, str(size), f"{p50:.3f}", f"{p99:.3f}"])
+                window_rows.append([label, str(size), *cells(stat)])
+                window_medians[(label, size)] = stat[1]
         if setting != "sqlite":
             store.drop("stats")
             store.drop("velocity")
@@ -199,7 +234,7 @@ def main() -> None:
         lambda: conn.execute(select_many, [rng.choice(keys) for _ in range(100)]).fetchall(),
         its // 4,
     )
-    rows.append(["raw SELECT by primary key, SQLite", *(f"{v:.3f}" for v in (*one, *hundred))])
+    rows.append(["raw SELECT by primary key, SQLite", *cells(one), *cells(hundred)])
     if not args.skip_redis:
         import redis
 
@@ -221,7 +256,7 @@ def main() -> None:
 
         one = percentiles(lambda: client.hmget(f"gp-bench-raw:{rng.choice(keys)}", FEATURES), its)
         hundred = percentiles(hmget_many, its // 4)
-        rows.append(["raw HMGET, Redis", *(f"{v:.3f}" for v in (*one, *hundred))])
+        rows.append(["raw HMGET, Redis", *cells(one), *cells(hundred)])
         for key in client.scan_iter(match="gp-bench-raw:*", count=5000):
             client.unlink(key)
     feast = Path(args.feast_python)
@@ -234,45 +269,62 @@ def main() -> None:
                 import redis
 
                 redis.Redis.from_url(setting).flushdb()
-            done = subprocess.run(
-                [
-                    str(feast),
-                    str(runner),
-                    str(tmp / f"feast-{len(rows)}"),
-                    str(tmp / "stats.parquet"),
-                    setting,
-                    "lookup",
-                    str(its),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            figures = json.loads(done.stdout.strip().splitlines()[-1])
+            passes = []
+            for index in range(RUNS):  # one Feast process per pass
+                done = subprocess.run(
+                    [
+                        str(feast),
+                        str(runner),
+                        str(tmp / f"feast-{len(rows)}-{index}"),
+                        str(tmp / "stats.parquet"),
+                        setting,
+                        "lookup",
+                        str(its),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                passes.append(json.loads(done.stdout.strip().splitlines()[-1]))
+                if setting != "sqlite":
+                    redis.Redis.from_url(setting).flushdb()
             name = "SQLite" if setting == "sqlite" else "Redis"
             rows.append(
                 [
                     f"Feast {name} get_online_features",
-                    *(f"{figures[k] * 1e3:.3f}" for k in ("p50_1", "p99_1", "p50_100", "p99_100")),
+                    *(
+                        cell
+                        for batch in (1, 100)
+                        for cell in cells(
+                            spread(
+                                [f[f"p50_{batch}"] * 1e3 for f in passes],
+                                [f[f"p99_{batch}"] * 1e3 for f in passes],
+                            )
+                        )
+                    ),
                 ]
             )
             if setting != "sqlite":
                 redis.Redis.from_url(setting).flushdb()
-    print(f"\n{args.entities:,} entities x 10 float64 features; ms per lookup, in process\n")
-    print(markdown_table(["reader", "p50 1 entity", "p99 1 entity", "p50 100", "p99 100"], rows))
-    print("\nwindowed: 1 entity, count 10m + sum 1h + mean 1d; ms per lookup\n")
-    print(markdown_table(["reader", "events in window", "p50", "p99"], window_rows))
-    ours = rows[0]
     print(
-        f"\nbudget row-level SQLite: p99 1 entity {ours[2]} ms < 0.1: "
-        f"{'PASS' if float(ours[2]) < 0.1 else 'MISS'}; p99 100 entities {ours[4]} ms < 1: "
-        f"{'PASS' if float(ours[4]) < 1 else 'MISS'}"
+        f"\n{args.entities:,} entities x 10 float64 features; ms per lookup, in process; "
+        f"p50 the median of {RUNS} passes, p99 their median (min-max)\n"
     )
-    sqlite_windows = {r[1]: float(r[3]) for r in window_rows if r[0] == ours[0]}
+    print(markdown_table(["reader", "p50 1 entity", "p99 1 entity", "p50 100", "p99 100"], rows))
+    print("\nwindowed: 1 entity, count 1h + sum 1h + mean 1d; ms per lookup\n")
+    print(markdown_table(["reader", "events in window", "p50", "p99"], window_rows))
+    ours = rows[0][0]
+    one_p99, hundred_p99 = medians[ours]
     print(
-        f"budget windowed SQLite: p99 100 events {sqlite_windows['100']} ms < 1: "
-        f"{'PASS' if sqlite_windows['100'] < 1 else 'MISS'}; p99 1000 events "
-        f"{sqlite_windows['1000']} ms < 5: {'PASS' if sqlite_windows['1000'] < 5 else 'MISS'}"
+        f"\nbudget row-level SQLite (median p99 of {RUNS} passes): 1 entity {one_p99:.3f} ms "
+        f"< 0.1: {'PASS' if one_p99 < 0.1 else 'MISS'}; 100 entities {hundred_p99:.3f} ms < 1: "
+        f"{'PASS' if hundred_p99 < 1 else 'MISS'}"
+    )
+    w100, w1000 = window_medians[(ours, 100)], window_medians[(ours, 1000)]
+    print(
+        f"budget windowed SQLite (median p99): 100 events {w100:.3f} ms < 1: "
+        f"{'PASS' if w100 < 1 else 'MISS'}; 1000 events {w1000:.3f} ms < 5: "
+        f"{'PASS' if w1000 < 5 else 'MISS'}"
     )
 
 

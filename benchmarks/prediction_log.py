@@ -3,12 +3,13 @@
 Measured in one run, on the same generated records (a fraud-style prediction, ~400 bytes of
 JSON columns each):
 
-1. ``PredictionLog.submit``, ns per record: with the writer idle (the queue's cost alone), with
-   the writer spooling at the same time (what a request pays while a batch is written: the
-   writer thread takes the GIL), and on a full queue (the drop path). Next to a bare
-   ``deque.append`` loop, the floor.
-2. The writer thread's work per record (building the Arrow batch, encoding the IPC file),
-   µs per record: the GIL time the server gives the log.
+1. ``PredictionLog.submit``, ns per record: one orjson encoding of the record into a JSON line
+   and a queue append (what the request path pays), with the writer idle, with the writer
+   spooling at the same time (the writer thread takes the GIL while it joins a batch), and on
+   a full queue (the drop path: no encoding). Next to a bare ``deque.append`` loop, the floor.
+2. The writer thread's work per record while holding the GIL: joining a batch's JSON lines
+   into one spool file's bytes (``.ndjson``), µs per record; its write and fsync release the
+   GIL. No Arrow work happens in the server: the supervisor's flush builds the Arrow table.
 3. ``flush_spool`` throughput, rows/s: N records spooled as files of ``--batch`` records,
    flushed into a new Delta table, next to a plain ``write_deltalake`` of the same rows
    (one table, partitioned alike) into another.
@@ -37,6 +38,7 @@ from deltalake import write_deltalake
 
 from goldenpath.core.ids import new_id
 from goldenpath.serving.prediction_log import (
+    FLUSH_FILES_MAX,
     PARTITION,
     PredictionLog,
     PredictionLogReader,
@@ -179,11 +181,14 @@ def main() -> None:
         print("\n1. submit() cost, ns per record (lower is better)")
         for label, ns in submit_costs(records, tmp).items():
             print(f"   {label:<28} {ns:8.0f} ns")
-        print("\n2. writer thread work (build + IPC encode), per record")
+        print("\n2. writer thread work holding the GIL (join a batch's JSON lines), per record")
         print(f"   {writer_cost(records, args.batch):.2f} µs")
         result = flush_vs_plain(records, args.batch, tmp)
         n = args.records
-        print(f"\n3. flush into Delta ({result['files']:,.0f} spool files, one commit each 500)")
+        print(
+            f"\n3. flush into Delta ({result['files']:,.0f} spool files, "
+            f"one commit per {FLUSH_FILES_MAX} files)"
+        )
         for label, seconds in (
             ("flush_spool", result["flush_s"]),
             ("write_deltalake", result["plain_s"]),

@@ -4,9 +4,20 @@ Measured in one run, on the same values (``values(i)``, seeded per run):
 
 1. Runs logged per second: N runs (default 10,000) of 5 parameters and 5 metrics, each logged
    with its own call (``run.log_param`` / ``run.log_metric`` inside ``with ws.runs.start()``),
-   as MLflow's ``mlflow.log_param`` / ``mlflow.log_metric`` in ``mlflow.start_run()``. Ours
-   also with the batch calls (``start(params=...)`` and one ``log_metrics``) in a second
-   workspace. Budget: at least 10x MLflow's runs/s.
+   as MLflow's ``mlflow.log_param`` / ``mlflow.log_metric`` in ``mlflow.start_run()``, like
+   with like, both pairs measured:
+
+   - ours buffered (the default: written in one transaction when the run ends) beside MLflow's
+     own asynchronous logging (``synchronous=False``, flushed inside the timing);
+   - ours unbuffered (``run.flush()`` after every call: one transaction per call) beside MLflow
+     synchronous (``synchronous=True``: every call written before it returns).
+
+   Ours also with the batch calls (``start(params=...)`` and one ``log_metrics``). Each
+   configuration logs into its own store; the five are interleaved in ``--rounds`` chunks of
+   N/rounds runs (ours buffered, ours unbuffered, ours batched, MLflow sync, MLflow async, then
+   again), so they are measured under the same load; each figure is the sum of its chunks,
+   after one warm-up run per configuration (not counted; it is one more run in each store).
+   Budget: at least 10x MLflow's runs/s, judged for both pairs.
 2. Search: ``metrics.roc_auc > 0.8`` ordered by ``metrics.roc_auc desc``, first 100 runs, over
    the N runs: ``ws.runs.list`` in process (p50/p99 of ``--searches`` calls) and ``gp runs
    list`` as a subprocess (``--cli-searches`` calls, whole command), next to MLflow's
@@ -23,7 +34,7 @@ MLflow runs in its own virtualenv (``make bench-mlflow-env``: ``.venv-mlflow``) 
 Run from the repository root::
 
     .venv/bin/python benchmarks/runs.py                      # the full run (~10 min)
-    .venv/bin/python benchmarks/runs.py --runs 1000 --big 0  # a quick check
+    .venv/bin/python benchmarks/runs.py --runs 100 --big 0 --rounds 2  # a quick check
 """
 
 from __future__ import annotations
@@ -96,6 +107,21 @@ def log_one_call_each(ws: Workspace, start: int, count: int) -> float:
     return time.perf_counter() - began
 
 
+def log_unbuffered(ws: Workspace, start: int, count: int) -> float:
+    """One transaction per call: what MLflow's synchronous logging does per call."""
+    began = time.perf_counter()
+    for i in range(start, start + count):
+        params, metrics = values(i)
+        with ws.runs.start(experiment="bench") as run:
+            for key, value in params.items():
+                run.log_param(key, value)
+                run.flush()
+            for key, value in metrics.items():
+                run.log_metric(key, value)
+                run.flush()
+    return time.perf_counter() - began
+
+
 def log_batched(ws: Workspace, start: int, count: int) -> float:
     began = time.perf_counter()
     for i in range(start, start + count):
@@ -158,6 +184,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10_000, help="runs to log (each side)")
     parser.add_argument("--big", type=int, default=100_000, help="ours only; 0 skips it")
+    parser.add_argument("--rounds", type=int, default=10, help="interleaved logging chunks")
     parser.add_argument("--searches", type=int, default=50, help="in-process searches")
     parser.add_argument("--cli-searches", type=int, default=5, help="gp runs list calls")
     parser.add_argument("--mlflow-python", type=Path, default=Path(".venv-mlflow/bin/python"))
@@ -170,39 +197,71 @@ def main() -> None:
     print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}")
 
     mlflow: dict[str, float] | None = None
+    chunks = [
+        (first, min(args.runs, first + -(-args.runs // args.rounds)) - first)
+        for first in range(0, args.runs, -(-args.runs // args.rounds))
+    ]
+    seconds = {"buffered": 0.0, "unbuffered": 0.0, "batched": 0.0, "sync": 0.0, "async": 0.0}
     with tempfile.TemporaryDirectory(prefix="gp-bench-runs-") as tmp:
         base = Path(tmp)
+        worker: subprocess.Popen[str] | None = None
         if not args.skip_mlflow:
             if not args.mlflow_python.exists():
                 sys.exit(
                     f"{args.mlflow_python} is missing: make bench-mlflow-env (or --skip-mlflow)"
                 )
-            print(f"MLflow: logging {args.runs:,} runs ...")
-            done = subprocess.run(
-                [
-                    str(args.mlflow_python),
-                    str(ROOT / "_mlflow_runs_runner.py"),
-                    str(base / "mlflow"),
-                    "--runs",
-                    str(args.runs),
-                    "--searches",
-                    str(max(5, args.searches // 5)),
-                    "--process-searches",
-                    str(args.cli_searches),
-                ],
-                check=True,
-                capture_output=True,
+            worker = subprocess.Popen(
+                [str(args.mlflow_python), str(ROOT / "_mlflow_runs_runner.py"), str(base / "mlf")],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
                 text=True,
             )
-            mlflow = json.loads(done.stdout.strip().splitlines()[-1])
 
-        print(f"goldenpath: logging {args.runs:,} runs, one call per param and metric ...")
+        def ask(command: dict[str, object]) -> dict[str, float]:
+            assert worker is not None and worker.stdin and worker.stdout
+            worker.stdin.write(json.dumps(command) + "\n")
+            worker.stdin.flush()
+            line = worker.stdout.readline()
+            if not line:
+                sys.exit(f"the MLflow worker stopped (exit {worker.wait()})")
+            return dict(json.loads(line))
+
+        print(
+            f"logging {args.runs:,} runs per configuration, interleaved in {len(chunks)} chunks"
+            + ("" if worker else " (MLflow skipped)")
+        )
         home = base / "ours"
-        with connect(home) as ws:
-            one_call = log_one_call_each(ws, 0, args.runs)
-            in_process, found = search_in_process(ws, args.searches)
-        with connect(base / "batched") as ws:
-            batched = log_batched(ws, 0, args.runs)
+        with (
+            connect(home) as buffered_ws,
+            connect(base / "unbuffered") as unbuffered_ws,
+            connect(base / "batched") as batched_ws,
+        ):
+            # One warm-up run per configuration (imports, schema, caches; not counted).
+            log_one_call_each(buffered_ws, args.runs, 1)
+            log_unbuffered(unbuffered_ws, args.runs, 1)
+            log_batched(batched_ws, args.runs, 1)
+            if worker:
+                for mode in ("sync", "async"):
+                    ask({"op": "log", "mode": mode, "start": args.runs, "count": 1})
+            for first, count in chunks:
+                seconds["buffered"] += log_one_call_each(buffered_ws, first, count)
+                seconds["unbuffered"] += log_unbuffered(unbuffered_ws, first, count)
+                seconds["batched"] += log_batched(batched_ws, first, count)
+                if worker:
+                    for mode in ("sync", "async"):
+                        reply = ask({"op": "log", "mode": mode, "start": first, "count": count})
+                        seconds[mode] += reply["seconds"]
+            in_process, found = search_in_process(buffered_ws, args.searches)
+        if worker:
+            print(f"MLflow: searching {args.runs:,} runs ...")
+            mlflow = ask(
+                {
+                    "op": "search",
+                    "searches": max(5, args.searches // 5),
+                    "process_searches": args.cli_searches,
+                }
+            )
+            worker.wait(timeout=60)
         cli = search_cli(home, args.cli_searches)
 
         big: tuple[list[float], list[float], int] | None = None
@@ -212,25 +271,31 @@ def main() -> None:
                 samples, big_found = search_in_process(ws, args.searches)
             big = (samples, search_cli(big_home, args.cli_searches), big_found)
 
-    ours_rate = args.runs / one_call
+    rate = {name: args.runs / value for name, value in seconds.items()}
     print()
-    print(f"### Logging: {args.runs:,} runs x (5 params + 5 metrics), SQLite")
+    print(
+        f"### Logging: {args.runs:,} runs x (5 params + 5 metrics), SQLite, "
+        f"interleaved in {len(chunks)} chunks"
+    )
     print()
+    labels = {
+        "buffered": "goldenpath, one call per param and metric, buffered (default)",
+        "async": "MLflow, log_param/log_metric, asynchronous (synchronous=False)",
+        "unbuffered": "goldenpath, one call per param and metric, run.flush() after each",
+        "sync": "MLflow, log_param/log_metric, synchronous",
+        "batched": "goldenpath, batch calls (start(params=...), one log_metrics)",
+    }
     rows = [
-        ["goldenpath, one call per param and metric", f"{one_call:,.1f}", f"{ours_rate:,.0f}"],
-        ["goldenpath, batch calls", f"{batched:,.1f}", f"{args.runs / batched:,.0f}"],
+        [labels[name], f"{seconds[name]:,.1f}", f"{rate[name]:,.0f}"]
+        for name in ("buffered", "async", "unbuffered", "sync", "batched")
+        if worker or name not in ("sync", "async")
     ]
-    if mlflow:
-        rows.append(
-            [
-                f"MLflow {mlflow['version']}, log_param/log_metric",
-                f"{mlflow['logging_s']:,.1f}",
-                f"{mlflow['runs_per_s']:,.0f}",
-            ]
-        )
     print(markdown_table(["", "seconds", "runs/s"], rows))
     print()
-    print(f"logging: {verdict(ours_rate / mlflow['runs_per_s'] if mlflow else None)}")
+    buffered_factor = rate["buffered"] / rate["async"] if worker else None
+    unbuffered_factor = rate["unbuffered"] / rate["sync"] if worker else None
+    print(f"logging, buffered vs MLflow async: {verdict(buffered_factor)}")
+    print(f"logging, unbuffered vs MLflow sync: {verdict(unbuffered_factor)}")
 
     print()
     print(f"### Search: `{FILTER}` ordered by `{ORDER}`, first {found:,} matches")

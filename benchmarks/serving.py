@@ -19,11 +19,23 @@ starts each target alone on 127.0.0.1, one after another, and loads it:
 Each target's answers are checked first (bare and MLflow must give the same probabilities:
 the same model). Then per route: a warm-up; ``wrk`` (16 connections, one thread, a Lua script
 cycling 16 bodies) for the maximum throughput; then each fixed rate up to what that sustained,
-from wrk with a Lua schedule that sends one request every 1/rate s over the 16 connections
-(``_WRK_RATE``; ``--rate-client hey`` uses 16 ``hey`` processes instead, and
-``hey_command`` says why not one ``hey -c 16``). One table: target, route, rate, achieved
+from ``_rate_client.py`` (below; ``--rate-client wrk`` uses wrk with a Lua schedule,
+``_WRK_RATE``, and ``--rate-client hey`` 16 ``hey`` processes, ``hey_command`` saying why
+not one ``hey -c 16``). One table: target, route, rate, achieved
 rate, p50, p99, errors. ``--soak`` drives one target at 1,000 req/s the same way and samples
-the resident memory of the process listening on its port every 10 s.
+every 10 s the resident memory of the process listening on its port and, for goldenpath, of
+the deployment's supervisor: ``gp deploy`` runs two processes, the server and a supervisor
+beside it that restarts it and flushes the prediction log into Delta every 5 s, so goldenpath
+is never one process alone.
+
+Fixed rates come from ``_rate_client.py`` by default: 16 keep-alive connections sharing one
+schedule, each request timed from its intended send time (no coordinated omission: a stalled
+server is charged for the requests queued behind the stall); it prints its own lateness.
+``--rate-client wrk`` / ``hey`` time from the actual send. The realistic features workload
+(issue 22): ``/v1/predict`` also runs as route "v1 predict zipf": 20,000 more users, each
+pushed 30 transactions in the last 50 minutes (so the 1h count and the 7d mean aggregate 30
+events), and 65,536 bodies whose user ids are drawn Zipf-like (exponent 1.0, seeded) over
+them (the distinct count is printed), beside the 16-user hot set.
 
 Every process the harness starts runs in its own process group and is ended in a ``finally``
 (Ctrl-C and SIGTERM included).
@@ -160,6 +172,22 @@ def listening_pids(port: int) -> list[int]:
     return sorted(pids)
 
 
+def supervisor_pids(home: Path) -> list[int]:
+    """The deployment supervisors under ``home`` (``gp deploy`` runs one beside the server: it
+    restarts the server and flushes the prediction log into Delta every 5 s)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"goldenpath.serving.supervisor" in cmdline and str(home).encode() in cmdline:
+            pids.append(int(proc.name))
+    return sorted(pids)
+
+
 def rss_bytes(pid: int) -> int:
     """VmRSS from /proc/PID/status (psutil is not a dependency)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -217,6 +245,7 @@ class Built:
     spec: Path  # JSON: the pipeline's settings for the MLflow runner
     rows: list[dict[str, Any]]  # validation rows: the bodies' inputs
     users: list[int]  # user ids with online features
+    zipf_users: list[int]  # the realistic workload's bodies' user ids (empty: not built)
 
 
 def gp(home: Path, *args: str, cwd: Path) -> str:
@@ -230,7 +259,41 @@ def gp(home: Path, *args: str, cwd: Path) -> str:
     return done.stdout
 
 
-def build(tmp: Path) -> Built:
+# The realistic workload: distinct users (tx ids 100000-699999: at most 20,000 users), each
+# with ZIPF_EVENTS events. 65,536 bodies drawn with exponent 1.0 name about 10,900 distinct
+# users (printed): a 10 s run at 1,000 req/s sends the first 10,000 of them (also printed).
+ZIPF_USERS = 20_000
+ZIPF_EVENTS = 30  # in the last 50 minutes: inside the 1h count's and the 7d mean's windows
+ZIPF_EXPONENT = 1.0  # user k drawn with probability proportional to 1 / k
+ZIPF_BODIES = 65_536  # bodies drawn, cycled
+ZIPF_FIRST = 5_000_000  # their user ids start here (the sample's users are below)
+
+
+def zipf_rows(now: dt.datetime, users: int) -> list[dict[str, Any]]:
+    """ZIPF_EVENTS transactions for each of ``users`` new users, 100 s apart."""
+    return [
+        {
+            "tx_id": f"tx_{100_000 + user * ZIPF_EVENTS + event:06d}",  # the contract's form
+            "user_id": ZIPF_FIRST + user,
+            "amount": 5.0 + (user * 7 + event * 13) % 300,
+            "currency": "EUR",
+            "ts": now - dt.timedelta(seconds=100 * event),
+            "is_fraud": False,
+        }
+        for user in range(users)
+        for event in range(ZIPF_EVENTS)
+    ]
+
+
+def zipf_draw(users: int, count: int) -> list[int]:
+    """``count`` user ids drawn Zipf-like over ``users`` (seeded): a few hot, a long tail."""
+    weights = 1.0 / np.arange(1, users + 1) ** ZIPF_EXPONENT
+    rng = np.random.default_rng(22)
+    drawn = rng.choice(users, size=count, p=weights / weights.sum())
+    return [ZIPF_FIRST + int(u) for u in drawn]
+
+
+def build(tmp: Path, zipf_users: int = ZIPF_USERS) -> Built:
     """``gp quickstart``, ``features apply``, ``train``, ``features materialize`` in a fresh
     GP_HOME; then the ONNX graph, its signature, and the training rows (split as the product
     splits them) written out for the other processes."""
@@ -285,6 +348,20 @@ def build(tmp: Path) -> Built:
                 for i, user in enumerate(users)
             ],
         )
+        if zipf_users:
+            started = time.perf_counter()
+            pending = zipf_rows(now, zipf_users)
+            for first in range(0, len(pending), 50_000):  # under limits.push_rows_max
+                ws.features.push("user_tx", pending[first : first + 50_000])
+            drawn = zipf_draw(zipf_users, ZIPF_BODIES)
+            print(
+                f"realistic workload: {zipf_users:,} users x {ZIPF_EVENTS} events pushed in "
+                f"{time.perf_counter() - started:.1f} s; {ZIPF_BODIES:,} bodies drawn Zipf-like "
+                f"(exponent {ZIPF_EXPONENT}) over them, naming {len(set(drawn)):,} distinct "
+                f"users (the first 10,000 bodies, a 10 s run at 1,000 req/s: "
+                f"{len(set(drawn[:10_000])):,}; the most drawn user: "
+                f"{max(np.unique(drawn, return_counts=True)[1]):,} bodies)"
+            )
     train_rows = tmp / "train.parquet"
     train[[*inputs, config.label]].to_parquet(train_rows, index=False)
     categorical = [i["name"] for i in version.signature["inputs"] if i["type"] == "string"]
@@ -317,6 +394,7 @@ def build(tmp: Path) -> Built:
         spec,
         rows,
         users[::step][:BODIES],
+        zipf_draw(zipf_users, ZIPF_BODIES) if zipf_users else [],
     )
 
 
@@ -432,11 +510,38 @@ def goldenpath_serving_available(built: Built) -> bool:
     return done.returncode == 0
 
 
+def redis_namespace(built: Built) -> str:
+    """The key prefix of the benchmark workspace's online values in Redis (one per metadata
+    database: ``goldenpath.workspace.online_namespace``)."""
+    from goldenpath.workspace import online_namespace
+
+    return online_namespace(f"sqlite:///{built.home.resolve() / 'gp.db'}")
+
+
+def drop_redis_keys(url: str, namespace: str) -> int:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=5)
+    try:
+        doomed = list(client.scan_iter(match=f"{namespace}*", count=1000))
+        for first in range(0, len(doomed), 1000):
+            client.unlink(*doomed[first : first + 1000])
+        return len(doomed)
+    finally:
+        client.close()
+
+
 @contextmanager
-def start_goldenpath(built: Built, tmp: Path) -> Iterator[Target | None]:
+def start_goldenpath(
+    built: Built, tmp: Path, redis_url: str | None = None
+) -> Iterator[Target | None]:
     """``gp deploy fraud@1 --name bench --port PORT`` until the block ends, then ``gp
     deployments stop bench`` (and the process group, and whatever still listens on the port,
-    in case the stop did not end it). Yields None on a checkout without ``gp deploy``."""
+    in case the stop did not end it). Yields None on a checkout without ``gp deploy``.
+
+    With ``redis_url`` (target goldenpath-redis): the same workspace with ``GP_ONLINE`` set to
+    it, ``gp features materialize`` first (a new store: a full run, pushed rows included, so
+    Redis holds what SQLite holds), deployed as ``bench-redis``; its keys are deleted after."""
     if not goldenpath_serving_available(built):
         print(
             "goldenpath skipped: goldenpath serving not available on this checkout (no gp deploy)"
@@ -444,9 +549,29 @@ def start_goldenpath(built: Built, tmp: Path) -> Iterator[Target | None]:
         yield None
         return
     port = free_port()
-    log = tmp / "goldenpath.log"
+    name = "goldenpath-redis" if redis_url else "goldenpath"
+    deployment = "bench-redis" if redis_url else "bench"
+    log = tmp / f"{name}.log"
     env = {"GP_HOME": str(built.home)}
-    command = [str(GP), "deploy", MODEL, "--name", "bench", "--port", str(port)]
+    if redis_url:
+        env["GP_ONLINE"] = redis_url
+        drop_redis_keys(redis_url, redis_namespace(built))
+        started = time.perf_counter()
+        done = subprocess.run(
+            [str(GP), "features", "materialize"],
+            cwd=built.project,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"gp features materialize into Redis failed:\n{done.stderr}")
+        print(
+            f"materialised into {redis_url} in {time.perf_counter() - started:.1f} s "
+            f"(gp features materialize, GP_ONLINE set)"
+        )
+    command = [str(GP), "deploy", MODEL, "--name", deployment, "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
     process = start_group(command, log=log, env=env, cwd=built.project)
     try:
@@ -456,19 +581,21 @@ def start_goldenpath(built: Built, tmp: Path) -> Iterator[Target | None]:
             for u in built.users
         ]
         infer = [v2_body(built.signature, r) for r in built.rows]
-        yield Target(
-            "goldenpath",
-            url,
-            port,
-            [
-                Route("v1 predict", "/v1/predict", predict),
-                Route("v2 infer", f"/v2/models/{V2_MODEL}/infer", infer),
-            ],
-        )
+        routes = [
+            Route("v1 predict", "/v1/predict", predict),
+            Route("v2 infer", f"/v2/models/{V2_MODEL}/infer", infer),
+        ]
+        if built.zipf_users:
+            zipf = [
+                json.dumps({"entities": {"user_id": u}, "request": {"currency": "EUR"}}).encode()
+                for u in built.zipf_users
+            ]
+            routes.insert(1, Route("v1 predict zipf", "/v1/predict", zipf))
+        yield Target(name, url, port, routes)
     finally:
         served = listening_pids(port)
         subprocess.run(
-            [str(GP), "deployments", "stop", "bench"],
+            [str(GP), "deployments", "stop", deployment],
             env={**os.environ, **env},
             cwd=built.project,
             capture_output=True,
@@ -481,6 +608,8 @@ def start_goldenpath(built: Built, tmp: Path) -> Iterator[Target | None]:
                 print(f"note: gp deployments stop left process {pid} running; killed it")
             except ProcessLookupError:
                 pass
+        if redis_url:
+            drop_redis_keys(redis_url, redis_namespace(built))
 
 
 def v2_body(signature: dict[str, Any], row: dict[str, Any]) -> bytes:
@@ -516,9 +645,10 @@ def answers(target: Target) -> list[float]:
         for index, body in enumerate(route.bodies):
             answer = post_json(target.url + route.path, body)
             if route is not target.routes[0]:
-                if index == 0:
-                    print(f"{target.name} {route.name}: {json.dumps(answer)[:200]}")
-                continue
+                # The first body's answer only: the load's error count covers the rest (the
+                # realistic workload has 65,536 bodies).
+                print(f"{target.name} {route.name}: {json.dumps(answer)[:200]}")
+                break
             if target.name == "bare":
                 probabilities.append(float(answer["probability"]))
             elif target.name == "mlflow":
@@ -550,7 +680,8 @@ class Load:
 
 
 def require_tools(client: str) -> None:
-    missing = [name for name in ("wrk", client) if shutil.which(name) is None]
+    tools = ("wrk", client) if client == "hey" else ("wrk",)
+    missing = [name for name in tools if shutil.which(name) is None]
     if missing:
         raise SystemExit(
             "; ".join(
@@ -669,7 +800,21 @@ def rate_running(
     (:func:`hey_command`: 16 processes)."""
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        if client == "wrk":
+        if client == "scheduled":
+            bodies = folder / "rate-bodies.json"
+            bodies.write_text(json.dumps([b.decode() for b in route.bodies]), encoding="utf-8")
+            command = [
+                sys.executable,
+                str(HERE / "_rate_client.py"),
+                target.url + route.path,
+                str(bodies),
+                str(rate),
+                str(seconds),
+                str(CONNECTIONS),
+            ]
+            with (folder / "rate-0.out").open("wb") as out:
+                processes.append(subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL))
+        elif client == "wrk":
             command = wrk_command(target, route, seconds, wrk_script(route, folder, rate))
             with (folder / "rate-0.out").open("wb") as out:
                 processes.append(subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT))
@@ -692,9 +837,36 @@ def rate_running(
 def rate_result(
     client: str, target: Target, route: Route, rate: int, seconds: int, folder: Path
 ) -> Load:
+    if client == "scheduled":
+        return scheduled_load(target, route, rate, (folder / "rate-0.out").read_text())
     if client == "wrk":
         return wrk_load(target, route, rate, (folder / "rate-0.out").read_text())
     return hey_load(target, route, rate, seconds, folder)
+
+
+def scheduled_load(target: Target, route: Route, rate: int, out: str) -> Load:
+    """``_rate_client.py``'s figures: latencies from each request's intended send time; a slot
+    never answered counts as an error and lowers the achieved rate."""
+    try:
+        figures = json.loads(out.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise SystemExit(f"cannot read _rate_client.py's output:\n{out}") from None
+    if not figures["answered"]:
+        raise SystemExit(f"_rate_client.py got no answers from {target.url}{route.path}")
+    print(
+        f"    (client lateness p50 {figures['late_p50'] * 1e3:.3f} ms, "
+        f"p99 {figures['late_p99'] * 1e3:.3f} ms; included in the latencies)"
+    )
+    return Load(
+        target.name,
+        route.name,
+        rate,
+        float(figures["seconds"]),
+        int(figures["answered"]),
+        int(figures["errors"]) + int(figures["slots"]) - int(figures["answered"]),
+        float(figures["p50"]),
+        float(figures["p99"]),
+    )
 
 
 def fixed_rate(
@@ -790,38 +962,144 @@ def measure(
     return loads
 
 
+# Redis paused: V2 infer (no online lookup) and /v1/predict (a lookup per request) loaded
+# together, once with Redis answering and once with Redis paused for PAUSE_SECONDS from
+# PAUSE_AT seconds in (DEBUG SLEEP when the server allows it, else CLIENT PAUSE).
+STALL_V2_RATE = 500
+STALL_V1_RATE = 100
+PAUSE_AT = 3.0
+PAUSE_SECONDS = 2
+
+
+def pause_redis(url: str) -> str:
+    """Stall Redis for :data:`PAUSE_SECONDS` from another connection; what was used."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
+    try:
+        allowed = client.config_get("enable-debug-command").get("enable-debug-command", "no")
+        if allowed in ("yes", b"yes", "local", b"local"):
+            client.execute_command("DEBUG", "SLEEP", str(PAUSE_SECONDS))  # returns after it
+            return f"DEBUG SLEEP {PAUSE_SECONDS}"
+        client.execute_command("CLIENT", "PAUSE", str(PAUSE_SECONDS * 1000))
+        return f"CLIENT PAUSE {PAUSE_SECONDS * 1000} (DEBUG is disabled on this server)"
+    finally:
+        client.close()
+
+
+def stalled(target: Target, redis_url: str, seconds: int, folder: Path) -> list[Load]:
+    """V2 infer at :data:`STALL_V2_RATE` and /v1/predict (hot set) at :data:`STALL_V1_RATE`
+    together for ``seconds``, from two ``_rate_client.py`` processes: first with Redis
+    answering, then with Redis paused :data:`PAUSE_SECONDS` s from :data:`PAUSE_AT` s in
+    (earlier in a run too short for that)."""
+    import threading
+
+    v1 = next(r for r in target.routes if r.name == "v1 predict")
+    v2 = next(r for r in target.routes if r.name == "v2 infer")
+    loads = []
+    for paused in (False, True):
+        folders = {name: folder / f"stall-{name}" for name in ("v1", "v2")}
+        processes = []
+        for name, route, rate in (("v2", v2, STALL_V2_RATE), ("v1", v1, STALL_V1_RATE)):
+            folders[name].mkdir(exist_ok=True)
+            bodies = folders[name] / "rate-bodies.json"
+            bodies.write_text(json.dumps([b.decode() for b in route.bodies]), encoding="utf-8")
+            command = [
+                sys.executable,
+                str(HERE / "_rate_client.py"),
+                target.url + route.path,
+                str(bodies),
+                str(rate),
+                str(seconds),
+                str(CONNECTIONS),
+            ]
+            out = (folders[name] / "rate-0.out").open("wb")
+            processes.append(subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL))
+            out.close()
+        how: list[str] = []
+        pauser = None
+        pause_at = min(PAUSE_AT, max(0.0, (seconds - PAUSE_SECONDS) / 2))
+        if paused:
+            time.sleep(pause_at)
+            pauser = threading.Thread(target=lambda used=how: used.append(pause_redis(redis_url)))
+            pauser.start()
+        for process in processes:
+            process.wait(timeout=seconds + 60)
+        if pauser is not None:
+            pauser.join()
+            print(f"  Redis paused {PAUSE_SECONDS} s at {pause_at:g} s in with {how[0]}")
+        beside = "Redis paused 2 s" if paused else "Redis answering"
+        for name, route, rate in (("v2", v2, STALL_V2_RATE), ("v1", v1, STALL_V1_RATE)):
+            text = (folders[name] / "rate-0.out").read_text()
+            load = scheduled_load(target, route, rate, text)
+            other = "v1 predict" if name == "v2" else "v2 infer"
+            label = f"{route.name} (beside {other}; {beside})"
+            loads.append(
+                Load(
+                    target.name,
+                    label,
+                    rate,
+                    load.seconds,
+                    load.requests,
+                    load.errors,
+                    load.p50,
+                    load.p99,
+                )
+            )
+            print(
+                f"  {target.name} {label}: {rate:,} req/s -> {load.achieved:,.0f}, "
+                f"p99 {load.p99 * 1e3:.2f} ms, {load.errors} errors"
+            )
+    return loads
+
+
 @dataclass(frozen=True)
 class Soak:
     target: str
     route: str
-    samples: list[tuple[float, int]]  # (seconds since start, RSS bytes)
+    samples: list[tuple[float, int]]  # (seconds since start, the server's RSS bytes)
     load: Load
+    supervisor: list[tuple[float, int]]  # the same for the supervisor (empty: none)
 
     @property
     def slope_mb_per_min(self) -> float:
-        t = np.asarray([s[0] for s in self.samples])
-        rss = np.asarray([s[1] for s in self.samples]) / 2**20
-        return float(np.polyfit(t, rss, 1)[0] * 60) if len(t) > 1 else 0.0
+        return slope(self.samples)
 
 
-def soak(client: str, target: Target, seconds: int, folder: Path) -> Soak:
+def slope(samples: list[tuple[float, int]]) -> float:
+    t = np.asarray([s[0] for s in samples])
+    rss = np.asarray([s[1] for s in samples]) / 2**20
+    return float(np.polyfit(t, rss, 1)[0] * 60) if len(t) > 1 else 0.0
+
+
+def soak(client: str, target: Target, seconds: int, folder: Path, home: Path) -> Soak:
     """:data:`SOAK_RATE` req/s on the target's first route for ``seconds`` (as
-    :func:`fixed_rate`), sampling the RSS of the process listening on its port meanwhile."""
+    :func:`fixed_rate`), sampling meanwhile the RSS of the process listening on its port and,
+    for goldenpath, of the deployment's supervisor (a second process beside the server)."""
     pids = listening_pids(target.port)
     if not pids:
         raise SystemExit(f"no process listens on port {target.port}")
+    others = supervisor_pids(home) if target.name.startswith("goldenpath") else []
     route = target.routes[0]
     started = time.monotonic()
-    samples = [(0.0, sum(rss_bytes(p) for p in pids))]
+
+    def sample(elapsed: float) -> None:
+        samples.append((elapsed, sum(rss_bytes(p) for p in pids)))
+        if others:
+            supervisor.append((elapsed, sum(rss_bytes(p) for p in others)))
+
+    samples: list[tuple[float, int]] = []
+    supervisor: list[tuple[float, int]] = []
+    sample(0.0)
     with rate_running(client, target, route, SOAK_RATE, seconds, folder) as processes:
         while any(p.poll() is None for p in processes):
             time.sleep(min(1.0, SOAK_SAMPLE_SECONDS))
             elapsed = time.monotonic() - started
             if elapsed - samples[-1][0] >= SOAK_SAMPLE_SECONDS:
-                samples.append((elapsed, sum(rss_bytes(p) for p in pids)))
-    samples.append((time.monotonic() - started, sum(rss_bytes(p) for p in pids)))
+                sample(elapsed)
+    sample(time.monotonic() - started)
     load = rate_result(client, target, route, SOAK_RATE, seconds, folder)
-    return Soak(target.name, route.name, samples, load)
+    return Soak(target.name, route.name, samples, load, supervisor)
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -868,10 +1146,14 @@ def verdicts(loads: Sequence[Load]) -> list[str]:
         None,
     )
     if at is not None:
-        ok = at.p99 * 1e3 < P99_BUDGET_MS and at.achieved >= 0.95 * 1000 and at.errors == 0
+        # Judged at the rate achieved: a run that fell short of 1,000 req/s did not measure
+        # the p99 at 1,000 req/s (rounded to whole requests per second).
+        achieved = round(at.achieved)
+        ok = at.p99 * 1e3 < P99_BUDGET_MS and achieved >= 1000 and at.errors == 0
         lines.append(
-            f"p99 at 1,000 req/s with online features: {at.p99 * 1e3:.2f} ms "
-            f"(budget < {P99_BUDGET_MS:g} ms): {'PASS' if ok else 'MISS'}"
+            f"p99 at 1,000 req/s with online features: {at.p99 * 1e3:.2f} ms at an achieved "
+            f"{achieved:,} req/s (budget < {P99_BUDGET_MS:g} ms at 1,000 achieved): "
+            f"{'PASS' if ok else 'MISS'}"
         )
     for name, factor, word in (
         ("mlflow", VS_MLFLOW, "at least 10x"),
@@ -889,13 +1171,20 @@ def verdicts(loads: Sequence[Load]) -> list[str]:
 
 
 def soak_report(result: Soak) -> str:
-    rss = [s[1] / 2**20 for s in result.samples]
+    def memory(name: str, samples: list[tuple[float, int]]) -> str:
+        rss = [s[1] / 2**20 for s in samples]
+        return (
+            f"{name} RSS start {rss[0]:.1f} MB, max {max(rss):.1f} MB, end {rss[-1]:.1f} MB, "
+            f"slope {slope(samples):+.3f} MB/min ({len(rss)} samples)"
+        )
+
+    parts = [memory("server", result.samples)]
+    if result.supervisor:
+        parts.append(memory("supervisor", result.supervisor))
     return (
         f"soak {result.target} {result.route}: {result.load.seconds:.0f} s at {SOAK_RATE:,} "
         f"req/s (achieved {result.load.achieved:,.0f}, p99 {result.load.p99 * 1e3:.2f} ms, "
-        f"{result.load.errors} errors); RSS start {rss[0]:.1f} MB, max {max(rss):.1f} MB, "
-        f"end {rss[-1]:.1f} MB, slope {result.slope_mb_per_min:+.3f} MB/min "
-        f"({len(rss)} samples)"
+        f"{result.load.errors} errors); " + "; ".join(parts)
     )
 
 
@@ -918,7 +1207,12 @@ def versions() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--targets", default="bare,mlflow,goldenpath")
+    parser.add_argument("--targets", default="bare,mlflow,goldenpath,goldenpath-redis")
+    parser.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379/14",
+        help="the Redis of target goldenpath-redis (its keys are deleted afterwards)",
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--rates", default="100,200,1000,2000", help="fixed rates, req/s")
     parser.add_argument(
@@ -926,20 +1220,28 @@ def main() -> None:
     )
     parser.add_argument("--soak-target", default="goldenpath")
     parser.add_argument(
+        "--zipf-users",
+        type=int,
+        default=ZIPF_USERS,
+        help="users of the realistic workload (0: no zipf route; a quick check)",
+    )
+    parser.add_argument(
         "--rate-client",
-        choices=("wrk", "hey"),
-        default="wrk",
-        help="fixed rates from wrk with a Lua schedule, or from 16 hey processes",
+        choices=("scheduled", "wrk", "hey"),
+        default="scheduled",
+        help="fixed rates from _rate_client.py (latency from the intended send time), wrk "
+        "with a Lua schedule, or 16 hey processes (both time from the actual send)",
     )
     parser.add_argument(
         "--mlflow-python", type=Path, default=HERE.parent / ".venv-mlflow" / "bin" / "python"
     )
     args = parser.parse_args()
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-    unknown = sorted(set(targets) - {"bare", "mlflow", "goldenpath"})
+    unknown = sorted(set(targets) - {"bare", "mlflow", "goldenpath", "goldenpath-redis"})
     if unknown:
         raise SystemExit(
-            f"unknown target(s) {', '.join(unknown)}: choose from bare,mlflow,goldenpath"
+            f"unknown target(s) {', '.join(unknown)}: choose from "
+            "bare,mlflow,goldenpath,goldenpath-redis"
         )
     if args.soak and args.soak_target not in targets:
         raise SystemExit(f"--soak-target {args.soak_target} is not in --targets")
@@ -962,13 +1264,14 @@ def main() -> None:
     soaked: Soak | None = None
     with tempfile.TemporaryDirectory(prefix="gp-bench-serving-") as folder:
         tmp = Path(folder)
-        built = build(tmp)
+        built = build(tmp, args.zipf_users)
         probabilities: dict[str, list[float]] = {}
         for name in targets:
             starter = {
                 "bare": lambda: start_bare(built, tmp),
                 "mlflow": lambda: start_mlflow(built, tmp, args.mlflow_python),
                 "goldenpath": lambda: start_goldenpath(built, tmp),
+                "goldenpath-redis": lambda: start_goldenpath(built, tmp, args.redis),
             }[name]
             with starter() as target:
                 if target is None:
@@ -980,8 +1283,10 @@ def main() -> None:
                     check_same_model(probabilities["bare"], probabilities["mlflow"])
                 print(f"{name} up at {target.url} (load average {os.getloadavg()[0]:.2f})")
                 loads += measure(args.rate_client, target, rates, args.duration, tmp)
+                if name == "goldenpath-redis":
+                    loads += stalled(target, args.redis, args.duration, tmp)
                 if args.soak and name == args.soak_target:
-                    soaked = soak(args.rate_client, target, args.soak, tmp)
+                    soaked = soak(args.rate_client, target, args.soak, tmp, built.home)
                     print(soak_report(soaked))
     print()
     print(table(loads))

@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from goldenpath.core.actor import Actor
-from goldenpath.core.config import StackSettings
 from goldenpath.core.errors import (
     BackendUnavailable,
     Conflict,
@@ -25,11 +23,10 @@ from goldenpath.core.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from goldenpath.core.names import validate_name
-from goldenpath.workspace import Workspace, init_workspace, open_workspace
 
 if TYPE_CHECKING:
     from goldenpath.client.remote import RemoteWorkspace
+    from goldenpath.workspace import Workspace
 
 __version__ = "0.1.0"
 
@@ -59,6 +56,11 @@ def connect(
         from goldenpath.client.remote import RemoteWorkspace
 
         return RemoteWorkspace(workspace, token or os.environ.get("GP_TOKEN"), project)
+    from goldenpath.core.actor import Actor
+    from goldenpath.core.config import StackSettings
+    from goldenpath.core.names import validate_name
+    from goldenpath.workspace import init_workspace, open_workspace
+
     settings = StackSettings(metadata=metadata, storage=storage, online=online)
     who = Actor(validate_name(actor, kind="principal name")) if actor else None
     if create:
@@ -66,6 +68,21 @@ def connect(
             workspace, settings=settings, actor=who, token=token, project=project
         )[0]
     return open_workspace(workspace, settings=settings, actor=who, token=token, project=project)
+
+
+_LAZY = ("Workspace", "init_workspace", "open_workspace")
+
+
+def __getattr__(name: str) -> object:
+    """``goldenpath.Workspace`` and friends, imported on first use: ``import goldenpath`` stays
+    light (the metadata database's SQLAlchemy and the config's pydantic load with a workspace)."""
+    if name in _LAZY:
+        from goldenpath import workspace
+
+        value = getattr(workspace, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'goldenpath' has no attribute {name!r}")
 
 
 __all__ = [

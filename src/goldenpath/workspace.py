@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -45,7 +46,17 @@ from goldenpath.governance.principals import (
 )
 from goldenpath.governance.roles import WORKSPACE_PERMISSIONS
 from goldenpath.store.engine import MetadataStore, open_store
-from goldenpath.store.tables import audit_events, dataset_versions, datasets, principals
+from goldenpath.store.tables import (
+    audit_events,
+    dataset_versions,
+    datasets,
+    feature_definitions,
+    model_versions,
+    models,
+    principals,
+    runs,
+)
+from goldenpath.store.tables import deployments as deployments_table
 
 if TYPE_CHECKING:
     from goldenpath.data.service import DatasetService
@@ -77,6 +88,11 @@ class WorkspaceStatus:
     counts: dict[str, int] | None = None
     # Per setting: "in effect", or "not built yet: ..." (core.config.NOT_BUILT_YET).
     effect: dict[str, str] | None = None
+    # What training runs are held to here (training/sandbox.py), or why they are not.
+    training_sandbox: str | None = None
+    # With status(health=True): each deployment you may read, its traffic and, when it
+    # runs, its versions' health in one line (ws.deployments.health).
+    deployments: list[dict[str, Any]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         shown = {
@@ -88,8 +104,30 @@ class WorkspaceStatus:
             "sources": self.sources,
             "effect": self.effect,
             "counts": self.counts,
+            "training_sandbox": self.training_sandbox,
+            "deployments": self.deployments,
         }
         return {key: value for key, value in shown.items() if value is not None}
+
+
+class _Lazy:
+    """A service made by ``make`` when one of its attributes is first asked for."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._make(), name)
+
+
+def _deployment_line(info: Any, health: Any) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "status": info.status,
+        "serving": info.traffic,
+        "url": info.url,
+        "health": None if health is None else health.line,
+    }
 
 
 def redact_url(url: str) -> str:
@@ -197,6 +235,7 @@ class Workspace:
             self.access_control,
             self.project,
             self.policies,
+            limits=self.stack.limits,
         )
 
     @cached_property
@@ -224,8 +263,10 @@ class Workspace:
             self.storage_root,
             self.actor,
             self.access_control,
-            self.models,
-            self.features,
+            # Built on first use: listing deployments (gp status) needs neither the registry
+            # nor the feature store, whose modules load the data engines.
+            _Lazy(lambda: self.models),
+            _Lazy(lambda: self.features),
             self.policies,
             serving=self.stack.serving,
         )
@@ -246,8 +287,23 @@ class Workspace:
         from goldenpath.training.pipeline import TrainingService
 
         return TrainingService(
-            self.datasets, self.features, self.runs, self.models, self.storage_root
+            self.datasets,
+            self.features,
+            self.runs,
+            self.models,
+            self.storage_root,
+            protected=self._protected_from_training(),
         )
+
+    def _protected_from_training(self) -> list[Path]:
+        """What train.py may never read: the workspace, its databases, the audit key."""
+        key = signing.key_path(self.stack.home)
+        found = [self.stack.home, key, key.with_suffix(".keys.json")]
+        for url in (self.stack.metadata, self.stack.online):
+            if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+                database = Path(url[len("sqlite:///") :])
+                found += [database.with_name(database.name + s) for s in ("", "-wal", "-shm")]
+        return found
 
     @cached_property
     def audit(self) -> audit.AuditService:
@@ -279,20 +335,34 @@ class Workspace:
             self.store, self.actor, self.access_control, self.stack.limits, self.policies
         )
 
-    def status(self) -> WorkspaceStatus:
-        """Who acts where; for a workspace admin also the stack and how many objects it holds."""
+    def status(self, *, health: bool = False, token: str | None = None) -> WorkspaceStatus:
+        """Who acts where; for a workspace admin also the stack and how many objects it holds.
+        With ``health``, each deployment you may read with its versions' health in one line
+        (its server's counters read now; ``token`` for servers that ask for one)."""
         from goldenpath import __version__
+        from goldenpath.training import sandbox
 
+        shown = self._deployment_lines(token) if health else None
         if not all(self.access_control.allowed(p) for p in WORKSPACE_PERMISSIONS):
-            return WorkspaceStatus(self.actor.name, self.project, __version__)
+            return WorkspaceStatus(self.actor.name, self.project, __version__, deployments=shown)
+        views = (feature_definitions.c.namespace == "view") & feature_definitions.c.removed_at.is_(
+            None
+        )
         with self.store.connect() as conn:
             counts = {
-                name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-                for name, table in (
-                    ("datasets", datasets),
-                    ("dataset_versions", dataset_versions),
-                    ("principals", principals),
-                    ("audit_events", audit_events),
+                name: conn.execute(
+                    select(func.count()).select_from(table).where(*where)
+                ).scalar_one()
+                for name, table, where in (
+                    ("datasets", datasets, ()),
+                    ("dataset_versions", dataset_versions, ()),
+                    ("feature_views", feature_definitions, (views,)),
+                    ("runs", runs, ()),
+                    ("models", models, ()),
+                    ("model_versions", model_versions, ()),
+                    ("deployments", deployments_table, ()),
+                    ("principals", principals, ()),
+                    ("audit_events", audit_events, ()),
                 )
             }
         stack = {
@@ -311,7 +381,19 @@ class Workspace:
             sources=dict(self.stack.sources),
             counts=counts,
             effect=setting_effects(self.stack),
+            training_sandbox=sandbox.summary(),
+            deployments=shown,
         )
+
+    def _deployment_lines(self, token: str | None) -> list[dict[str, Any]]:
+        with self.store.connect() as conn:
+            if conn.execute(select(deployments_table.c.id).limit(1)).first() is None:
+                return []  # the common first look: nothing to load the service for
+        found = self.deployments.list()
+        if not any(info.status == "running" for info in found):
+            return [_deployment_line(info, None) for info in found]
+        health = {h.deployment: h for h in self.deployments.health_all(token=token)}
+        return [_deployment_line(info, health.get(info.name)) for info in found]
 
     def close(self) -> None:
         """Release database connections."""

@@ -103,6 +103,7 @@ def test_only_a_few_examples_are_not_run() -> None:
         "predictions show",
         "predictions tail",
         "runs compare",
+        "runs logs",
         "runs rerun",
         "runs show",
         "server",
@@ -127,4 +128,49 @@ def test_flags_show_no_value_type(help_pages: dict[tuple[str, ...], str]) -> Non
     ingest = help_pages[("data", "ingest")]
     assert re.search(r"│ --json +Print as JSON\.", ingest), ingest
     assert re.search(r"│ --help +-h +Show this message and exit\.", ingest), ingest
-    assert re.search(r"│ --format +<str> +csv, parquet", ingest), ingest  # values keep theirs
+    assert re.search(r"│ --format +TEXT +csv, parquet", ingest), ingest  # values keep theirs
+
+
+# Typer's own notation, where a reader expects a word: {ref}, <str>, <list[str]>, <int range>,
+# <append|overwrite>, [1<=x<=10000].
+TYPER_NOTATION = re.compile(r"\{[a-z_]+\}|<[a-z_ |\[\]]+>|\[(?:str|int|float|path)\]|list\[|x[<>]=")
+
+
+def test_every_argument_and_option_reads_as_a_word(
+    help_pages: dict[tuple[str, ...], str],
+) -> None:
+    """``gp --help``, each group's and each command's: the usage line and every parameter's
+    name and value are words (REF, TEXT, KEY=VALUE, append|overwrite), never Typer's
+    placeholders. Checked on the pages as shown and on each parameter, so a command added
+    with ``typer.Typer`` instead of our ``App`` (or a Typer upgrade) fails here."""
+    for path, page in help_pages.items():
+        where = f"gp {' '.join(path)} --help"
+        usage = next(line for line in page.splitlines() if "Usage:" in line)
+        assert not re.search(r"[{}<>]", usage), f"{where}: {usage.strip()}"
+        assert not TYPER_NOTATION.findall(page), f"{where}:\n{page}"
+    for path, command in COMMANDS.items():
+        ctx = typer.core._click.Context(command, info_name="gp")
+        for param in command.get_params(ctx):
+            where = f"gp {' '.join(path)}: {param.name}"
+            shown = [param.metavar or "", param.display_type_rich(ctx) or ""]
+            shown += [*param.get_usage_pieces(ctx), param._get_number_range_help_str() or ""]
+            for piece in shown:
+                assert not TYPER_NOTATION.search(piece), f"{where} shows {piece!r}"
+                assert not re.search(r"[{}<>]", piece), f"{where} shows {piece!r}"
+            takes_value = not getattr(param, "is_flag", False)
+            assert not takes_value or param.metavar, f"{where} has no word for its value"
+            if param.param_type_name == "argument":
+                assert param.metavar == param.metavar.upper(), f"{where}: {param.metavar!r}"
+
+
+def test_a_range_and_choices_read_as_words(help_pages: dict[tuple[str, ...], str]) -> None:
+    head = help_pages[("data", "head")]
+    assert re.search(r"│ --rows +-n +INTEGER \[1 to 10000\] +How many rows\.", head), head
+    assert "Usage: gp data head [OPTIONS] REF" in head
+    assert "Usage: gp train [OPTIONS] [PROJECT_DIR]" in help_pages[("train",)]
+    assert "[OPTIONS] [VIEWS]..." in help_pages[("features", "materialize")]
+    ingest = help_pages[("data", "ingest")]
+    assert re.search(r"│ --mode +append\|overwrite +append \(add rows\)", ingest), ingest
+    assert re.search(r"│ \* +NAME +Dataset name", ingest), ingest
+    online = help_pages[("features", "online")]
+    assert re.search(r"│ \* +--entity +KEY=VALUE +One entity row", online), online

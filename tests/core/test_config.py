@@ -60,6 +60,47 @@ def test_a_typo_in_the_workspace_config_names_the_key_and_line(tmp_path: Path) -
     assert "config.yaml:2: metadta" in caught.value.message
 
 
+def test_a_wrong_key_names_the_page_that_lists_the_file_s_keys(tmp_path: Path) -> None:
+    """Each kind of file points at its own page: config.yaml and gp.yaml at configuration.md,
+    gp.yaml's training section at training.md, a contract at contracts.md, a policy file at
+    governance.md (not every one at contracts.md)."""
+    from goldenpath.data.contracts import ContractError, load_contract
+    from goldenpath.governance.policies import load_policies
+    from goldenpath.training.config import load_training_config
+
+    home, project, policies = tmp_path / "home", tmp_path / "project", tmp_path / "policies"
+    for folder in (home, project, policies):
+        folder.mkdir()
+    write(home / "config.yaml", "storage: /x\nmetadta: sqlite:///y.db\n")
+    write(project / "gp.yaml", "name: demo\nstak:\n  runtime: local\n")
+    write(tmp_path / "t.contract.yaml", "columns:\n  amount: {type: float, mni: 0}\n")
+    write(policies / "p.yaml", "policies:\n  - name: p\n    actoins: [model.promote]\n")
+    cases = [
+        (lambda: resolve_stack(home), "config.yaml:2", "docs/configuration.md"),
+        (
+            lambda: resolve_stack(tmp_path, project_dir=project),
+            "gp.yaml:2",
+            "docs/configuration.md",
+        ),
+        (
+            lambda: load_contract(tmp_path / "t.contract.yaml"),
+            "contract.yaml:2",
+            "docs/contracts.md",
+        ),
+        (lambda: load_policies(policies), "p.yaml:3", "docs/governance.md"),
+    ]
+    for load, where, page in cases:
+        with pytest.raises((InvalidInput, ContractError)) as caught:
+            load()
+        assert where in caught.value.message, caught.value.message
+        assert caught.value.hint == f"fix that line; see {page} for the accepted keys", where
+    write(project / "gp.yaml", "name: demo\ntraining:\n  modle: fraud\n")
+    with pytest.raises(InvalidInput) as caught:
+        load_training_config(project)
+    assert "gp.yaml:3: training.modle" in caught.value.message, caught.value.message
+    assert caught.value.hint == "fix that line; see docs/training.md for the accepted keys"
+
+
 def test_bad_values_are_explained(tmp_path: Path) -> None:
     write(tmp_path / "config.yaml", "runtime: docker\n")
     with pytest.raises(InvalidInput, match=r"config.yaml:1: runtime: .*local.*kubernetes"):

@@ -10,6 +10,9 @@ A document's examples run in order, in one fresh workspace, in a copy of ``docs/
   loader for that kind of file;
 - ``text`` blocks (and bare fences): output samples and synopses, not run.
 
+Commands see ``PORT``, a free port (``runner.environment``): an example that picks where a
+deployment listens uses ``--port "$PORT"`` and ``http://127.0.0.1:$PORT``, never a fixed port.
+
 A command expected to fail says so in its comment (``# exits 6: ...``). A block or a command
 whose text says ``(not run by the docs test: WHY)`` is skipped, visibly in the document.
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from goldenpath.core.yamlfile import load_yaml_model
 from goldenpath.data.contracts import load_contract
 from goldenpath.governance.policies import load_policies
 from goldenpath.training.config import load_training_config
+from tests.cli import inprocess
 from tests.docs.blocks import EXAMPLES, LANGUAGES, Block, blocks, commands, yaml_target
 
 BIN = Path(sys.executable).parent
@@ -21,13 +23,23 @@ OUTPUT_CHARS = 1500  # of a failing command's stdout and stderr, each
 
 
 def environment(tmp: Path) -> dict[str, str]:
-    """A new user's shell: ``gp`` on PATH, a fresh GP_HOME, no other GP_* setting."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GP_")}
+    """A new user's shell: ``gp`` on PATH, a fresh GP_HOME, no other GP_* setting, and
+    ``PORT``, a port free now, for the examples that choose where a deployment listens
+    (``gp deploy ... --port "$PORT"``): documents run side by side, never on a fixed port."""
+    with inprocess.LOCK:  # not while an in-process command has the environment changed
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GP_")}
     env.pop("XDG_DATA_HOME", None)
     env["HOME"] = str(tmp / "user")
     env["GP_HOME"] = str(tmp / "workspace")
+    env["PORT"] = str(_free_port())
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _tail(label: str, text: str) -> str:
@@ -51,7 +63,7 @@ def _check_yaml(block: Block, cwd: Path, home: Path) -> str | None:
             scratch = cwd.parent / "config-check" / "config.yaml"
             scratch.parent.mkdir(exist_ok=True)
             scratch.write_text(block.text, encoding="utf-8")
-            load_yaml_model(scratch, WorkspaceConfig)
+            load_yaml_model(scratch, WorkspaceConfig, docs="docs/configuration.md")
         elif target.startswith("<workspace>/policies/"):
             path = home / "policies" / target.removeprefix("<workspace>/policies/")
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +85,7 @@ def _check_yaml(block: Block, cwd: Path, home: Path) -> str | None:
                     f"{block.where}: the block differs from docs/examples/{target}, "
                     "which the examples use: make them the same"
                 )
-            load_yaml_model(path, ProjectConfig)
+            load_yaml_model(path, ProjectConfig, docs="docs/configuration.md")
             load_training_config(path.parent)
         else:
             return f"{block.where}: no loader for {target!r} (a contract, config or policy file)"
@@ -124,19 +136,12 @@ def run_document(doc: Path, tmp: Path) -> list[str]:
             for command in commands(block):
                 if command.skipped:
                     continue
-                done = subprocess.run(
-                    ["bash", "-c", command.text],
-                    cwd=cwd,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    timeout=180,
-                )
-                if done.returncode != command.expected_exit:
+                code, stdout, stderr = inprocess.shell(command.text, cwd=cwd, env=env, timeout=180)
+                if code != command.expected_exit:
                     failures.append(
-                        f"{command.where}: `{command.text}` exits {done.returncode}, "
+                        f"{command.where}: `{command.text}` exits {code}, "
                         f"expected {command.expected_exit}"
-                        + _tail("stdout", done.stdout)
-                        + _tail("stderr", done.stderr)
+                        + _tail("stdout", stdout)
+                        + _tail("stderr", stderr)
                     )
     return failures

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import inprocess
 from tests.docs.blocks import REPO, Block, blocks, commands, documents
-from tests.docs.runner import run_document
+from tests.docs.runner import environment, run_document
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +42,9 @@ def outcomes(
     return {doc: future.result() for doc, future in futures.items()}
 
 
+# The first document's set-up runs every document: on a busy 2-core machine that can pass the
+# suite's 300 s per test.
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("doc", documents(), ids=lambda p: str(p.relative_to(REPO)))
 def test_examples_run_as_written(doc: Path, outcomes: dict[Path, list[str]]) -> None:
     failures = outcomes[doc]
@@ -78,3 +82,38 @@ def test_commands_are_split_as_a_reader_sees_them() -> None:
         (14, "gp d  # (not run by the docs test: a server)", 0, True),
     ]
     assert all(b.language for b in blocks(REPO / "README.md"))
+
+
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [
+        ("gp data head tx@1   # time travel", ["data", "head", "tx@1"]),
+        (
+            "gp -p fraud policy check a \\\n--attr x=1",
+            ["-p", "fraud", "policy", "check", "a", "--attr", "x=1"],
+        ),
+        (
+            """gp runs list --filter "metrics.auc > 0.8" --order-by 'a desc'""",
+            ["runs", "list", "--filter", "metrics.auc > 0.8", "--order-by", "a desc"],
+        ),
+        ("gp audit checkpoint --json > anchor.json", None),
+        ("gp principals add carol && gp principals add dave", None),
+        ('gp runs show "$(gp runs list -q)"', None),
+        ("gp runs compare $(gp runs list -q)", None),
+        ("GP_ACTOR=carol gp approve x", None),
+        ("gp data ingest tx ~/a.csv", None),
+        ("gp data ingest tx *.csv", None),
+        ("curl -s http://127.0.0.1:8731/v2/models/fraud", None),
+        ("gp data head 'unclosed", None),
+    ],
+)
+def test_only_plain_gp_commands_run_in_process(command: str, args: list[str] | None) -> None:
+    assert inprocess.plain_gp(command) == args
+
+
+def test_a_command_runs_alike_in_process_and_in_bash(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    for command in ("gp data show nothing-here", "gp data show nothing-here | cat"):
+        code, out, err = inprocess.shell(command, cwd=tmp_path, env=env, timeout=60)
+        assert (code, out) == ((4, "") if "|" not in command else (0, "")), (command, err)
+        assert "error: no workspace at" in err and "Traceback" not in err

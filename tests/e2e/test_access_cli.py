@@ -56,6 +56,12 @@ def test_each_principal_acts_only_on_its_own_project(tmp_path: Path) -> None:
         ["data", "show", "churn_users"],
         ["data", "head", "churn_users@1"],
         ["data", "history", "churn_users"],
+    ):
+        # A dataset bob may not read answers as a missing one (no existence oracle).
+        hidden = gp(home, *args, token=tokens["bob"])
+        assert hidden.returncode == 4, (args, hidden.stderr)
+        assert hidden.stderr.startswith("error: no dataset named 'churn_users'"), hidden.stderr
+    for args in (
         ["-p", "churn", "data", "ingest", "churn_users", str(data)],
         ["audit", "list"],
         ["principals", "list"],

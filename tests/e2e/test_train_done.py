@@ -68,6 +68,9 @@ def test_train_registers_rerun_reproduces_compare_shows_both(project: Path) -> N
 
     again = as_json(gp(home, "runs", "rerun", first["run"], "--json", cwd=cwd))
     assert again["fingerprint"] == first["fingerprint"] and again["model"] == "fraud@3"
+    assert again["same_fingerprint_as"] == "fraud@2"
+    told = gp(home, "runs", "rerun", first["run"], cwd=cwd).stdout
+    assert "fraud@4 registered, same fingerprint as fraud@2 (the same model)" in told, told
 
     compare = gp(home, "runs", "compare", first["run"], again["run"], cwd=cwd).stdout
     assert "roc_auc" in compare and "C" in compare

@@ -229,3 +229,44 @@ def test_online_equals_offline_point_in_time(
         assert all(_same(a, b) for a, b in zip(got, expected, strict=True)), (
             f"{ref} at {at.isoformat()}: online {got} != offline {expected}; rows {rows}"
         )
+
+
+def test_a_pushed_correction_wins_online_and_offline(
+    backend_ws: goldenpath.Workspace, tmp_path: Path
+) -> None:
+    """A push at an event time the store already holds for the entity (a correction) is a
+    later dataset version: it wins the tie, online as in training sets, for one key or many."""
+    ws = backend_ws
+    number = next(_numbers)
+    dataset, name = f"tx{number}", f"v{number}"
+    at = T0 + HOUR
+    rows = [
+        {"user_id": 1, "step": 0, "created": None, "amount": 1.0, "cat": "a"},
+        {"user_id": 2, "step": 0, "created": None, "amount": 2.0, "cat": "b"},
+    ]
+    path = tmp_path / "first.parquet"
+    pq.write_table(_table(rows, None), path)
+    ws.datasets.ingest(dataset, path)
+    view = FeatureView(
+        name=name,
+        entities=[Entity(name="user", join_keys=["user_id"])],
+        source=dataset,
+        timestamp="ts",
+        features=[Field(name="amount", dtype="float64"), Field(name="cat", dtype="string")],
+        aggregations=[Aggregation(name="n_1d", function="count", window="1d")],
+    )
+    ws.features.apply(Definitions.of([view]))
+    ws.features.materialize([name])
+    refs = [f"{name}:amount", f"{name}:cat", f"{name}:n_1d"]
+    assert ws.features.online([{"user_id": 1}], refs, at=at).values["amount"] == [1.0]
+    correction = {"user_id": 1, "ts": T0, "created": None, "amount": 10.0, "cat": "z"}
+    assert ws.features.push(name, [correction]).dataset_version == f"{dataset}@2"
+    entity_rows = pa.table(
+        {"user_id": pa.array([1, 2], pa.int64()), "event_timestamp": pa.array([at] * 2, UTC_US)}
+    )
+    offline = ws.features.training_set(entity_rows, refs).table.to_pydict()
+    expected = {"amount": [10.0, 2.0], "cat": ["z", "b"], "n_1d": [2, 1]}
+    assert {k: offline[k] for k in expected} == expected
+    assert ws.features.online([{"user_id": 1}, {"user_id": 2}], refs, at=at).values == expected
+    alone = ws.features.online([{"user_id": 1}], refs, at=at).values
+    assert alone == {"amount": [10.0], "cat": ["z"], "n_1d": [2]}

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from goldenpath.core.errors import InvalidInput, NotFound
-from goldenpath.features import Aggregation, Entity, FeatureService, FeatureView, Field, on_demand
+from goldenpath.features import (
+    Aggregation,
+    Entity,
+    FeatureService,
+    FeatureView,
+    Field,
+    OnDemandFeatureView,
+    SqlSource,
+    on_demand,
+)
+from goldenpath.features.definitions import METADATA
 from goldenpath.features.project import Definitions, load_definitions
 
 USER = Entity(name="user", join_keys=["user_id"])
@@ -62,6 +75,132 @@ def test_the_version_hash_covers_values_not_metadata() -> None:
     assert view(ttl="7d").version_hash != base
     changed = [Field(name="amount", dtype="float64", expression="amount * 100")]
     assert view(features=changed).version_hash != base
+
+
+def _ratio(row):  # type: ignore[no-untyped-def]
+    return {"ratio": 1.0}
+
+
+def _ratio_changed(row):  # type: ignore[no-untyped-def]
+    return {"ratio": 2.0}
+
+
+def _odfv(**changes: object) -> OnDemandFeatureView:
+    spec: dict[str, object] = {
+        "name": "od",
+        "function": _ratio,
+        "inputs": ["user_stats:amount"],
+        "outputs": [Field(name="ratio", dtype="float64")],
+        "request": [Field(name="x", dtype="float64")],
+    }
+    spec.update(changes)
+    return OnDemandFeatureView(**spec)  # type: ignore[arg-type]
+
+
+def _field(**changes: object) -> FeatureView:
+    spec: dict[str, object] = {"name": "amount", "dtype": "float64"}
+    spec.update(changes)
+    return view(features=[Field(**spec)])  # type: ignore[arg-type]
+
+
+def _aggregation(**changes: object) -> FeatureView:
+    spec: dict[str, object] = {
+        "name": "n",
+        "function": "sum",
+        "column": "amount",
+        "window": "1h",
+        "dtype": "float64",
+    }
+    spec.update(changes)
+    return view(aggregations=[Aggregation(**spec)])  # type: ignore[arg-type]
+
+
+def _entity(**changes: object) -> FeatureView:
+    spec: dict[str, object] = {"name": "user", "join_keys": ["user_id"]}
+    spec.update(changes)
+    return view(entities=[Entity(**spec)])  # type: ignore[arg-type]
+
+
+def _service(**changes: object) -> FeatureService:
+    spec: dict[str, object] = {"name": "fraud", "features": ["user_stats:amount"]}
+    spec.update(changes)
+    return FeatureService(**spec)  # type: ignore[arg-type]
+
+
+def _sql(**changes: object) -> FeatureView:
+    spec: dict[str, object] = {"query": "SELECT * FROM tx", "datasets": ["tx"]}
+    spec.update(changes)
+    return view(source=SqlSource(**spec))  # type: ignore[arg-type]
+
+
+# Per definition class: how to build one with a field changed (its hash is the one that must
+# move: a Field's is its view's), and a changed value for every field that is not metadata.
+CHANGES: dict[type, tuple[Callable[..., Any], dict[str, object]]] = {
+    FeatureView: (
+        view,
+        {
+            "name": "user_stats2",
+            "entities": [Entity(name="card", join_keys=["card_id"])],
+            "source": "payments",
+            "timestamp": "ts",
+            "features": [Field(name="amount", dtype="int64")],
+            "aggregations": [Aggregation(name="tx_count_1h", function="count", window="2h")],
+            "created_timestamp": "created",
+            "ttl": "7d",
+            "timezone": "Europe/Paris",
+        },
+    ),
+    Field: (
+        _field,
+        {
+            "name": "amount2",
+            "dtype": "int64",
+            "expression": "amount * 100",
+            "default": -1.0,
+        },
+    ),
+    Aggregation: (
+        _aggregation,
+        {
+            "name": "n2",
+            "function": "max",
+            "window": "10m",
+            "column": "amount * 2",
+            "dtype": "int64",
+            "default": -1.0,
+        },
+    ),
+    Entity: (_entity, {"name": "card", "join_keys": ["card_id"]}),
+    SqlSource: (_sql, {"query": "SELECT * FROM tx WHERE amount > 0", "datasets": ["tx", "u"]}),
+    OnDemandFeatureView: (
+        _odfv,
+        {
+            "name": "od2",
+            "function": _ratio_changed,
+            "inputs": ["user_stats:tx_count_1h"],
+            "outputs": [Field(name="ratio", dtype="int64")],
+            "request": [Field(name="y", dtype="float64")],
+        },
+    ),
+    FeatureService: (_service, {"name": "fraud2", "features": ["user_stats:tx_count_1h"]}),
+}
+
+
+@pytest.mark.parametrize("kind", list(CHANGES), ids=lambda k: k.__name__)
+def test_every_field_is_hashed_or_declared_metadata(kind: type) -> None:
+    make, changes = CHANGES[kind]
+    base = make().version_hash
+    for item in dataclasses.fields(kind):
+        if item.name in METADATA:
+            value: object = {"team": "x"} if item.name == "tags" else "new words"
+            assert make(**{item.name: value}).version_hash == base, item.name
+            continue
+        assert item.name in changes, (
+            f"{kind.__name__}.{item.name} is neither in the version hash test nor metadata: "
+            "hash it (content()) and add a changed value here, or add it to METADATA"
+        )
+        changed = make(**{item.name: changes[item.name]}).version_hash
+        assert changed != base, f"changing {kind.__name__}.{item.name} keeps the version hash"
 
 
 def test_on_demand_functions_are_versioned_by_their_source() -> None:

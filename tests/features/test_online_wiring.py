@@ -201,3 +201,26 @@ def test_a_cached_lookup_still_checks_the_permission(materialized: goldenpath.Wo
             mia.features.online([{"user_id": 2}], ["user_tx:amount"], at=at)
     finally:
         mia.close()
+
+
+def test_feature_read_alone_reads_no_online_values(materialized: goldenpath.Workspace) -> None:
+    """An approver reads the catalog (``feature.read``) but holds no ``feature.read_online``:
+    no lookup, by features, by service or through a reader (a served model's), gets values."""
+    ws = materialized
+    ws.principals.add("abe")
+    ws.access.grant("approver", "abe", project="default")
+    abe = goldenpath.connect(ws.stack.home, actor="abe")
+    assert isinstance(abe, goldenpath.Workspace)
+    at = T0 + timedelta(days=1, hours=1)
+    try:
+        assert abe.features.show("user_tx").name == "user_tx"  # feature.read: the catalog
+        assert "user_tx" in {e.name for e in abe.features.list()}
+        for _ in range(2):  # nothing is cached by a refused lookup
+            with pytest.raises(PermissionDenied, match=r"'abe' may not feature\.read_online"):
+                abe.features.online([{"user_id": 2}], ["user_tx:amount"], at=at)
+        with pytest.raises(PermissionDenied, match=r"feature\.read_online"):
+            abe.features.online([{"user_id": 2}], service="fraud", at=at)
+        with pytest.raises(PermissionDenied, match=r"feature\.read_online"):
+            abe.features.online_reader(["user_tx:amount", "user_tx:tx_count_1h"])
+    finally:
+        abe.close()

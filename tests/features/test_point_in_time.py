@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -151,6 +152,20 @@ def test_early_entity_rows_future_rows_late_rows_and_duplicates() -> None:
     assert got["n_1h"] == [0, 4, 0, 0] and got["sum_1h"][0] is None
     assert got["distinct_1h"][1] == 3
     check(view, rows, entities)
+
+
+@pytest.mark.parametrize("created", [None, "created"])
+def test_the_ttl_edge_to_the_microsecond(created: str | None) -> None:
+    # A row exactly ttl before T is live; one microsecond more and it is not. With a created
+    # timestamp and a tie the engine takes its other join (ordered by a struct): both paths.
+    view = make_view(ttl="1h", created_timestamp=created)
+    rows = [(1, at(0), 5.0, None)] + ([(1, at(0), 6.0, at(1))] if created else [])
+    edge, past = at(60), at(60) + timedelta(microseconds=1)
+    got = build(view, source(rows), [(1, edge), (1, past), (1, at(60) - timedelta(microseconds=1))])
+    live = 6.0 if created else 5.0
+    assert got["amount"] == [live, -1.0, live]
+    assert got["double"] == [live * 2, None, live * 2]
+    check(view, rows, [(1, edge), (1, past)])
 
 
 def test_window_start_is_exclusive_and_end_inclusive() -> None:

@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 
 import goldenpath
 from goldenpath.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from goldenpath.features import Entity
+from goldenpath.features.project import Definitions
 from goldenpath.store.tables import (
     audit_events,
     feature_definitions,
@@ -200,11 +202,32 @@ def test_apply_needs_the_permission_and_passes_policies(
     ws = feature_ws
     ws.principals.add("viv", kind="user")
     ws.access.grant("viewer", "viv", project="default")
+    # A definition in a project viv has no role on: listed for alice, not for viv.
+    ws.access.create_project("elsewhere")
+    with goldenpath.connect(ws.stack.home, actor="alice", project="elsewhere") as other:
+        other.features.apply(Definitions.of([Entity(name="merchant", join_keys=["merchant_id"])]))
     viewer = goldenpath.connect(ws.stack.home, actor="viv")
     try:
         with pytest.raises(PermissionDenied, match=r"feature\.apply"):
             viewer.features.apply(_features_file(ws))
-        assert [e.name for e in viewer.features.list()]
+        listed = {(e.kind, e.name, e.project, e.version) for e in viewer.features.list()}
+        every = {(e.kind, e.name, e.project, e.version) for e in ws.features.list()}
+        assert ("entity", "merchant", "elsewhere", 1) in every
+        assert listed == {row for row in every if row[2] == "default"}
+        assert {(kind, name) for kind, name, _, _ in listed} == {
+            ("entity", "user"),
+            ("feature_view", "user_tx"),
+            ("on_demand", "ratio"),
+            ("feature_service", "fraud"),
+        }
+        shown = viewer.features.show("user_tx")
+        assert (shown.kind, shown.project, shown.content["source"]) == (
+            "feature_view",
+            "default",
+            "transactions",
+        )
+        with pytest.raises(PermissionDenied, match=r"feature\.read"):
+            viewer.features.show("merchant")
     finally:
         viewer.close()
     with ws.store.connect() as conn:

@@ -50,10 +50,12 @@ def test_each_principal_acts_only_on_its_own_project(
             lambda: bob.datasets.head("churn_users"),
             lambda: bob.datasets.profile("churn_users"),
             lambda: bob.datasets.quarantine("churn_users"),
-            lambda: bob.datasets.ingest("churn_users", data(tmp_path)),
         ):
-            with pytest.raises(PermissionDenied, match="'bob' may not dataset"):
+            # A dataset bob may not read answers as a missing one (no existence oracle).
+            with pytest.raises(NotFound, match="no dataset named 'churn_users'"):
                 call()
+        with pytest.raises(PermissionDenied, match="'bob' may not dataset"):
+            bob.datasets.ingest("churn_users", data(tmp_path))
         with pytest.raises(PermissionDenied, match=r"dataset\.write on project 'default'"):
             as_(org, "bob").datasets.ingest("elsewhere", data(tmp_path))
         assert [p.name for p in bob.access.projects()] == ["fraud"]

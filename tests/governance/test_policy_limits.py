@@ -3,6 +3,7 @@ under the metadata database's write lock."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 
 import goldenpath
 from goldenpath.core.errors import PolicyDenied
+from goldenpath.governance import policies
 from tests.conftest import write
 from tests.server.conftest import serving
 
@@ -26,6 +28,20 @@ policies:
     message: never reached
 """
 SIXTY = {"xs": list(range(60))}
+
+
+def wait_until_evaluating(deadline_seconds: float = 30) -> None:
+    """Return once a thread of this process is evaluating policies (a fixed sleep is not
+    enough on a busy machine: the check may not have begun when the writer starts)."""
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        for frame in sys._current_frames().values():
+            while frame is not None:
+                if frame.f_code is policies.evaluate.__code__:
+                    return
+                frame = frame.f_back
+        time.sleep(0.01)
+    raise AssertionError(f"no policy evaluation began within {deadline_seconds} s")
 
 
 @pytest.fixture
@@ -94,7 +110,7 @@ def test_a_slow_policy_does_not_block_other_writers(
 
     thread = threading.Thread(target=check)
     thread.start()
-    time.sleep(0.5)  # the check is now evaluating
+    wait_until_evaluating()
     started = time.monotonic()
     local_ws.access.create_project("churn")
     local_ws.principals.add("pipeline", kind="service")
@@ -163,3 +179,35 @@ def test_a_normal_policy_still_allows_and_denies(bounded: goldenpath.Workspace) 
     assert bounded.policies.check("deployment.create", "a", SIXTY, project="fraud").allowed
     with pytest.raises(PolicyDenied, match="too big"):
         bounded.policies.check("deployment.create", "a", {"xs": [500]}, project="fraud")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_the_time_limit_holds_when_the_stop_lands_where_python_drops_it(
+    bounded: goldenpath.Workspace,
+) -> None:
+    """An exception raised in a garbage-collector callback (or a destructor) is printed and
+    dropped by Python: a bound that raises once, there, lets the evaluation run unbounded.
+    With a collection after every allocation, most of the evaluation runs in callbacks."""
+    import gc
+
+    def step() -> None:
+        pass
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        for _ in range(50):  # Python work in the callback, where a stop is dropped
+            step()
+
+    thresholds = gc.get_threshold()
+    gc.callbacks.append(callback)
+    gc.set_threshold(1, 1, 1)
+    try:
+        started = time.monotonic()
+        with pytest.raises(PolicyDenied, match=r"did not finish within 0\.5 s"):
+            bounded.policies.check(
+                "deployment.create", "api@prod", {"xs": list(range(40))}, project="fraud"
+            )
+        took = time.monotonic() - started
+    finally:
+        gc.callbacks.remove(callback)
+        gc.set_threshold(*thresholds)
+    assert took < 2.0, f"the evaluation ran {took:.1f} s past a 0.5 s limit"

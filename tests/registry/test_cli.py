@@ -48,6 +48,7 @@ def test_the_models_commands(home: Path) -> None:
     assert json.loads(shown.out)["ref"] == "fraud@1"  # type: ignore[attr-defined]
     text = run(home, "models", "show", "fraud")
     assert "fraud@2" in text.out and "roc_auc=" in text.out and "parity" in text.out  # type: ignore[attr-defined]
+    assert "| at threshold 0.5: f1=" in text.out  # type: ignore[attr-defined]
     refused = run(home, "models", "promote", "fraud@1")
     assert refused.code == 5  # type: ignore[attr-defined]
     assert "card: the model card lacks intended_use, limitations" in refused.err  # type: ignore[attr-defined]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from goldenpath import InvalidInput
 from goldenpath.registry import native, onnx_graph, scoring
-from goldenpath.registry.packaging import Package, package
+from goldenpath.registry.packaging import Package, _native_scores, package
 from goldenpath.registry.service import fingerprint
 from tests.registry.conftest import FLAVORS, NUMERIC, fitted, frame
 
@@ -37,7 +38,8 @@ def test_each_flavor_packages_converts_and_matches_its_native_scores(name: str) 
     assert np.max(np.abs(got - built.scores)) < 1e-4
     # The native artifact loads back (without pickle) and scores as the model did.
     loaded = native.load(built.native_format, built.native)
-    assert loaded is not None
+    again = _native_scores(built.flavor, loaded, validation[columns], task)
+    np.testing.assert_allclose(again, built.scores, rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", list(FLAVORS))
@@ -118,7 +120,6 @@ def test_bad_inputs_get_one_clear_error() -> None:
     with pytest.raises(InvalidInput, match="rows"):
         package(model, validation.iloc[:0], "classification", label="label")
     text = validation.assign(city="paris")
-    plain, _ = fitted("logistic_regression")
     from sklearn.linear_model import LogisticRegression
 
     with pytest.raises(InvalidInput, match="need an encoder"):
@@ -131,7 +132,11 @@ def test_bad_inputs_get_one_clear_error() -> None:
     three = LogisticRegression().fit(multi[NUMERIC], multi["n"] % 3)
     with pytest.raises(InvalidInput, match="only binary classification"):
         package(three, multi[NUMERIC], "classification")
-    assert plain is not None
+    # A refusal changes nothing: the same model packages for its task and scores as it did.
+    built = package(model, validation, "classification", label="label")
+    expected = model.predict_proba(validation[NUMERIC])[:, 1]
+    np.testing.assert_array_equal(built.scores, expected)
+    assert 0.7 < roc_auc_score(validation["label"], built.scores) <= 1
 
 
 def test_a_package_moves_between_processes_without_pickle(tmp_path: object) -> None:

@@ -111,6 +111,45 @@ def test_parity_failure_is_refused_with_the_largest_difference(ws: goldenpath.Wo
     assert count(ws, models) == 0 and count(ws, model_versions) == 0
 
 
+@pytest.mark.parametrize(
+    ("tolerance", "options"), [(1e-4, {}), (1e-3, {"tolerance": 1e-3}), (0.05, {"tolerance": 0.05})]
+)
+def test_parity_refuses_just_above_the_tolerance_and_accepts_just_below(
+    local_ws: goldenpath.Workspace, tolerance: float, options: dict[str, float]
+) -> None:
+    """The largest gap decides, at the tolerance given (default 1e-4): native scores moved
+    from the ONNX graph's by 1.05x the tolerance on one row are refused, by 0.95x accepted."""
+    from goldenpath.registry import scoring
+
+    model, validation = fitted("logistic_regression")
+    built = package(model, validation, "classification", label="label")
+    onnx_scores = scoring.package_scores(built, validation)
+
+    def moved(factor: float) -> Package:
+        scores = onnx_scores.copy()
+        scores[17] += factor * tolerance
+        return Package(**{**built.__dict__, "scores": scores})
+
+    def register_moved(factor: float) -> object:
+        return local_ws.models.register_package(
+            "fraud",
+            moved(factor),
+            validation=validation,
+            label="label",
+            task="classification",
+            **options,
+        )
+
+    with pytest.raises(InvalidInput) as refused:
+        register_moved(1.05)
+    assert "at validation row 17" in refused.value.message
+    assert f"exceeds the tolerance {tolerance:g}" in refused.value.message
+    assert count(local_ws, model_versions) == 0
+    accepted = local_ws.models.get(register_moved(0.95).ref)  # type: ignore[attr-defined]
+    assert accepted.parity["row"] == 17 and accepted.parity["tolerance"] == tolerance
+    assert accepted.parity["max_abs_diff"] == pytest.approx(0.95 * tolerance, rel=1e-6)
+
+
 def test_a_tampered_onnx_graph_fails_parity(ws: goldenpath.Workspace, tmp_path: Path) -> None:
     import onnx
 
@@ -228,6 +267,62 @@ def test_no_regression_compares_with_the_champion_on_the_same_rows(
     register(ws, kind="gradient_boosting", gates=gate)
     passed = ws.models.promote("fraud@3").gates[0]
     assert passed.passed and passed.value == pytest.approx(passed.champion_value)
+
+
+def test_no_regression_fails_when_the_champion_cannot_score_the_candidates_rows(
+    local_ws: goldenpath.Workspace,
+) -> None:
+    """A champion that needs a feature the candidate's rows lack (or gets a value of the wrong
+    type) fails the gate with that reason; it never passes as if there were no champion."""
+    gate = {"no_regression": {"metric": "roc_auc", "margin": 0.01}}
+    first = register(local_ws, kind="pipeline_one_hot", gates=gate)  # reads a, b, n and city
+    assert local_ws.models.promote(first.ref).gates[0].message == "no champion yet"  # type: ignore[attr-defined]
+    numeric = register(local_ws, gates=gate)  # a, b and n only: its rows have no city
+    with pytest.raises(GatesFailed) as refused:
+        local_ws.models.promote(numeric.ref)  # type: ignore[attr-defined]
+    (result,) = refused.value.results
+    assert not result.passed and result.champion_value is None
+    assert result.message == (
+        "the champion fraud@1 takes feature(s) the candidate's validation rows lack: city"
+    )
+    # Rows that hold the champion's features, one as text where the champion reads a number.
+    numbers = register(local_ws, "other", gates=gate)  # a, b and n, as numbers
+    local_ws.models.promote(numbers.ref)  # type: ignore[attr-defined]
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    data = frame().assign(n=lambda d: "n" + d["n"].astype(str))
+    columns = ColumnTransformer(
+        [
+            ("text", OneHotEncoder(handle_unknown="ignore"), ["n"]),
+            ("numbers", "passthrough", ["a", "b"]),
+        ]
+    )
+    text_n = Pipeline([("columns", columns), ("model", LogisticRegression())])
+    validation = data[["a", "b", "n"]].assign(label=data["label"])
+    text_n.fit(validation[["a", "b", "n"]], validation["label"])
+    local_ws.models.register(
+        "other", text_n, validation=validation, label="label", task="classification", gates=gate
+    )
+    (typed,) = local_ws.models.check_gates(local_ws.models.get("other@2"))
+    assert not typed.passed and typed.champion_value is None
+    assert typed.message.startswith(
+        "the champion other@1 cannot score the candidate's validation rows: feature 'n'"
+    )
+    assert local_ws.models.get("other@champion").version == 1
+
+
+def test_a_reason_not_to_compare_fails_even_without_a_champion_ref() -> None:
+    from goldenpath.registry.gates import NoRegression, regression_gate
+
+    config = NoRegression(metric="roc_auc", margin=0.0)
+    assert regression_gate(config, 0.9, None, None).passed  # no champion at all: passes
+    refused = regression_gate(config, 0.9, None, None, "the champion cannot be scored")
+    assert not refused.passed and refused.message == "the champion cannot be scored"
+    assert not regression_gate(config, 0.9, 0.95, "fraud@1").passed
+    assert regression_gate(config, 0.95, 0.95, "fraud@1").passed
 
 
 def test_force_needs_the_permission_and_a_reason_and_is_audited(
@@ -383,7 +478,7 @@ def test_permissions(ws: goldenpath.Workspace) -> None:
     )
     register(hidden, "hidden")
     assert [m.name for m in viewer.models.list()] == ["fraud"]
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound, match="no model named 'hidden'"):  # unreadable: as if missing
         viewer.models.get("hidden")
     with pytest.raises(Conflict, match="is in project 'secret'"):
         register(ws, "hidden")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -158,6 +159,29 @@ def test_remote_sdk_materializes_reads_and_pushes_like_the_local_one(served: Ser
         assert pushed.online.mode == "push" and pushed.rows == 1
         after = served.ws.features.online([{"user_id": 4}], ["user_tx:amount"], at=at)
         assert after.values == {"amount": [3.0]}
+
+
+def test_a_past_lookup_before_the_store_s_window_is_refused_naming_it(served: Served) -> None:
+    """Before an entity's oldest kept row the store cannot answer exactly: over HTTP and the
+    remote SDK that is a 422 naming the window (as the local SDK raises), never a 200 whose
+    values read as missing."""
+    window = "for user_id=1 from 2025-01-01T00:30:00+00:00 on"
+    before = T0 + timedelta(minutes=15)  # user 1 had amount 10.0 then: the store keeps 200.0
+    refs = ["user_tx:amount", "user_tx:tx_count_1h"]
+    with goldenpath.connect(served.url, token=served.alice) as remote:
+        remote.features.materialize(["user_tx"], full=True)
+        with pytest.raises(goldenpath.InvalidInput, match=re.escape(window)) as refused:
+            remote.features.online([{"user_id": 2}, {"user_id": 1}], refs, at=before)
+        assert "2025-01-01T00:15:00+00:00 is before that" in refused.value.message
+        assert "training set" in (refused.value.hint or "")
+        # From the window's start on, the same lookup is answered.
+        edge = remote.features.online([{"user_id": 1}], refs, at=T0 + timedelta(minutes=30))
+        assert edge.values == {"amount": [200.0], "tx_count_1h": [2]}
+    body = {"entities": [{"user_id": 1}], "features": refs, "at": before.isoformat()}
+    answer = _post(served, "/features/online", body)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert window in answer.json()["detail"], answer.text
 
 
 @pytest.mark.parametrize(

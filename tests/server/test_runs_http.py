@@ -116,7 +116,7 @@ def test_permissions_are_the_services(served: Served) -> None:
         assert ended.status_code == 403
         as_eve = {"Authorization": f"Bearer {served.eve}"}
         assert client.get("/runs", headers=as_eve).status_code == 403
-        assert client.get(f"/runs/{run.id}", headers=as_eve).status_code == 403
+        assert client.get(f"/runs/{run.id}", headers=as_eve).status_code == 404  # as if missing
         assert client.get("/runs").status_code == 401
     open_run.end()
     assert served.ws.runs.get(open_run.id).metrics == {}

@@ -99,8 +99,13 @@ def test_every_object_route_needs_a_token_and_the_right_project(
     assert anonymous.headers["content-type"] == "application/problem+json"
     assert anonymous.headers["www-authenticate"] == "Bearer"
     other_team = call(server.url, method, path, org["carol"], body, tmp_path)
-    assert other_team.status_code == 403, other_team.text
-    assert other_team.json()["title"] == "PermissionDenied"
+    if method == "GET" and path.startswith("/api/v1/datasets/"):
+        # An object carol may not read answers as a missing one (no existence oracle).
+        assert other_team.status_code == 404, other_team.text
+        assert other_team.json()["title"] == "NotFound"
+    else:
+        assert other_team.status_code == 403, other_team.text
+        assert other_team.json()["title"] == "PermissionDenied"
     owner = call(server.url, method, path, org["bob"], body, tmp_path)
     assert owner.status_code == for_owner, owner.text
 
@@ -193,8 +198,8 @@ def test_the_cli_uses_the_server_when_gp_server_is_set(
     denied = subprocess.run(
         [str(gp), "data", "show", "fraud_tx"], env=env, capture_output=True, text=True, timeout=60
     )
-    assert denied.returncode == 3
-    assert denied.stderr.startswith("error: 'carol' may not dataset.read")
+    assert denied.returncode == 4  # not found: carol may not read it, so it is as if missing
+    assert denied.stderr.startswith("error: no dataset named 'fraud_tx'")
 
 
 def test_openapi_is_served(server: Running) -> None:
@@ -315,6 +320,11 @@ def test_status_shows_paths_and_counts_only_to_workspace_admins(
     assert set(admin["counts"]) == {  # type: ignore[arg-type]
         "datasets",
         "dataset_versions",
+        "feature_views",
+        "runs",
+        "models",
+        "model_versions",
+        "deployments",
         "principals",
         "audit_events",
     }

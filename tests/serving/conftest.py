@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -99,6 +100,20 @@ def problem(response: httpx.Response, status: int, field: str | None = None) -> 
     if field is not None:
         assert doc.get("field") == field, doc
     return dict(doc)
+
+
+def logged(ws: Workspace, request_id: str) -> dict[str, Any]:
+    """The prediction ``request_id`` once the log has it: the server spools its queue every
+    0.5 s, so a lookup made right after the answer can come before it."""
+    from goldenpath.core.errors import NotFound
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return ws.predictions.show(request_id)
+        except NotFound:
+            assert time.monotonic() < deadline, f"prediction {request_id} was never logged"
+            time.sleep(0.1)
 
 
 def v2_inputs(rows: int = 1, currency: str = "EUR") -> list[dict[str, Any]]:

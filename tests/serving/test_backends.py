@@ -38,6 +38,14 @@ def test_deploy_predict_stop_on_each_backend(
     ws.models.register("plain", model, validation=validation, label="label", task="classification")
     info = ws.deployments.deploy("plain@1", "plain-api")
     try:
+        # No feature view: nothing to check; the example request is the signature's fields,
+        # with typical values from the reference profile, and runs as it is.
+        assert info.freshness == [] and info.warnings == []
+        assert info.example is not None and set(info.example["body"]) == {"request"}
+        assert set(info.example["body"]["request"]) == {"city", "a", "b"}
+        assert isinstance(info.example["body"]["request"]["city"], str)
+        example = post(f"{info.url}{info.example['path']}", info.example["body"])
+        assert example.status_code == 200, example.text
         answer = post(f"{info.url}/v1/predict", {"request": {"city": "paris", "a": 0.5, "b": -1}})
         assert answer.status_code == 200, answer.text
         expected = model.predict_proba(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from typing import Any
 
 import httpx
@@ -109,8 +110,20 @@ def test_too_many_rows(deployed: Any) -> None:
 
 
 def test_a_body_over_the_limit_is_413_before_it_is_read(deployed: Any) -> None:
-    big = b'{"entities": {"user_id": 1}, "request": {"currency": "' + b"E" * (1 << 20) + b'"}}'
-    problem(post(f"{deployed.url}/v1/predict", big), 413, "body")
+    """Headers declaring 2 MB and not one byte of body: the 413 comes at once (a server that
+    waited for the body would answer only at the time limit, with a 408)."""
+    for path in ("/v1/predict", "/v2/models/fraud/infer"):
+        with socket.create_connection((deployed.host, deployed.port), timeout=5) as sock:
+            started = time.perf_counter()
+            sock.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {2 << 20}\r\n\r\n".encode()
+            )
+            answer = _read_answer(sock)
+            elapsed = time.perf_counter() - started
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        assert b"application/problem+json" in answer and b'"field": "body"' in answer
+        assert elapsed < 1.0, f"the 413 took {elapsed:.2f} s: the server waited for the body"
 
     # Without Content-Length (chunked): counted while streaming.
     def chunks() -> Any:
@@ -119,6 +132,28 @@ def test_a_body_over_the_limit_is_413_before_it_is_read(deployed: Any) -> None:
 
     response = httpx.post(f"{deployed.url}/v1/predict", content=chunks(), timeout=10)
     problem(response, 413, "body")
+
+
+def _read_answer(sock: socket.socket) -> bytes:
+    """One HTTP answer (headers and a Content-Length body) read from ``sock``."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        got = sock.recv(65536)
+        if not got:
+            return data
+        data += got
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        got = sock.recv(65536)
+        if not got:
+            break
+        body += got
+    return head + b"\r\n\r\n" + body
 
 
 @pytest.mark.parametrize(
@@ -186,35 +221,6 @@ def test_v2_one_2d_tensor_in_signature_order(deployed: Any) -> None:
     per_feature = post(f"{deployed.url}/v2/models/fraud/infer", {"inputs": v2_inputs()}).json()
     first = next(o for o in per_feature["outputs"] if o["name"] == "probabilities")["data"][:2]
     assert probabilities["data"][:2] == pytest.approx(first)
-
-
-def test_a_trickling_body_times_out_and_overload_is_429(deployed: Any, serving_home: Any) -> None:
-    """A client that sends headers and part of its body holds a slot until the time limit
-    (503); with every slot held, the next request is refused with 429 and Retry-After."""
-    host, port = deployed.host, deployed.port
-    held = []
-    try:
-        for _ in range(64):  # limits.predict_inflight_max
-            sock = socket.create_connection((host, port))
-            sock.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
-            held.append(sock)
-        import time
-
-        time.sleep(0.3)
-        response = post(f"{deployed.url}/v1/predict", GOOD)
-        problem(response, 429)
-        assert response.headers["retry-after"] == "1"
-        held[0].settimeout(5)
-        answer = held[0].recv(65536).decode()
-        assert answer.startswith("HTTP/1.1 503") and "application/problem+json" in answer
-    finally:
-        for sock in held:
-            sock.close()
-    import time
-
-    time.sleep(0.2)
-    assert post(f"{deployed.url}/v1/predict", GOOD).status_code == 200
-    assert "gp_overload_refusals_total" in httpx.get(f"{deployed.url}/metrics").text
 
 
 def test_deep_nesting_and_huge_numbers_are_400_or_422_not_500(deployed: Any) -> None:

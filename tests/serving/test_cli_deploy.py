@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +55,26 @@ def test_deploy_curl_status_tail_stop(serving_home: Path, tmp_path: Path) -> Non
         )
         assert answer.status_code == 200
         request_id = answer.json()["request_id"]
-        shown = gp(serving_home, "predictions", "show", request_id, "--json")
-        assert shown.returncode == 0, shown.stderr
+        # The server spools its log every 0.5 s: a `gp` that starts fast can ask before that.
+        deadline = time.monotonic() + 10
+        while (shown := gp(serving_home, "predictions", "show", request_id, "--json")).returncode:
+            assert "no prediction" in shown.stderr and time.monotonic() < deadline, shown.stderr
+            time.sleep(0.2)
         record = json.loads(shown.stdout)
         assert record["request_id"] == request_id and record["model_version"] == 1
         assert record["entities"] == {"user_id": 3} and record["request"] == {"currency": "GBP"}
         assert record["features"]["amount"]["source"] == "user_tx@1"
         assert record["output"] == answer.json()["prediction"]
+        # Without --json: one line per field, nested values as JSON (never a Python repr).
+        text = gp(serving_home, "predictions", "show", request_id, env={"COLUMNS": "400"})
+        assert text.returncode == 0, text.stderr
+        lines = dict(line.split(None, 1) for line in text.stdout.splitlines())
+        assert lines["request_id"] == request_id
+        assert json.loads(lines["entities"]) == {"user_id": 3}
+        assert json.loads(lines["request"]) == {"currency": "GBP"}
+        assert json.loads(lines["output"]) == record["output"]
+        assert json.loads(lines["features.amount"]) == record["features"]["amount"]
+        assert "{'" not in text.stdout and "None" not in text.stdout, text.stdout
         tail = gp(serving_home, "predictions", "tail", "cli-api", env={"COLUMNS": "200"})
         assert request_id in tail.stdout
         logs = gp(serving_home, "deployments", "logs", "cli-api")

@@ -8,6 +8,7 @@ the named crash points), and the reader (one partition per request id, newest fi
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -30,9 +31,13 @@ from goldenpath.serving.prediction_log import (
     APP_ID,
     INTENT,
     RECORD_KEYS,
+    ROLES,
     SCHEMA,
     PredictionLog,
     PredictionLogReader,
+    dead_letter_count,
+    dead_letter_dir,
+    dead_letters,
     flush_spool,
     partition_of,
     read_spool_file,
@@ -87,6 +92,17 @@ def spool_records(spool: Path, records: list[dict[str, Any]]) -> None:
 
 def table_rows(uri: Path) -> int:
     return int(DeltaTable(str(uri)).count())
+
+
+def raw_ids(uri: Path) -> list[str]:
+    """Every request id of the table's rows as stored, duplicates kept, sorted."""
+    rows = DeltaTable(str(uri)).to_pyarrow_table(columns=["request_id"])
+    return sorted(rows.column("request_id").to_pylist())
+
+
+def commits(uri: Path) -> int:
+    """The table's write commits (its history, without the creation)."""
+    return sum(1 for entry in DeltaTable(str(uri)).history() if entry.get("operation") == "WRITE")
 
 
 @pytest.fixture
@@ -239,6 +255,37 @@ def test_invalid_records_are_left_out_at_flush_and_logged_once_per_file(
     messages = [r.getMessage() for r in caplog.records if ".ndjson" in r.getMessage()]
     assert len(messages) == 1 and "left out 6 invalid" in messages[0]
     assert "missing key 'latency_ms'" in messages[0]
+    assert str(dead_letter_dir(spool)) in messages[0]
+    # Never dropped silently: each invalid record is kept beside the spool, with its reason.
+    letters = dead_letters(spool)
+    assert [json.loads(d["record"])["request_id"] for d in letters] == [
+        r["request_id"] for r in bad
+    ]
+    reasons = [d["reason"] for d in letters]
+    assert "missing key 'latency_ms'" in reasons[0] and "not a ULID" in reasons[1]
+    assert "role must be one of ['canary', 'primary', 'shadow']" in reasons[3]
+    assert dead_letter_count(spool) == 6 and plog.invalid_total() == 7  # + the one refused
+    assert flush_spool(spool, str(table)) == 0 and dead_letter_count(spool) == 6
+    assert dead_letter_count(spool.with_name("elsewhere")) == 0
+
+
+def test_a_flush_rerun_after_a_crash_dead_letters_a_record_once(
+    spool: Path, table: Path, tmp_path: Path
+) -> None:
+    """The dead letters are written before the commit: a flush killed there and run again
+    rewrites the same file instead of adding the record a second time."""
+    spool_records(spool, [record(), record(role="candidate"), record()])
+    kill_flush_at("prediction_log.flush.before-commit", spool, table, tmp_path / "marker")
+    assert dead_letter_count(spool) == 1
+    assert flush_spool(spool, str(table)) == 2
+    assert dead_letter_count(spool) == 1 and len(dead_letters(spool)) == 1
+    assert len(list(dead_letter_dir(spool).iterdir())) == 1  # one file, no temporary left
+
+
+def test_the_roles_the_log_accepts_are_the_ones_traffic_writes() -> None:
+    from goldenpath.serving import traffic
+
+    assert {traffic.PRIMARY, traffic.CANARY, traffic.SHADOW} == ROLES
 
 
 def test_time_may_be_epoch_microseconds(spool: Path, table: Path) -> None:
@@ -272,18 +319,37 @@ def test_flush_appends_every_spool_file_in_one_commit_and_deletes_them(
     assert table_rows(table) == 13
 
 
-def test_an_unreadable_spool_file_is_set_aside_and_the_rest_flushed(
-    spool: Path, table: Path
+def test_an_unreadable_spool_file_is_a_dead_letter_and_the_rest_flushed(
+    spool: Path, table: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A spool file the flush cannot read is moved into the dead letters as it was (one
+    atomic rename), counted as one, and logged; the other files are flushed."""
     spool_records(spool, [record() for _ in range(3)])
     bad = spool / f"{new_id()}.ndjson"
     bad.mkdir()  # cannot be read as a file
+    (bad / "inside").write_bytes(b"kept as it was")
+    dangling = spool / f"{new_id()}.ndjson"
+    dangling.symlink_to(spool / "gone")  # cannot be opened
     garbage = spool / f"{new_id()}.ndjson"
     garbage.write_bytes(b"not json at all\n[1, 2]\n")  # read, but holds no valid record
-    assert flush_spool(spool, str(table)) == 3
-    assert not bad.exists() and bad.with_name(bad.name + ".bad").exists()
-    assert not garbage.exists()
-    assert flush_spool(spool, str(table)) == 0
+    with caplog.at_level(logging.ERROR, logger="goldenpath.serving"):
+        assert flush_spool(spool, str(table)) == 3
+    assert spool_files(spool) == [] and not list(spool.glob("*.bad"))
+    folder = dead_letter_dir(spool)
+    moved = folder / f"{bad.name}.unreadable"
+    assert (moved / "inside").read_bytes() == b"kept as it was"
+    assert (folder / f"{dangling.name}.unreadable").is_symlink()
+    assert dead_letter_count(spool) == 2 + 2  # two unreadable files, two invalid lines
+    letters = {d["batch"]: d for d in dead_letters(spool)}
+    assert letters[bad.name]["record"] is None
+    assert letters[bad.name]["reason"].startswith("the spool file could not be read")
+    assert letters[bad.name]["file"] == str(moved)
+    assert [d["reason"] for d in dead_letters(spool) if d["batch"] == garbage.name] == [
+        "a line is not JSON",
+        "a line is not a JSON object",
+    ]
+    assert any(bad.name in m and "unreadable" in m for m in caplog.messages)
+    assert flush_spool(spool, str(table)) == 0 and dead_letter_count(spool) == 4
 
 
 def test_flush_removes_only_stale_temporary_files(spool: Path, table: Path) -> None:
@@ -316,7 +382,9 @@ flush_spool(Path({spool!r}), {table!r})
 def kill_flush_at(point: str, spool: Path, table: Path, marker: Path) -> None:
     """Run a flush in a real process and SIGKILL it at the named crash point."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GP_")}
-    env.update(GP_FAULT_POINT=point, GP_FAULT_MARKER=str(marker), PYTHONPATH=str(ROOT))
+    # ROOT first, then whatever the caller had (make mutants points it at the mutated copy).
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env.update(GP_FAULT_POINT=point, GP_FAULT_MARKER=str(marker), PYTHONPATH=path)
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD.format(spool=str(spool), table=str(table))],
         env=env,
@@ -339,20 +407,40 @@ def kill_flush_at(point: str, spool: Path, table: Path, marker: Path) -> None:
 def test_a_kill_between_the_commit_and_the_deletes_appends_nothing_twice(
     spool: Path, table: Path, tmp_path: Path
 ) -> None:
-    spool_records(spool, [record() for _ in range(4)])
+    batches = [[record() for _ in range(n)] for n in (4, 5, 2)]
+    submitted = [r["request_id"] for batch in batches for r in batch]
+    spool_records(spool, batches[0])
     assert flush_spool(spool, str(table)) == 4
-    spool_records(spool, [record() for _ in range(5)])
+    spool_records(spool, batches[1])
     kill_flush_at("prediction_log.flush.after-commit", spool, table, tmp_path / "marker")
     # Committed, not deleted: the rows are in the table and their file still in the spool.
     assert table_rows(table) == 9 and len(spool_files(spool)) == 1
     assert (spool / INTENT).exists()
-    spool_records(spool, [record() for _ in range(2)])  # a server spooled on meanwhile
+    spool_records(spool, batches[2])  # a server spooled on meanwhile
     assert flush_spool(spool, str(table)) == 2
     assert table_rows(table) == 11 and spool_files(spool) == []
     assert not (spool / INTENT).exists()
-    ids = [r["request_id"] for r in PredictionLogReader(str(table)).tail(100)]
-    assert len(ids) == len(set(ids)) == 11
+    # The table's raw rows (the reader would hide duplicates): each id once, in 3 commits.
+    assert raw_ids(table) == sorted(submitted)
     assert DeltaTable(str(table)).transaction_version(APP_ID) == 3
+    assert commits(table) == 3
+
+
+def test_a_kill_inside_the_finish_step_appends_nothing_again(
+    spool: Path, table: Path, tmp_path: Path
+) -> None:
+    """Killed after the committed batches were deleted and before their intent was: the next
+    flush finds the intent, sees the commit, and appends nothing (an intent deleted first
+    would leave the batches behind, and they would be appended a second time)."""
+    first = [record() for _ in range(3)]
+    spool_records(spool, first)
+    kill_flush_at("prediction_log.finish.after-batches", spool, table, tmp_path / "marker")
+    left, intent = spool_files(spool), (spool / INTENT).exists()
+    assert flush_spool(spool, str(table)) == 0
+    assert raw_ids(table) == sorted(r["request_id"] for r in first) and commits(table) == 1
+    assert DeltaTable(str(table)).transaction_version(APP_ID) == 1
+    assert left == [] and intent  # the kill came between the two deletes
+    assert not (spool / INTENT).exists()
 
 
 def test_a_kill_before_the_commit_flushes_the_batches_on_the_next_run(

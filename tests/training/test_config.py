@@ -65,6 +65,37 @@ def test_wrong_settings_are_refused(tmp_path: Path, change: str, words: str) -> 
     assert words in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ("  time_limit: true\n", "training.time_limit: Input should be a valid integer"),
+        ("  time_limit: 1.5\n", "training.time_limit: Input should be a valid integer"),
+        ("  time_limit: '300'\n", "training.time_limit: Input should be a valid integer"),
+        ("  seed: false\n", "training.seed: Input should be a valid integer"),
+        ("  threshold: true\n", "training.threshold: Input should be a valid number"),
+        ("  split: {by: random, validation: true}\n", "training.split.validation"),
+        ("  gates: {no_regression: {metric: roc_auc, margin: true}}\n", "margin"),
+        ("  gates: {contract: 1}\n", "training.gates.contract"),
+    ],
+)
+def test_booleans_and_text_are_not_numbers_and_the_line_is_named(
+    tmp_path: Path, change: str, where: str
+) -> None:
+    """Strict types for every number in gp.yaml (YAML's true is no 1-second time limit)."""
+    with pytest.raises(InvalidInput) as caught:
+        load_training_config(write(tmp_path, GOOD + change))
+    assert caught.value.message.startswith(f"{tmp_path / 'gp.yaml'}:9: ")
+    assert where in caught.value.message
+
+
+def test_integers_still_stand_for_numbers(tmp_path: Path) -> None:
+    text = GOOD + "  split: {by: random, validation: 0.25}\n  time_limit: 300\n  seed: 0\n"
+    config = load_training_config(write(tmp_path, text))
+    assert config.time_limit == 300 and config.seed == 0 and config.split.validation == 0.25
+    gated = GOOD + "  gates: {no_regression: {metric: roc_auc, margin: 0}, card: true}\n"
+    assert load_training_config(write(tmp_path, gated)).gates is not None
+
+
 def test_no_file_or_no_section_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match=r"no gp\.yaml"):
         load_training_config(tmp_path)

@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
+import goldenpath
 from goldenpath.core.errors import InvalidInput, TrainingFailed
 from goldenpath.store.tables import lineage_edges, model_versions
+from goldenpath.training.pipeline import StepEvent
 from goldenpath.workspace import Workspace
 from tests.training.conftest import write_train
 
@@ -18,9 +20,17 @@ from tests.training.conftest import write_train
 def test_train_registers_a_version_with_its_run_metrics_and_lineage(
     trained_ws: Workspace, project: Path
 ) -> None:
-    seen: list[str] = []
-    result = trained_ws.training.train(project, on_step=lambda e: seen.append(e.step))
+    events: list[StepEvent] = []
+    result = trained_ws.training.train(project, on_step=events.append)
+    seen = [e.step for e in events]
     assert seen == ["contract", "training_set", "split", "train", "evaluate", "register"]
+    # The threshold-free metrics, then F1 beside the threshold it used (gp.yaml's, 0.5).
+    evaluated = events[4].detail
+    assert evaluated.startswith("roc_auc "), evaluated
+    free, fixed = evaluated.split("  | ")
+    assert "f1" not in free and "log_loss" in free and "pr_auc" in free
+    assert fixed.startswith("at threshold 0.5: f1 "), evaluated
+    assert result.evaluation["threshold"] == 0.5
     assert result.model == "fraud@1" and not result.reused_training_set
     assert result.metrics["roc_auc"] is not None and 0.5 < result.metrics["roc_auc"] <= 1
 
@@ -170,3 +180,16 @@ def test_the_model_is_a_user_of_its_features(trained_ws: Workspace, project: Pat
     (project / "features.py").write_text(broken, encoding="utf-8")
     with pytest.raises(Conflict, match=r"model fraud@1"):
         trained_ws.features.plan(project / "features.py")
+
+
+def test_the_workspace_limits_reach_the_packaging_in_the_training_process(
+    trained_ws: Workspace, project: Path, tmp_path: Path
+) -> None:
+    """The child reads no workspace config: the parent hands it the packaging limits."""
+    config = tmp_path / "home" / "config.yaml"
+    config.write_text(config.read_text() + "limits:\n  model_features_max: 1\n")
+    with goldenpath.connect(tmp_path / "home", actor="alice") as ws:
+        error = failing(ws, project)
+        assert error.step == "register"
+        assert "at most 1 are supported (limits.model_features_max)" in str(error.message)
+        assert no_versions(ws)

@@ -81,6 +81,10 @@ def test_a_rerun_gives_the_same_fingerprint(
     again = trained_ws.training.rerun(first.run_id)  # from the run's stored entry.py
     assert again.fingerprint == first.fingerprint
     assert again.training_set == first.training_set and again.model != first.model
+    # It says so: the new version is the same model as the first one.
+    assert first.same_fingerprint_as is None and again.same_fingerprint_as == first.model
+    register = next(s for s in again.steps if s.step == "register")
+    assert f"same fingerprint as {first.model}" in register.detail
     # The rerun carries the original's contract results (the contract gate reads them).
     original, repeated = trained_ws.models.get(first.model), trained_ws.models.get(again.model)
     assert repeated.lineage["contracts"] == original.lineage["contracts"] != []
@@ -98,3 +102,23 @@ def test_another_seed_is_another_model(trained_ws: Workspace, project: Path) -> 
     (project / "gp.yaml").write_text(text.replace("seed: 7", "seed: 8"), encoding="utf-8")
     other = trained_ws.training.train(project)
     assert other.fingerprint != first.fingerprint
+    assert other.same_fingerprint_as is None
+
+
+def test_a_rerun_uses_the_recorded_config_and_seed_not_todays_gp_yaml(
+    trained_ws: Workspace, project: Path
+) -> None:
+    write_train(project, PREPARE + MODELS["random_forest"])
+    first = trained_ws.training.train(project)
+    text = (project / "gp.yaml").read_text(encoding="utf-8")
+    changed = text.replace("seed: 7", "seed: 8").replace("validation: 0.25", "validation: 0.4")
+    changed = changed.replace("roc_auc >= 0.6", "roc_auc >= 0.99").replace("C: 1.0", "C: 0.5")
+    assert changed.count("seed: 8") == 1 and "validation: 0.4" in changed and "C: 0.5" in changed
+    (project / "gp.yaml").write_text(changed, encoding="utf-8")
+    again = trained_ws.training.rerun(first.run_id)
+    assert again.fingerprint == first.fingerprint
+    rerun, original = trained_ws.runs.get(again.run_id), trained_ws.runs.get(first.run_id)
+    assert rerun.seed == original.seed == 7 and rerun.params == original.params
+    assert rerun.params["C"] == "1.0"
+    assert again.evaluation["rows"] == first.evaluation["rows"]  # the recorded 0.25 split
+    assert trained_ws.models.get(again.model).gates["metrics"] == ["roc_auc >= 0.6"]

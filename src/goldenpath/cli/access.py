@@ -7,7 +7,7 @@ import typer
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
 from goldenpath.cli.help import App
-from goldenpath.governance.principals import Kind
+from goldenpath.governance import Kind
 
 JSON = typer.Option(False, "--json", help="Print as JSON.")
 
@@ -37,7 +37,7 @@ def add_principal(
     kind: Kind = typer.Option("user", help="user, service or agent."),
     owner: str | None = typer.Option(None, help="Agents: the principal answerable for it."),
     allow: list[str] | None = typer.Option(
-        None, "--allow", help="Agents: a permission it may use (repeat)."
+        None, "--allow", metavar="PERMISSION", help="Agents: a permission it may use (repeat)."
     ),
     expires: str | None = typer.Option(None, help="Expiry, e.g. 30d (agents: at most 90d)."),
     json_: bool = JSON,
@@ -110,7 +110,7 @@ def create_token(
         "and no later than the token you call with).",
     ),
     scope: list[str] | None = typer.Option(
-        None, "--scope", help="Limit to this permission (repeat)."
+        None, "--scope", metavar="PERMISSION", help="Limit to this permission (repeat)."
     ),
     json_: bool = JSON,
 ) -> None:

@@ -26,7 +26,6 @@ from goldenpath.cli import (
 from goldenpath.cli.context import state
 from goldenpath.cli.help import App
 from goldenpath.cli.render import error
-from goldenpath.core.config import NotBuiltYetWarning
 from goldenpath.core.errors import GoldenpathError
 
 app = App(
@@ -47,6 +46,7 @@ def _global(
         None,
         "--workspace",
         "-w",
+        metavar="DIR",
         help="Workspace directory (or GP_HOME; default ~/.local/share/goldenpath).",
     ),
     project: str | None = typer.Option(
@@ -94,7 +94,9 @@ def _warning_line(
     line: str | None = None,
 ) -> None:
     """Our warnings as one ``warning:`` line on stderr (stdout stays clean for --json)."""
-    if issubclass(category, NotBuiltYetWarning):
+    from goldenpath.core.errors import GoldenpathWarning  # loaded already: it warned
+
+    if issubclass(category, GoldenpathWarning):
         render.warning(str(message))
     else:
         _show_warning(message, category, filename, lineno, file, line)

@@ -67,7 +67,16 @@ def verify(
 
     Example: gp audit verify --anchor anchor.json  # needs: gp audit export-checkpoint
     """
-    result = workspace().audit.verify(anchor=_read_anchor(anchor) if anchor else None)
+    from goldenpath.cli.progress import StepProgress
+    from goldenpath.workspace import Workspace
+
+    ws = workspace()
+    parsed = _read_anchor(anchor) if anchor else None
+    if isinstance(ws, Workspace):
+        progress = StepProgress("audit verify", enabled=not json_)
+        result = ws.audit.verify(anchor=parsed, progress=progress)
+    else:  # the server verifies; nothing to count here
+        result = ws.audit.verify(anchor=parsed)
     if json_:
         render.print_json(result.as_dict())
     else:

@@ -6,10 +6,9 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from goldenpath.workspace import Workspace, open_workspace
-
 if TYPE_CHECKING:
     from goldenpath.client.remote import RemoteWorkspace
+    from goldenpath.workspace import Workspace
 
 
 @dataclass
@@ -31,6 +30,8 @@ def workspace() -> Workspace | RemoteWorkspace:
 
         state._open = RemoteWorkspace(server, os.environ.get("GP_TOKEN"), state.project)
     if state._open is None:
+        from goldenpath.workspace import open_workspace
+
         # GP_TOKEN authenticates as a token's principal; otherwise the OS user (or GP_ACTOR).
         state._open = open_workspace(
             state.workspace, token=os.environ.get("GP_TOKEN") or None, project=state.project

@@ -188,16 +188,10 @@ def show(
                 f"{v.quarantined_rows:,} quarantined)",
             ),
             ("fingerprint", v.fingerprint),
-            ("source", f"{v.source['path']} ({v.source['format']}, {v.source['bytes']:,} bytes)"),
+            ("source", _source(v.source)),
             ("created", f"{render.when(v.created_at)} by {v.created_by}"),
             ("contract", v.contract_sha256[:12] if v.contract_sha256 else "none"),
-            (
-                "validation",
-                "not checked"
-                if checked is None
-                else f"{checked['outcome']}: {checked['rows_failed']:,} of "
-                f"{checked['rows_checked']:,} rows failed",
-            ),
+            ("validation", _validation(checked)),
         ]
     )
     render.out.print()
@@ -206,6 +200,37 @@ def show(
         ["column", "type", "nullable"],
         [(c["name"], c["type"], "yes" if c["nullable"] else "no") for c in v.schema],
     )
+
+
+def _source(source: dict[str, Any]) -> str:
+    """Where a version's rows came from: a file, or a feature push (which has no path)."""
+    if source.get("kind") == "feature_push":
+        return (
+            f"pushed to feature view {source.get('view')} ({plural(source.get('rows', 0), 'row')})"
+        )
+    if "path" in source:
+        return f"{source['path']} ({source.get('format')}, {source.get('bytes', 0):,} bytes)"
+    return str(source.get("kind", "unknown"))
+
+
+def _validation(checked: dict[str, Any] | None) -> str:
+    """A version's validation in one line; a push's says where its table rules stand."""
+    if checked is None:
+        return "not checked"
+    outcome = checked["outcome"]
+    later = checked.get("checked")
+    if checked.get("pending"):  # a push: row rules passed, its table rules wait
+        pending = ", ".join(checked["pending"])
+        return f"pending: row rules passed; table rules {pending} wait for gp features materialize"
+    if later is not None:  # a push whose table rules a materialisation checked
+        versions = ", ".join(f"@{n}" for n in later["versions"])
+        failed = [f["rule"] for f in (later.get("report") or {}).get("failures", [])]
+        verdict = f"failed {', '.join(failed)}" if failed else "passed"
+        return (
+            f"{outcome}: row rules passed; table rules over the rows pushed with {versions}: "
+            f"{verdict}"
+        )
+    return f"{outcome}: {checked['rows_failed']:,} of {checked['rows_checked']:,} rows failed"
 
 
 @app.command()

@@ -3,8 +3,10 @@ back, stop; ``gp predictions``: the prediction log."""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -12,7 +14,9 @@ from goldenpath.cli import render
 from goldenpath.cli.context import workspace
 from goldenpath.cli.help import App
 from goldenpath.core.errors import InvalidInput
-from goldenpath.workspace import Workspace
+
+if TYPE_CHECKING:
+    from goldenpath.workspace import Workspace
 
 JSON = typer.Option(False, "--json", help="Print as JSON.")
 
@@ -35,6 +39,8 @@ predictions_app = App(
 def _local() -> Workspace:
     """Deployments run processes on this machine (the local runtime): a local workspace."""
     ws = workspace()
+    from goldenpath.workspace import Workspace
+
     if not isinstance(ws, Workspace):
         raise InvalidInput(
             "deployments run on this machine: they need a local workspace, not GP_SERVER",
@@ -141,15 +147,43 @@ def deploy(
         features=features,
         require_token=require_token,
     )
-    if json_:
+    if json_:  # info.warnings were printed on stderr as the service warned them
         render.print_json(info.as_dict())
         return
     typer.echo(f"{info.name}: serving {info.traffic} at {info.url} ({info.stage})")
-    typer.echo(
-        f"try: curl -s -X POST {info.url}/v1/predict "
-        + """-d '{"entities": {...}, "request": {...}}'"""
+    for view in info.freshness or []:
+        if view["fresh"]:
+            scope = "the first " if view["more"] else ""
+            typer.echo(
+                f"features: {view['view']} fresh for {view['entities_fresh']:,} of "
+                f"{scope}{view['entities_checked']:,} entities"
+            )
+    typer.echo(f"try: {curl_line(info)}")
+    typer.echo(f"     curl -s {_curl_options(info)}{info.url}/v2/models/{info.model}")
+
+
+def curl_line(info: Any) -> str:
+    """A ``/v1/predict`` call that runs as it is (the deploy's example request)."""
+    import shlex
+
+    example = info.example or {"path": "/v1/predict", "body": {"request": {}}}
+    body = json.dumps(example["body"], separators=(", ", ": "), ensure_ascii=False)
+    return (
+        f"curl -s -X POST {_curl_options(info)}{info.url}{example['path']} "
+        f"-H 'Content-Type: application/json' -d {shlex.quote(body)}"
     )
-    typer.echo(f"     curl -s {info.url}/v2/models/{info.model}")
+
+
+def _curl_options(info: Any) -> str:
+    """A token header when the server asks for one; the certificate to trust for HTTPS."""
+    import shlex
+
+    options = ""
+    if info.settings.get("tls_cert"):
+        options += f"--cacert {shlex.quote(str(info.settings['tls_cert']))} "
+    if info.settings.get("require_token"):
+        options += '-H "Authorization: Bearer $GP_TOKEN" '
+    return options
 
 
 def _kubernetes(
@@ -202,13 +236,17 @@ def list_(json_: bool = JSON) -> None:
 
 @deployments_app.command()
 def status(name: str = typer.Argument(..., help="The deployment."), json_: bool = JSON) -> None:
-    """A deployment: versions and traffic, its processes, and every change it went through.
+    """A deployment: versions and traffic, its processes, each version's health (requests,
+    errors, latency, missing features, from the server's counters) and every change it went
+    through.
 
     Example: gp deployments status fraud-api  # needs: a running deployment
     """
-    info = _local().deployments.get(name, events=True)
+    service = _local().deployments
+    info = service.get(name, events=True)
+    health = service.health(name, token=os.environ.get("GP_TOKEN"))
     if json_:
-        render.print_json(info.as_dict())
+        render.print_json({**info.as_dict(), "health": health.as_dict()})
         return
     live = info.live
     render.fields(
@@ -225,8 +263,12 @@ def status(name: str = typer.Argument(..., help="The deployment."), json_: bool 
             ),
             ("restarts", live.get("restarts", 0)),
             ("generation", f"{info.generation} (loaded: {live.get('loaded_generation')})"),
+            ("prediction log", _log_line(info)),
+            ("enforced", _enforced(live.get("enforced"))),
+            ("acts as", _acts_as(info)),
         ]
     )
+    _health_table(health)
     render.table(
         "history",
         ["at", "action", "from", "to", "by"],
@@ -234,6 +276,38 @@ def status(name: str = typer.Argument(..., help="The deployment."), json_: bool 
             (e["at"], e["action"], e["from_version"], e["to_version"], e["by"])
             for e in info.events or []
         ],
+    )
+
+
+def _acts_as(info: Any) -> str:
+    """The principal the deployment reads features as, and why it may not, if it may not."""
+    principal = info.settings.get("principal") or f"{info.created_by} (its deployer)"
+    problem = info.live.get("identity")
+    return f"{principal}: {problem}" if problem else str(principal)
+
+
+def _health_table(health: Any) -> None:
+    """One column per version (a canary beside its primary), one row per figure."""
+    from goldenpath.serving.health import FIGURE_NAMES, figures
+
+    if health.unavailable is not None or not health.versions:
+        render.out.print(f"\nhealth: {health.unavailable or 'no version loaded'}")
+        return
+    columns = [figures(v) for v in health.versions]
+    render.table(
+        "health (since each version began serving here)",
+        ["", *(c[0] for c in columns)],
+        [(label, *(c[i] for c in columns)) for i, label in enumerate(FIGURE_NAMES) if i],
+    )
+
+
+def _log_line(info: Any) -> str:
+    invalid = int(info.live.get("log_invalid") or 0)
+    if not invalid:
+        return "every record appended"
+    return (
+        f"{invalid} invalid record(s) or unreadable spool file(s) not appended, kept in "
+        f"deployments/{info.name}/spool.dead-letter/ (see docs/serving.md)"
     )
 
 
@@ -297,12 +371,36 @@ def rollback(
     typer.echo(f"{info.name}: rolled back; serving {info.traffic}")
 
 
+def _enforced(enforced: Any) -> str:
+    """What the running server applies, as it reported it (not what was asked for)."""
+    if not isinstance(enforced, dict):
+        return "nothing: no server is running"
+    scheme = "https" if enforced.get("tls") else "http"
+    tokens = "tokens required" if enforced.get("require_token") else "no token required"
+    return f"{scheme} on {enforced.get('host')}:{enforced.get('port')}, {tokens}"
+
+
 def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _show_prediction(p: dict[str, Any]) -> list[tuple[str, Any]]:
-    return [(k, p.get(k)) for k in p]
+    """One line per field; nested values (entities, request, output, contract) as compact
+    JSON, and one line per feature (``features.amount  {"value": 20.0, ...}``), never a Python
+    dict's repr."""
+    pairs: list[tuple[str, Any]] = []
+    for key, value in p.items():
+        if key == "features" and isinstance(value, dict) and value:
+            pairs += [(f"features.{name}", _json(entry)) for name, entry in value.items()]
+        elif isinstance(value, dict | list):
+            pairs.append((key, _json(value)))
+        else:
+            pairs.append((key, "null" if value is None else value))
+    return pairs
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 @predictions_app.command()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -14,7 +13,6 @@ from goldenpath.cli.context import workspace
 from goldenpath.cli.help import App
 from goldenpath.core.errors import InvalidInput
 from goldenpath.core.humanize import plural
-from goldenpath.workspace import Workspace
 
 if TYPE_CHECKING:
     from goldenpath.client.remote import RemoteFeatures
@@ -34,6 +32,8 @@ def _features() -> FeatureStore:
     """The local feature store: plan, apply and training-set run the project's code
     (features.py), which never runs inside the server."""
     ws = workspace()
+    from goldenpath.workspace import Workspace
+
     if not isinstance(ws, Workspace):
         raise InvalidInput(
             "this command runs features.py, so it needs a local workspace, not GP_SERVER",
@@ -175,7 +175,9 @@ def show(
 def training_set(
     entities: Path = typer.Option(..., "--entities", help="Entity rows (CSV or Parquet)."),
     service: str | None = typer.Option(None, "--service", help="A feature service."),
-    feature: list[str] = typer.Option([], "--feature", help="view:feature (repeatable)."),
+    feature: list[str] = typer.Option(
+        [], "--feature", metavar="VIEW:FEATURE", help="A feature (repeatable)."
+    ),
     name: str = typer.Option(..., "--name", help="Store as the next version of this name."),
     output: Path | None = typer.Option(
         None, "--output", help="Also write it to a Parquet or CSV file."
@@ -189,16 +191,19 @@ def training_set(
     Example: gp features apply && gp features training-set --entities entity-rows.csv
     --service fraud --name fraud-train
     """
+    from goldenpath.cli.progress import StepProgress
+
     if output is not None and output.suffix not in (".parquet", ".csv"):
         raise InvalidInput(f"cannot write {output}: use a .parquet or .csv file")
-    built = _features().training_set(
-        entities,
-        feature or None,
-        service=service,
-        name=name,
-        timestamp_column=timestamp_column,
-        definitions=file,
-    )
+    with StepProgress("training set", enabled=not json_).step("build"):
+        built = _features().training_set(
+            entities,
+            feature or None,
+            service=service,
+            name=name,
+            timestamp_column=timestamp_column,
+            definitions=file,
+        )
     if output is not None:
         if output.suffix == ".csv":
             import pyarrow.csv as pacsv
@@ -271,7 +276,7 @@ def materialize(
     from goldenpath.cli.progress import StepProgress
 
     begin, finish = _when(start, "--start"), _when(end, "--end")
-    with StepProgress("materialize").step("views"):
+    with StepProgress("materialize", enabled=not json_).step("views"):
         result = _catalog().materialize(views or None, full=full, start=begin, end=finish)
     if json_:
         render.print_json(result.as_dict())
@@ -294,22 +299,16 @@ def materialize(
             for v in result.views
         ],
     )
+    for check in result.contract_checks:
+        if check.passed:
+            render.out.print(check.summary())
+        else:
+            render.warning(check.summary())
 
 
-_NUMBER = re.compile(r"^-?\d+$")
-
-
-def _value(text: str) -> Any:
-    if _NUMBER.match(text):
-        return int(text)
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
-def _entity(text: str) -> dict[str, Any]:
-    row: dict[str, Any] = {}
+def _entity(text: str) -> dict[str, str]:
+    """``k=v[,k=v]`` as text: the service reads each value as its definition's type."""
+    row: dict[str, str] = {}
     for pair in text.split(","):
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
@@ -317,16 +316,21 @@ def _entity(text: str) -> dict[str, Any]:
                 f"--entity {text!r}: expected key=value pairs separated by commas",
                 hint="for example: --entity user_id=7 (or user_id=7,request_amount=12.5)",
             )
-        row[key.strip()] = _value(value.strip())
+        row[key.strip()] = value.strip()
     return row
 
 
 @app.command()
 def online(
     entity: list[str] = typer.Option(
-        ..., "--entity", help="One entity row: key=value[,key=value] (repeatable)."
+        ...,
+        "--entity",
+        metavar="KEY=VALUE",
+        help="One entity row: key=value[,key=value] (repeatable).",
     ),
-    features: list[str] = typer.Option([], "--features", help="view:feature (repeatable)."),
+    features: list[str] = typer.Option(
+        [], "--features", metavar="VIEW:FEATURE", help="A feature (repeatable)."
+    ),
     service: str | None = typer.Option(None, "--service", help="A feature service."),
     at: str | None = typer.Option(None, "--at", help="The instant (ISO, with zone; default now)."),
     file: Path = typer.Option(
@@ -336,7 +340,8 @@ def online(
 ) -> None:
     """Online values, with each one's status (present, missing, expired) and age.
 
-    Numbers in --entity are integers or floats, anything else is text.
+    Each --entity value is read as its definition's type: a join key as its view's source
+    column (user_id=007 stays "007" when user_id is text), a request field as its dtype.
 
     Example: gp features apply && gp features materialize &&
     gp features online --entity user_id=7 --entity user_id=42 --service fraud
@@ -347,9 +352,11 @@ def online(
     from goldenpath.features.service import FeatureStore  # heavy: only when a command runs
 
     if isinstance(store, FeatureStore):
-        result = store.online(rows, features or None, service=service, at=when, definitions=file)
+        result = store.online(
+            rows, features or None, service=service, at=when, definitions=file, keys_as_text=True
+        )
     else:
-        result = store.online(rows, features or None, service=service, at=when)
+        result = store.online(rows, features or None, service=service, at=when, keys_as_text=True)
     if json_:
         render.print_json(result.as_dict())
         return
@@ -389,9 +396,16 @@ def push(
     Example: gp features apply && gp features push user_tx next-batch.csv
     """
     from goldenpath.data.formats import read_table
+    from goldenpath.features.online_inputs import text_columns
 
-    table, _ = read_table(file)
-    result = _catalog().push(view, table)
+    store = _catalog()
+    source = store.show(view).content.get("source")
+    # The dataset's text columns stay text (a CSV's 007 is not guessed to be 7).
+    pinned = (
+        text_columns(workspace().datasets.get(source).schema) if isinstance(source, str) else {}
+    )
+    table, _ = read_table(file, column_types=pinned)
+    result = store.push(view, table)
     if json_:
         render.print_json(result.as_dict())
         return
@@ -399,3 +413,13 @@ def push(
         f"{view}: {plural(result.rows, 'row')} pushed, offline as {result.dataset_version}, "
         f"online for {plural(result.online.entities_written, 'entity', 'entities')}"
     )
+    if result.pending_rules:
+        render.out.print(
+            f"contract: row rules applied; table rules {', '.join(result.pending_rules)} "
+            "pending: the next gp features materialize checks them over the pushed rows"
+        )
+    if result.not_applied_rules:
+        render.out.print(
+            f"contract: not applied to pushes: {', '.join(result.not_applied_rules)} "
+            "(counts an ingested batch's rows)"
+        )

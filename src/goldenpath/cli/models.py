@@ -66,9 +66,7 @@ def show(
     if json_:
         render.print_json(version.as_dict())
         return
-    metrics = ", ".join(
-        f"{k}={'NaN' if v is None else f'{v:.4g}'}" for k, v in version.metrics.items()
-    )
+    metrics = _metrics_shown(version.metrics, version.lineage.get("threshold"))
     inputs = ", ".join(f"{i['name']}:{i['type']}" for i in version.signature["inputs"])
     render.fields(
         [
@@ -93,11 +91,29 @@ def show(
     )
 
 
+def _metrics_shown(metrics: dict[str, float | None], threshold: float | None) -> str:
+    """``roc_auc=0.81, pr_auc=0.4 | at threshold 0.5: f1=0``: the metrics of labels predicted
+    at a threshold say which one (an f1 of 0 on rare fraud is the threshold's doing)."""
+    from goldenpath.registry.metrics import AT_THRESHOLD
+
+    def shown(items: list[tuple[str, float | None]]) -> str:
+        return ", ".join(f"{k}={'NaN' if v is None else f'{v:.4g}'}" for k, v in items)
+
+    free = [(k, v) for k, v in metrics.items() if k not in AT_THRESHOLD]
+    fixed = [(k, v) for k, v in metrics.items() if k in AT_THRESHOLD]
+    if not fixed or threshold is None:
+        return shown(free + fixed)
+    return (shown(free) + " | " if free else "") + f"at threshold {threshold:g}: " + shown(fixed)
+
+
 @app.command()
 def alias(
     ref: str = typer.Argument(..., help="The version: fraud@3 (or the model, with --delete)."),
     name: str = typer.Argument(..., help="The alias, e.g. challenger (champion: use promote)."),
     delete: bool = typer.Option(False, "--delete", help="Remove the alias instead."),
+    reason: str | None = typer.Option(
+        None, "--reason", help="Why (required to remove champion, which needs promote_force)."
+    ),
 ) -> None:
     """Point an alias at a version (champion moves only through promote).
 
@@ -106,7 +122,7 @@ def alias(
     models = _models()
     if delete:
         model = ref.partition("@")[0]
-        move = models.delete_alias(model, name)
+        move = models.delete_alias(model, name, reason=reason)
         render.out.print(f"{model}@{name} removed (was version {move.from_version})")
         return
     move = models.alias(ref, name)
@@ -155,7 +171,10 @@ def archive(ref: str = typer.Argument(..., help="The version: fraud@1.")) -> Non
 def card(
     ref: str = typer.Argument(..., help="The version: fraud@3."),
     set_: list[str] = typer.Option(
-        [], "--set", help="field=value (intended_use, limitations, owners, ...); repeatable."
+        [],
+        "--set",
+        metavar="FIELD=VALUE",
+        help="field=value (intended_use, limitations, owners, ...); repeatable.",
     ),
     json_: bool = JSON,
 ) -> None:

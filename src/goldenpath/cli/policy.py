@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -14,8 +14,9 @@ from goldenpath.cli import render
 from goldenpath.cli.context import workspace
 from goldenpath.cli.help import App
 from goldenpath.core.errors import InvalidInput
-from goldenpath.core.yamlfile import read_text
-from goldenpath.workspace import Workspace
+
+if TYPE_CHECKING:
+    pass
 
 JSON = typer.Option(False, "--json", help="Print as JSON.")
 policy_app = App(
@@ -68,6 +69,8 @@ def new_policy(
     Example: gp policy new restricted-data
     """
     ws = workspace()
+    from goldenpath.workspace import Workspace
+
     if not isinstance(ws, Workspace):
         raise InvalidInput(
             "gp policy new writes a file into the workspace's folder, which a server does not "
@@ -90,7 +93,8 @@ def test_policy(
     pairs: list[str] = typer.Option(
         [],
         "--attr",
-        help="KEY=VALUE, repeatable: the object's attributes (over --input's); dotted keys "
+        metavar="KEY=VALUE",
+        help="Repeatable: the object's attributes (over --input's); dotted keys "
         "nest, the value is read as JSON when it parses.",
     ),
     approved: bool = typer.Option(False, "--approved", help="As if an approver signed off."),
@@ -103,6 +107,8 @@ def test_policy(
     """
     document: dict[str, Any] = {}
     if input_file is not None:
+        from goldenpath.core.yamlfile import read_text
+
         try:
             document = json.loads(read_text(input_file))
         except json.JSONDecodeError as exc:
@@ -141,7 +147,8 @@ def check_policy(
     pairs: list[str] = typer.Option(
         [],
         "--attr",
-        help="KEY=VALUE, repeatable; dotted keys nest (model.metrics.roc_auc=0.91); "
+        metavar="KEY=VALUE",
+        help="Repeatable; dotted keys nest (model.metrics.roc_auc=0.91); "
         "the value is read as JSON when it parses, else as text.",
     ),
     json_: bool = JSON,
@@ -170,6 +177,8 @@ def _attributes(path: Path | None, pairs: list[str]) -> dict[str, Any]:
     """The object's attributes: the JSON file's object, then each KEY=VALUE over it."""
     attributes: dict[str, Any] = {}
     if path is not None:
+        from goldenpath.core.yamlfile import read_text
+
         try:
             loaded = json.loads(read_text(path))
         except json.JSONDecodeError as exc:

@@ -25,7 +25,7 @@ COMMAND_WIDTH = 40
 
 def quickstart(
     workspace_dir: Path | None = typer.Option(
-        None, "--workspace", "-w", help="Workspace to use (created if missing)."
+        None, "--workspace", "-w", metavar="DIR", help="Workspace to use (created if missing)."
     ),
     rows: int = typer.Option(5_000, min=100, max=5_000_000, help="Sample rows to generate."),
 ) -> None:

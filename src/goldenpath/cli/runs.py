@@ -4,14 +4,17 @@ GP_SERVER)."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
 from goldenpath.cli.help import App
-from goldenpath.training.runs import RunInfo, format_metric
+from goldenpath.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from goldenpath.training.runs import RunInfo
 
 app = App(
     help=(
@@ -58,6 +61,12 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f}h"
 
 
+def format_metric(value: float | None) -> str:
+    from goldenpath.training.runs import format_metric
+
+    return format_metric(value)
+
+
 def _cell(run: RunInfo, kind: str, key: str) -> str:
     if kind == "metrics":
         return format_metric(run.metrics[key]) if key in run.metrics else ""
@@ -70,7 +79,7 @@ def list_(
         None, "--filter", "-f", help="e.g. \"metrics.roc_auc > 0.8 and params.model = 'lgbm'\"."
     ),
     order_by: list[str] = typer.Option(
-        [], "--order-by", "-o", help="e.g. 'metrics.roc_auc desc' (repeatable)."
+        [], "--order-by", "-o", metavar="ORDER", help="e.g. 'metrics.roc_auc desc' (repeatable)."
     ),
     limit: int = typer.Option(100, "--limit", "-n", help="At most this many runs."),
     experiment: str | None = typer.Option(None, "--experiment", "-e", help="Only this one."),
@@ -253,3 +262,28 @@ def rerun(
 
     ws = local_workspace()
     run_pipeline(lambda show: ws.training.rerun(run, on_step=show), json_)
+
+
+@app.command()
+def logs(
+    run: str = typer.Argument(..., help="A run made by gp train (its id or a unique prefix)."),
+    follow: bool = typer.Option(
+        False, "--follow", "-f", help="Keep printing as the training writes, until it ends."
+    ),
+) -> None:
+    """The output of a gp train run's training process (its train.log): what train.py printed
+    and any traceback. While the run is running, --follow prints each new line.
+
+    Example: gp runs logs 01KB3XYZ  # needs: a run made by gp train
+    """
+    runs = _runs()
+    if not hasattr(runs, "train_log"):
+        raise InvalidInput(
+            "a run's train.log is read from a local workspace, not over GP_SERVER (yet)",
+            hint="unset GP_SERVER and use --workspace",
+        )
+    if not follow:
+        typer.echo(runs.train_log(run), nl=False)
+        return
+    for part in runs.follow_train_log(run):
+        typer.echo(part, nl=False)

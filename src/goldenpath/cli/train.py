@@ -11,10 +11,10 @@ import typer
 from goldenpath.cli import render
 from goldenpath.cli.context import workspace
 from goldenpath.core.errors import InvalidInput
-from goldenpath.workspace import Workspace
 
 if TYPE_CHECKING:
     from goldenpath.training.pipeline import StepEvent, TrainResult
+    from goldenpath.workspace import Workspace
 
 STEP_WIDTH = 13
 
@@ -23,6 +23,8 @@ def local_workspace() -> Workspace:
     """Training runs the project's code (train.py, features.py), which never runs inside the
     server: it needs a local workspace."""
     ws = workspace()
+    from goldenpath.workspace import Workspace
+
     if not isinstance(ws, Workspace):
         raise InvalidInput(
             "training runs the project's train.py, so it needs a local workspace, not GP_SERVER",
@@ -33,22 +35,41 @@ def local_workspace() -> Workspace:
 
 
 def run_pipeline(call: Callable[[Callable[[StepEvent], None]], TrainResult], json_: bool) -> None:
-    """Run ``call`` (gp train or a rerun) printing each step as it ends, then the result."""
+    """Run ``call`` (gp train or a rerun) printing each step as it ends, then the result; on a
+    terminal (and not under --json) a live line on stderr shows the step running now."""
+    from goldenpath.training.pipeline import STEPS
+
+    live = None
+    if not json_ and render.err.is_terminal:
+        live = render.err.status(f"training: {STEPS[0].replace('_', ' ')}...")
 
     def show(event: StepEvent) -> None:
-        if not json_:
-            render.out.print(
-                f"{event.step.replace('_', ' '):<{STEP_WIDTH}} {event.detail}",
-                markup=False,
-                highlight=False,
-            )
+        if json_:
+            return
+        render.out.print(
+            f"{event.step.replace('_', ' '):<{STEP_WIDTH}} {event.detail}",
+            markup=False,
+            highlight=False,
+        )
+        if live is not None and event.step in STEPS[:-1]:
+            following = STEPS[STEPS.index(event.step) + 1]
+            live.update(f"training: {following.replace('_', ' ')}...")
 
-    result = call(show)
+    if live is None:
+        result = call(show)
+    else:
+        with live:
+            result = call(show)
     if json_:
         render.print_json(result.as_dict())
         return
     render.out.print(
-        f"run {result.run_id} finished in {result.seconds:.1f}s: {result.model} registered",
+        f"run {result.run_id} finished in {result.seconds:.1f}s: {result.model} registered"
+        + (
+            f", same fingerprint as {result.same_fingerprint_as} (the same model)"
+            if result.same_fingerprint_as
+            else ""
+        ),
         markup=False,
         highlight=False,
     )
@@ -64,7 +85,10 @@ def train(
         Path("."), help="The project directory (with gp.yaml and train.py)."
     ),
     param: list[str] = typer.Option(
-        [], "--param", help="Override a training parameter: key=value (repeatable)."
+        [],
+        "--param",
+        metavar="KEY=VALUE",
+        help="Override a training parameter: key=value (repeatable).",
     ),
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Build the training set again even if nothing changed."

@@ -18,6 +18,10 @@ _BY_STATUS: dict[int, type[errors.GoldenpathError]] = {
 }
 
 
+# What each part of a request is called in an error about its text.
+_PARTS = {"params": "the query", "json": "the body", "data": "the form", "files": "the files"}
+
+
 class Http:
     """Authenticated requests to ``base_url`` (bearer token; the project in a header)."""
 
@@ -28,6 +32,8 @@ class Http:
             raise errors.Unauthenticated(
                 "a token is needed to use a server", hint="pass token=... or set GP_TOKEN"
             )
+        _check_text(token, "the token")
+        _check_text(project, "the project")
         headers = {"Authorization": f"Bearer {token}"}
         if project:
             headers["X-GP-Project"] = project
@@ -37,6 +43,10 @@ class Http:
         )
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        _check_text(path, "the request path")
+        for part, where in _PARTS.items():
+            if kwargs.get(part) is not None:
+                _check_text(kwargs[part], where)
         try:
             response = self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
@@ -53,6 +63,39 @@ class Http:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _check_text(value: Any, where: str) -> None:
+    """Refuse text that cannot be sent: a lone UTF-16 surrogate (``"\\ud800"``, which Python
+    strings allow and UTF-8 cannot encode) anywhere in what a request carries, keys included,
+    as one :class:`InvalidInput` naming where, before anything is sent (else httpx's encoder
+    raises a ``UnicodeEncodeError`` traceback halfway through building the request)."""
+    pending: list[tuple[Any, str]] = [(value, "")]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                at = f"{where} at {path}" if path else where
+                raise errors.InvalidInput(
+                    f"{at} holds a lone UTF-16 surrogate ({item[exc.start]!r} at character "
+                    f"{exc.start} of '{_printable(item)[:80]}'), which no request can carry",
+                    hint="send valid Unicode text (text decoded with errors='surrogateescape' "
+                    "keeps undecodable bytes as surrogates: decode it strictly)",
+                ) from None
+        elif isinstance(item, dict):
+            for key, entry in item.items():
+                name = _printable(key)
+                pending.append((key, f"{path}.{name} (the key)".lstrip(".")))
+                pending.append((entry, f"{path}.{name}".lstrip(".")))
+        elif isinstance(item, list | tuple):
+            pending.extend((entry, f"{path}[{i}]") for i, entry in enumerate(item))
+
+
+def _printable(key: Any) -> str:
+    """A key as it can be shown (a surrogate in it escaped)."""
+    return str(key).encode("utf-8", "backslashreplace").decode()
 
 
 def _error(response: httpx.Response) -> errors.GoldenpathError:

@@ -16,17 +16,18 @@ from goldenpath.core.names import validate_name
 from goldenpath.core.progress import Progress
 from goldenpath.data import Mode
 from goldenpath.data.validation import ValidationReport
-from goldenpath.data.versions import DatasetSummary, DatasetVersion, IngestResult
+from goldenpath.data.versions import DatasetSummary, DatasetVersion, IngestResult, PendingCheck
 from goldenpath.features.materialize import MaterializeResult, ViewMaterialization
 from goldenpath.features.online_inputs import to_entity_rows
 from goldenpath.features.online_service import OnlineResult, PushResult
 from goldenpath.features.service import CatalogEntry
 from goldenpath.features.training_sets import TrainingSetInfo
+from goldenpath.governance import Kind
 from goldenpath.governance.access import Grant, Project
 from goldenpath.governance.approvals import ApprovalRequest
 from goldenpath.governance.audit import AuditEvent, AuditVerification
 from goldenpath.governance.policies import Decision
-from goldenpath.governance.principals import CreatedToken, Kind, Principal, TokenInfo
+from goldenpath.governance.principals import CreatedToken, Principal, TokenInfo
 from goldenpath.registry.service import AliasMove, ModelSummary, ModelVersion, Promotion
 from goldenpath.training.run_log import Pending, RunLogger
 from goldenpath.training.runs import RunComparison, RunInfo
@@ -363,15 +364,18 @@ class RemoteFeatures:
         *,
         service: str | None = None,
         at: datetime | None = None,
+        keys_as_text: bool = False,
     ) -> OnlineResult:
         """Online values of stored features (row-level and windowed); on-demand features run
-        project code, so they are served locally only (the server answers 400)."""
+        project code, so they are served locally only (the server answers 400).
+        ``keys_as_text``: as the local ``ws.features.online``."""
         rows = [_jsonable(r) for r in to_entity_rows(entity_rows)]
         body = {
             "entities": rows,
             "features": None if features is None else list(features),
             "service": service,
             "at": None if at is None else at.isoformat(),
+            "keys_as_text": keys_as_text,
         }
         answer = self._http.json("POST", "/features/online", json=body)
         names = list(answer["statuses"])
@@ -396,6 +400,8 @@ class RemoteFeatures:
             answer["rows"],
             answer["dataset_version"],
             _materialization(answer["online"]),
+            list(answer.get("pending_rules", [])),
+            list(answer.get("not_applied_rules", [])),
         )
 
     def materialize(
@@ -414,7 +420,10 @@ class RemoteFeatures:
             "end": None if end is None else end.isoformat(),
         }
         answer = self._http.json("POST", "/features/materialize", json=body)
-        return MaterializeResult([_materialization(v) for v in answer["views"]])
+        return MaterializeResult(
+            [_materialization(v) for v in answer["views"]],
+            [PendingCheck.from_dict(c) for c in answer.get("contract_checks", [])],
+        )
 
 
 class RemoteModels:
@@ -444,8 +453,10 @@ class RemoteModels:
             self._http.json("POST", f"/models/{_path(name)}/aliases", json=body)
         )
 
-    def delete_alias(self, name: str, alias: str) -> AliasMove:
-        body = {"alias": alias, "delete": True}
+    def delete_alias(self, name: str, alias: str, *, reason: str | None = None) -> AliasMove:
+        body: dict[str, Any] = {"alias": alias, "delete": True}
+        if reason is not None:
+            body["reason"] = reason
         return AliasMove.from_dict(
             self._http.json("POST", f"/models/{_path(name)}/aliases", json=body)
         )

@@ -16,12 +16,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from goldenpath.core.errors import InvalidInput
+from goldenpath.core.errors import GoldenpathWarning, InvalidInput
 from goldenpath.core.limits import Limits, resolve_limits
 from goldenpath.core.yamlfile import load_yaml_model
 
 CONFIG_FILE = "config.yaml"
 PROJECT_FILE = "gp.yaml"
+# The page that lists the keys of config.yaml and of gp.yaml's sections.
+CONFIG_DOCS = "docs/configuration.md"
 STACK_KEYS = ("metadata", "storage", "online", "runtime", "serving")
 
 
@@ -156,9 +158,17 @@ def resolve_stack(
         serving="deployment",
     )
     config_path = home / CONFIG_FILE
-    workspace = load_yaml_model(config_path, WorkspaceConfig) if config_path.exists() else None
+    workspace = (
+        load_yaml_model(config_path, WorkspaceConfig, docs=CONFIG_DOCS)
+        if config_path.exists()
+        else None
+    )
     project_path = (project_dir or Path.cwd()) / PROJECT_FILE
-    project = load_yaml_model(project_path, ProjectConfig).stack if project_path.exists() else None
+    project = (
+        load_yaml_model(project_path, ProjectConfig, docs=CONFIG_DOCS).stack
+        if project_path.exists()
+        else None
+    )
     env = _environment_settings()
 
     layers: list[tuple[str, StackSettings | None]] = [
@@ -224,7 +234,7 @@ EMBEDDED = {
 IN_EFFECT = "in effect"
 
 
-class NotBuiltYetWarning(UserWarning):
+class NotBuiltYetWarning(GoldenpathWarning):
     """A stack setting chooses a backend that nothing uses yet (see ``NOT_BUILT_YET``)."""
 
 

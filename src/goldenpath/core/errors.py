@@ -14,6 +14,11 @@ never ``str(error)``, so the hint appears once.
 from __future__ import annotations
 
 
+class GoldenpathWarning(UserWarning):
+    """Base class of the warnings a user should read: the CLI prints each as one ``warning:``
+    line on stderr; a notebook shows them as Python shows any warning."""
+
+
 class GoldenpathError(Exception):
     """Base class: a user-facing failure with a message, a hint and an exit code."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from goldenpath.core.errors import InvalidInput
 
@@ -57,7 +57,23 @@ class Limits(BaseModel):
     push_rows_max: int = Field(
         default=100_000, gt=0, description="rows in one push to a feature view"
     )
+    online_lookup_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="one online feature lookup by an inference server over the network "
+        "(Redis), wall clock (then 503)",
+    )
+    freshness_entities_max: int = Field(
+        default=10_000,
+        gt=0,
+        description="entities of each feature view a deploy's freshness check looks up",
+    )
     # Serving (the inference server of a deployment)
+    deployment_grants_reload_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how often an inference server re-reads its deployment principal's grants",
+    )
     predict_body_max_bytes: int = Field(
         default=1 * MiB, gt=0, description="one inference request body"
     )
@@ -67,8 +83,15 @@ class Limits(BaseModel):
     predict_inflight_max: int = Field(
         default=64, gt=0, description="requests one inference server works on at once (then 429)"
     )
+    predict_readers_max: int = Field(
+        default=256,
+        gt=0,
+        description="request bodies one inference server receives at once (then 429)",
+    )
     predict_seconds: float = Field(
-        default=2.0, gt=0, description="one inference request, wall clock (then 503)"
+        default=2.0,
+        gt=0,
+        description="one inference request, wall clock (408 while its body arrives, then 503)",
     )
     prediction_log_queue_max: int = Field(
         default=10_000, gt=0, description="predictions waiting to be logged (then dropped, counted)"
@@ -89,11 +112,61 @@ class Limits(BaseModel):
     run_log_entries_max: int = Field(
         default=1_000, gt=0, description="params, metrics and tags in one log call over HTTP"
     )
+    run_heartbeat_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="how often gp train writes its run's heartbeat while it works",
+    )
+    run_lost_after_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="a running run whose heartbeat is older than this is failed (process lost)",
+    )
+    # Models (the registry)
+    model_features_max: int = Field(
+        default=2_000, gt=0, description="feature columns of one model (at packaging)"
+    )
+    model_validation_rows_max: int = Field(
+        default=5_000_000, gt=0, description="rows of validation data a model is packaged with"
+    )
+    model_predict_rows_max: int = Field(
+        default=1_000_000, gt=0, description="rows scored by one ws.models.predict call"
+    )
+    model_description_chars_max: int = Field(
+        default=10_000, gt=0, description="characters in a model version's description"
+    )
+    model_reason_chars_max: int = Field(
+        default=1_000, gt=0, description="characters in a promotion's or alias change's reason"
+    )
+    model_lineage_items_max: int = Field(
+        default=1_000,
+        gt=0,
+        description="datasets, feature versions or contracts in one version's lineage",
+    )
+    model_lineage_max_bytes: int = Field(
+        default=1_000_000, gt=0, description="one version's lineage, as JSON"
+    )
+    model_card_text_chars_max: int = Field(
+        default=10_000, gt=0, description="characters in one text field of a model card"
+    )
+    model_card_owners_max: int = Field(default=50, gt=0, description="owners on a model card")
+    model_card_owner_chars_max: int = Field(
+        default=200, gt=0, description="characters in one owner's name on a model card"
+    )
     # Tokens
     token_lifetime_max_days: int = Field(default=90, gt=0, description="the longest a token lives")
     # Errors and audit events
     error_examples_max: int = Field(default=5, gt=0, description="examples per failed rule")
     example_chars_max: int = Field(default=80, gt=0, description="characters per example")
+
+    @model_validator(mode="after")
+    def _heartbeat_within_lost(self) -> Limits:
+        if self.run_lost_after_seconds < 2 * self.run_heartbeat_seconds:
+            raise ValueError(
+                "run_lost_after_seconds must be at least twice run_heartbeat_seconds "
+                f"({self.run_heartbeat_seconds:g}), or a live run would be judged lost"
+            )
+        return self
 
 
 FIELDS = tuple(Limits.model_fields)

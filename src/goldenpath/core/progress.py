@@ -12,6 +12,10 @@ class Progress(Protocol):
 
     def step(self, label: str) -> AbstractContextManager[None]: ...
 
+    def count(self, done: int, total: int | None = None) -> None:
+        """How far the current step is: ``done`` of ``total`` (None if unknown) items."""
+        ...
+
 
 class NoProgress:
     """Shows nothing."""
@@ -19,3 +23,6 @@ class NoProgress:
     @contextmanager
     def step(self, label: str) -> Iterator[None]:
         yield
+
+    def count(self, done: int, total: int | None = None) -> None:
+        return None

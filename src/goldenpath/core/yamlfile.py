@@ -87,11 +87,14 @@ def parse_yaml_model(
     model: type[M],
     *,
     source: str,
+    docs: str,
     error: type[InvalidInput] = InvalidInput,
     depth_max: int | None = None,
 ) -> M:
     """Parse YAML ``text`` into ``model``; raise ``error`` naming ``source`` and the line.
 
+    ``docs`` is the page that lists the file's keys (``docs/contracts.md`` for a contract,
+    ``docs/configuration.md`` for ``gp.yaml`` ...), named in the hint of a wrong key or value.
     ``depth_max`` bounds the nesting of mappings and lists (``limits.nesting_depth_max`` by
     default); a key repeated within one mapping is an error too.
     """
@@ -122,7 +125,7 @@ def parse_yaml_model(
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise error(
             f"{source}:{line}: {path}: {first['msg']}{more}",
-            hint="fix that line; see docs/contracts.md for the accepted keys",
+            hint=f"fix that line; see {docs} for the accepted keys",
         ) from None
 
 
@@ -138,6 +141,9 @@ def read_text(path: Path, *, error: type[InvalidInput] = InvalidInput) -> str:
         raise error(f"cannot read {path}: {exc}") from None
 
 
-def load_yaml_model(path: Path, model: type[M], *, error: type[InvalidInput] = InvalidInput) -> M:
+def load_yaml_model(
+    path: Path, model: type[M], *, docs: str, error: type[InvalidInput] = InvalidInput
+) -> M:
     """Read ``path`` and parse it with :func:`parse_yaml_model`."""
-    return parse_yaml_model(read_text(path, error=error), model, source=str(path), error=error)
+    text = read_text(path, error=error)
+    return parse_yaml_model(text, model, source=str(path), docs=docs, error=error)

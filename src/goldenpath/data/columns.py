@@ -31,6 +31,20 @@ def _show(name: str) -> str:
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
 
 
+def too_many_columns(
+    name: str, count: str, limits: Limits, *, nested: bool = False
+) -> InvalidInput:
+    """The error for a file with ``count`` columns (``"3,000"``, ``"more than 2,000"``), or
+    fields when ``nested`` ones are counted too: the same words from the byte scan of a CSV
+    header (:mod:`~goldenpath.data.prescan`) and from a schema (:mod:`~goldenpath.data.shapes`).
+    """
+    what = "columns and nested fields" if nested else "columns"
+    return InvalidInput(
+        f"{name} has {count} {what}; the limit is {limits.columns_max:,} (limits.columns_max)",
+        hint="split the columns over several datasets, or raise the limit (GP_LIMIT_COLUMNS_MAX)",
+    )
+
+
 def check_columns(table: pa.Table, fmt: str, source: str, *, limits: Limits | None = None) -> None:
     """Raise :class:`InvalidInput` if ``table`` (read from ``source`` as ``fmt``) cannot be
     stored as it is. Called once a file is read, before it is validated or written."""

@@ -31,6 +31,37 @@ from goldenpath.core.errors import ContractError
 from goldenpath.core.yamlfile import parse_yaml_model, read_text
 
 LogicalType = Literal["int", "float", "string", "bool", "timestamp", "date"]
+RuleScope = Literal["row", "table"]
+
+# Where each kind of rule is checked, by the last part of its name (``amount.min`` -> ``min``).
+# A row rule is decided by one row (with ``unique``: one row against the others and the stored
+# data, which a push checks exactly); a table rule by a batch as a whole: a statistic, a count
+# or the newest value, which a push of a few rows cannot meet or break in any useful sense.
+# Every kind has exactly one meaningful scope, so a contract cannot override it
+# (docs/contracts.md, "Where rules apply").
+RULE_SCOPES: dict[str, RuleScope] = {
+    "type": "row",
+    "not_null": "row",
+    "unique": "row",
+    "min": "row",
+    "max": "row",
+    "allowed": "row",
+    "regex": "row",
+    "mean": "table",
+    "std": "table",
+    "null_fraction": "table",
+    "rows": "table",
+    "freshness": "table",
+}
+# Table rules that count a batch's rows: pushed rows are bounded by limits.push_rows_max
+# instead, and a count of the rows pushed between two materialisations means nothing.
+BATCH_ONLY_RULES = frozenset({"table.rows"})
+
+
+def rule_scope(rule: str) -> RuleScope:
+    """The scope of a rule named as in reports (``amount.min``, ``table.rows``)."""
+    return RULE_SCOPES[rule.rsplit(".", 1)[-1]]
+
 
 # The Arrow type a column is cast to when its contract type and its read type differ.
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -231,6 +262,44 @@ class Contract(BaseModel):
                 )
         return self
 
+    def row_rules(self) -> Contract:
+        """This contract with only its row rules (what a push applies, by
+        :data:`RULE_SCOPES`); column types are kept, whatever their scope, to read values."""
+        return self._scoped("row", keep_rows=False)
+
+    def table_rules(self, *, pushed: bool = False) -> Contract:
+        """This contract with only its table rules (column types kept, to read the values);
+        ``pushed``: without the rules that count a batch (:data:`BATCH_ONLY_RULES`)."""
+        return self._scoped("table", keep_rows=not pushed)
+
+    def _scoped(self, scope: RuleScope, *, keep_rows: bool) -> Contract:
+        columns = {}
+        for name, rules in self.columns.items():
+            update: dict[str, object] = {}
+            for kind, value in _COLUMN_RULE_OFF.items():
+                if RULE_SCOPES[kind] != scope:
+                    update[kind if kind != "not_null" else "nullable"] = value
+            columns[name] = rules.model_copy(update=update)
+        table = self.table.model_copy(
+            update={
+                kind: None
+                for kind in ("rows", "freshness")
+                if RULE_SCOPES[kind] != scope or (kind == "rows" and not keep_rows)
+            }
+        )
+        return self.model_copy(update={"columns": columns, "table": table})
+
+    def table_rule_names(self) -> list[str]:
+        """The table rules this contract states, named as in reports."""
+        names = [
+            f"{column}.{kind}"
+            for column, rules in self.columns.items()
+            for kind in ("mean", "std", "null_fraction")
+            if getattr(rules, kind) is not None
+        ]
+        names += [f"table.{kind}" for kind in ("rows", "freshness") if getattr(self.table, kind)]
+        return names
+
     def rule_count(self) -> int:
         """How many rules this contract states (what ``gp data validate`` checks)."""
         count = 0
@@ -254,6 +323,20 @@ class Contract(BaseModel):
         return count
 
 
+# Each column rule kind (but type) and the value that switches it off.
+_COLUMN_RULE_OFF: dict[str, object] = {
+    "not_null": True,  # the field is ``nullable``
+    "unique": False,
+    "min": None,
+    "max": None,
+    "allowed": None,
+    "regex": None,
+    "mean": None,
+    "std": None,
+    "null_fraction": None,
+}
+
+
 class LoadedContract(BaseModel):
     """A parsed contract with its source text and that text's sha256."""
 
@@ -264,7 +347,9 @@ class LoadedContract(BaseModel):
 
 def parse_contract(text: str, *, source: str = "contract") -> LoadedContract:
     """Parse contract YAML text; errors name ``source`` and the line."""
-    contract = parse_yaml_model(text, Contract, source=source, error=ContractError)
+    contract = parse_yaml_model(
+        text, Contract, source=source, docs="docs/contracts.md", error=ContractError
+    )
     return LoadedContract(
         contract=contract, text=text, sha256=hashlib.sha256(text.encode()).hexdigest()
     )

@@ -1,10 +1,17 @@
 """Reading source files (CSV, Parquet, JSON Lines) into Arrow, with clear errors.
 
-pyarrow's readers are multi-threaded and vectorised; what we add is format detection, the
-resource limits (checked on the bytes before decoding: see :mod:`goldenpath.data.prescan`, and
-on the Arrow schema after: see :mod:`goldenpath.data.shapes`), and turning every reader failure
-(ragged CSV, corrupt Parquet, bad JSON) into one line naming the file. Every path (CLI, SDK,
-server) reads through here, so the limits hold on all of them.
+:func:`read_table` is the one reader, in three steps, each visited once:
+
+1. one pass over the file's bytes (:func:`goldenpath.data.prescan.scan`): the limits that
+   hold before decoding, and decompression, in the same pass;
+2. one pyarrow reader per format (multi-threaded and vectorised), Parquet's footer checked
+   first;
+3. the table checked (:mod:`goldenpath.data.columns`, :mod:`goldenpath.data.shapes`) and
+   returned.
+
+Every reader failure (ragged CSV, corrupt Parquet, bad JSON) becomes one line naming the file.
+Every path (CLI, SDK, server, a training set's entity rows) reads through here, so the limits
+hold on all of them.
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ from goldenpath.core.limits import Limits, resolve_limits
 from goldenpath.data import prescan, shapes
 from goldenpath.data.columns import check_columns
 
+# Compression is recognised by content (prescan); a name may say it too.
+COMPRESSED_SUFFIXES = (".gz", ".gzip", ".zst", ".bz2")
+
 FORMATS = {
     ".csv": "csv",
     ".parquet": "parquet",
@@ -34,7 +44,7 @@ def format_suffix(filename: str) -> str | None:
     """The suffix that names ``filename``'s format (``.csv``, or ``.csv.gz`` when compressed),
     or None if it names none."""
     suffixes = [s.lower() for s in Path(filename).suffixes[-2:]]
-    if suffixes and suffixes[-1] in prescan.COMPRESSED_SUFFIXES:
+    if suffixes and suffixes[-1] in COMPRESSED_SUFFIXES:
         return "".join(suffixes) if len(suffixes) == 2 and suffixes[0] in FORMATS else None
     return suffixes[-1] if suffixes and suffixes[-1] in FORMATS else None
 
@@ -78,12 +88,7 @@ def read_table(
         raise InvalidInput(f"{path.name} is empty", hint="a CSV needs at least a header line")
     try:
         with tempfile.TemporaryDirectory(prefix="gp-read-") as scratch:
-            codec = prescan.compression_of(path)
-            source = (
-                path
-                if codec is None
-                else prescan.decompress(path, codec, Path(scratch) / "decoded", limits)
-            )
+            source = prescan.scan(path, fmt, path.name, limits, Path(scratch))
             table = _read(source, path.name, fmt, column_types or {}, limits)
     except (pa.ArrowException, OSError, ValueError, EOFError) as exc:
         first = _printable(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
@@ -110,13 +115,12 @@ def _read(
     column_types: Mapping[str, pa.DataType],
     limits: Limits,
 ) -> pa.Table:
+    """Decode ``path`` (already scanned) as ``fmt``."""
     # Readers get an open file, never a path: given a path ending in .gz, pyarrow would
     # decompress it itself, past the ratio check.
     if fmt == "csv":
         from pyarrow import csv
 
-        prescan.check_csv_header(path, name, limits)
-        prescan.check_lines(path, name, limits, header=True)
         with pa.OSFile(str(path)) as handle:
             return csv.read_csv(
                 handle,
@@ -137,8 +141,6 @@ def _read(
             return parquet.read()
     from pyarrow import json
 
-    prescan.check_json_depth(path, name, limits)
-    prescan.check_lines(path, name, limits, header=False)
     schema = pa.schema(list(column_types.items())) if column_types else None
     with pa.OSFile(str(path)) as handle:
         return json.read_json(

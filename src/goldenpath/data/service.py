@@ -11,9 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as pads
 from sqlalchemy import Connection, RowMapping, bindparam, func, select
 
 from goldenpath.core import faults
@@ -32,30 +29,26 @@ from goldenpath.core.limits import Limits
 from goldenpath.core.names import Ref, parse_ref, validate_name
 from goldenpath.core.progress import NoProgress, Progress
 from goldenpath.data import Mode
-from goldenpath.data.contracts import Contract, LoadedContract, load_contract, parse_contract
-from goldenpath.data.formats import read_table
-from goldenpath.data.ingest import (
-    batch_fingerprint,
-    check_evolution,
-    conform,
-    file_source,
-    fingerprint,
-    pinned_types,
-    tag_quarantine,
-)
-from goldenpath.data.profiles import profile
 from goldenpath.data.schema import SchemaChanges, diff_schemas, schema_json
-from goldenpath.data.tables import DatasetFiles
-from goldenpath.data.validation import ValidationReport, validate_batch
-from goldenpath.data.versions import DatasetSummary, DatasetVersion, IngestResult
+from goldenpath.data.versions import DatasetSummary, DatasetVersion, IngestResult, PendingCheck
 from goldenpath.governance import audit
 from goldenpath.governance.access import AccessControl, Enforcer
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import dataset_versions, datasets, projects, validations
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engines (pyarrow, DuckDB, deltalake) load with the call that needs them
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.dataset as pads
 
+    from goldenpath.data.contracts import Contract, LoadedContract
+    from goldenpath.data.validation import ValidatedBatch, ValidationReport
+
+
+# The validation outcome of a pushed version whose table rules are not checked yet.
+PENDING = "pending"
+# Failing rows named in a refused push's message before "and N more".
+ROWS_SHOWN = 20
 
 _VERSION_COLUMNS = [c for c in dataset_versions.c if c.name != "profile"]
 # A version and its project in one query, built once (the hot path of every read and of the
@@ -192,6 +185,8 @@ class DatasetService:
 
     def read(self, ref: str, columns: builtins.list[str] | None = None) -> pa.Table:
         """A version's rows as an Arrow table (``name@N`` reads exactly that version)."""
+        from goldenpath.data.tables import DatasetFiles
+
         version = self.get(ref)
         if columns:
             unknown = [c for c in columns if c not in {f["name"] for f in version.schema}]
@@ -202,6 +197,8 @@ class DatasetService:
     def scan(self, ref: str) -> pads.Dataset:
         """A version as a lazily scanned Arrow dataset: a consumer (DuckDB) reads only the
         columns and batches it pulls."""
+        from goldenpath.data.tables import DatasetFiles
+
         version = self.get(ref)
         return DatasetFiles(self._root, version.dataset).dataset(version.delta_version)
 
@@ -210,6 +207,9 @@ class DatasetService:
     ) -> Iterator[tuple[int, pa.RecordBatch]]:
         """A version's rows in the order they were written, as ``(dataset version that added
         them, batch)`` pairs, oldest first: the order that breaks ties between equal rows."""
+
+        from goldenpath.data.tables import DatasetFiles
+
         version = self.get(ref)
         with self._store.connect() as conn:
             recorded = conn.execute(
@@ -231,6 +231,8 @@ class DatasetService:
     def head(self, ref: str, rows: int = 10) -> pa.Table:
         """The first ``rows`` rows of a version, in file order: the rows of the oldest
         version still in it first, each batch's rows in the order of its file."""
+        from goldenpath.data.tables import DatasetFiles
+
         if rows < 1:
             raise InvalidInput("the number of rows must be at least 1")
         version = self.get(ref)
@@ -269,6 +271,11 @@ class DatasetService:
     def quarantine(self, name: str, limit: int | None = None) -> pa.Table:
         """Rows held back by the contract, with the rules each broke and its source version,
         oldest version first, each version's rows in file order (``_gp_row``)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from goldenpath.data.tables import DatasetFiles
+
         validate_name(name, kind="dataset name")
         with self._store.connect() as conn:
             dataset_id = self._dataset_id(conn, name)
@@ -313,6 +320,11 @@ class DatasetService:
         self, name: str, path: Path, *, contract: Path | None = None, fmt: str | None = None
     ) -> ValidationReport:
         """Check a file against the dataset's contract (or ``contract``); write nothing."""
+        from goldenpath.data.formats import read_table
+        from goldenpath.data.ingest import pinned_types
+        from goldenpath.data.tables import DatasetFiles
+        from goldenpath.data.validation import validate_batch
+
         validate_name(name, kind="dataset name")
         self._target_project(name, "dataset.read")
         loaded = self._contract_for(name, contract)
@@ -361,6 +373,9 @@ class DatasetService:
         the batch. On append that is any version since the table was last replaced; on
         overwrite, the newest version if it replaced the table. ``force`` records it anyway.
         """
+        from goldenpath.data.formats import read_table
+        from goldenpath.data.ingest import file_source, pinned_types
+
         validate_name(name, kind="dataset name")
         if mode not in ("append", "overwrite"):
             raise InvalidInput(f"unknown mode {mode!r}", hint="use append or overwrite")
@@ -401,11 +416,15 @@ class DatasetService:
 
     def append_rows(self, name: str, rows: pa.Table, *, source: dict[str, Any]) -> IngestResult:
         """Append ``rows`` (already an Arrow table) to the existing dataset ``name`` as a new
-        version, checked against its own contract in reject mode whatever its
-        ``on_violation`` says: if any row breaks it, :class:`ValidationFailed` carries the
-        report and nothing is written. ``source`` describes where the rows came from (stored
-        with the version, e.g. ``{"kind": "feature_push", "view": "..."}``).
+        version, checked against the *row* rules of its contract in reject mode whatever its
+        ``on_violation`` says: if any row breaks one, :class:`ValidationFailed` names each
+        failing row (counted from 1) and rule, carries the report, and nothing is written.
+        ``source`` describes where the rows came from (stored with the version, e.g.
+        ``{"kind": "feature_push", "view": "..."}``).
 
+        Table rules judge a batch, not a few rows: the report lists them as ``pending`` (the
+        next :meth:`check_pending_rules`, which materialisation runs, checks them over all the
+        rows pushed since) or ``not_applied`` (``table.rows``, which counts a batch's rows).
         The feature store's push writes its offline log through this.
         """
         validate_name(name, kind="dataset name")
@@ -435,6 +454,76 @@ class DatasetService:
             name, project, rows, source, "append", loaded, False, NoProgress(), reject=True
         )
 
+    def check_pending_rules(self, name: str) -> PendingCheck | None:
+        """Check the table rules that pushes to ``name`` left pending (see :meth:`append_rows`)
+        over every row pushed since the last check, as one batch, against the dataset's
+        contract now; record the outcome with each pushed version (``gp data show``) and audit
+        it. None when nothing is pending. A failed rule is reported, not enforced: the rows are
+        already in the dataset and online. Needs ``dataset.read`` (materialisation runs it).
+        """
+        import pyarrow as pa
+
+        from goldenpath.data.validation import validate_batch
+
+        validate_name(name, kind="dataset name")
+        self._target_project(name, "dataset.read")
+        with self._store.connect() as conn:
+            pending = conn.execute(
+                select(validations.c.id, validations.c.report, dataset_versions.c.version)
+                .join(dataset_versions, dataset_versions.c.id == validations.c.version_id)
+                .join(datasets, datasets.c.id == validations.c.dataset_id)
+                .where(datasets.c.name == name, validations.c.outcome == PENDING)
+                .order_by(dataset_versions.c.version)
+            ).all()
+        if not pending:
+            return None
+        numbers = [row.version for row in pending]
+        loaded = self._contract_for(name, None)
+        batches = self.read_batches(name, after=numbers[0] - 1, upto=numbers[-1])
+        # Pushed versions only (an ingest between two pushes was checked as its own batch); a
+        # pushed version an overwrite has since replaced has no rows left to judge.
+        wanted = set(numbers)
+        tables = [table for version, table in batches if version.version in wanted]
+        report: ValidationReport | None = None
+        rows = sum(t.num_rows for t in tables)
+        if loaded is not None and tables:
+            report = validate_batch(
+                pa.concat_tables(tables),
+                loaded.contract.table_rules(pushed=True),
+                now=utcnow(),
+                examples_max=self._limits.error_examples_max,
+                example_chars_max=self._limits.example_chars_max,
+            ).report
+        check = PendingCheck(name, numbers, rows, report)
+        outcome = "accepted" if check.passed else "failed"
+        with self._store.begin() as conn:
+            changed = 0
+            for row in pending:
+                # Conditional: of two materialisations checking at once, one records it.
+                changed += conn.execute(
+                    validations.update()
+                    .where(validations.c.id == row.id, validations.c.outcome == PENDING)
+                    .values(
+                        outcome=outcome,
+                        report={**row.report, "pending": [], "checked": check.as_dict()},
+                    )
+                ).rowcount
+            if changed:
+                audit.record(
+                    conn,
+                    self._actor,
+                    "dataset.pending_rules_checked",
+                    "dataset",
+                    name,
+                    {
+                        "versions": numbers,
+                        "rows": rows,
+                        "passed": check.passed,
+                        "failed": [] if report is None else [r.rule for r in report.failures],
+                    },
+                )
+        return check
+
     def read_batches(
         self, name: str, *, after: int | None = None, upto: int | None = None
     ) -> builtins.list[tuple[DatasetVersion, pa.Table]]:
@@ -448,6 +537,9 @@ class DatasetService:
         version lies in the range, the result starts at the newest such version: its batch
         plus the ones after it are exactly the table at ``upto``.
         """
+
+        from goldenpath.data.tables import DatasetFiles
+
         validate_name(name, kind="dataset name")
         history = self.history(name)
         top = upto if upto is not None else history[-1].version
@@ -494,10 +586,31 @@ class DatasetService:
         force: bool = False,
         reject: bool,
     ) -> IngestResult:
-        """Write one batch as a new version: ``reject`` refuses the whole batch on any
-        broken rule whatever the contract's ``on_violation`` (the feature store's push)."""
+        """Write one batch as a new version: ``reject`` (the feature store's push) applies
+        the contract's row rules only and refuses the whole batch on any broken one whatever
+        its ``on_violation``; its table rules are recorded as pending."""
+        from goldenpath.data.ingest import (
+            batch_fingerprint,
+            check_evolution,
+            conform,
+            tag_quarantine,
+        )
+        from goldenpath.data.profiles import profile
+        from goldenpath.data.tables import DatasetFiles
+
         batch = batch_fingerprint(table, loaded.sha256 if loaded else None)
+        full = loaded
+        if loaded is not None and reject:
+            loaded = loaded.model_copy(update={"contract": loaded.contract.row_rules()})
         files = DatasetFiles(self._root, name)
+        early: ValidatedBatch | None = None
+        if loaded is not None:
+            with self._store.connect() as conn:
+                new_dataset = self._latest_or_none(conn, name) is None
+            if new_dataset:
+                # A new dataset: the batch is checked before anything of it is on disk (its
+                # lock file included), so a refusal leaves the storage tree as it was.
+                early = self._validate(name, source, table, loaded, contract, None, reject, steps)
         with files.lock():
             # Again under the dataset's lock (every writer, and so every creator, holds it):
             # the dataset may have been created in another project since the check above
@@ -514,23 +627,20 @@ class DatasetService:
             report = None
             valid, quarantined = table, None
             if loaded is not None:
-                with steps.step("validate"):
+                checked = early
+                if checked is None or previous is not None:  # created meanwhile: check again
                     existing = (
                         files.dataset(previous.delta_version)
                         if previous is not None and mode == "append"
                         else None
                     )
-                    checked = validate_batch(
-                        table,
-                        loaded.contract,
-                        now=utcnow(),
-                        existing=existing,
-                        split=not reject and loaded.contract.on_violation == "quarantine",
-                        examples_max=self._limits.error_examples_max,
-                        example_chars_max=self._limits.example_chars_max,
+                    checked = self._validate(
+                        name, source, table, loaded, contract, existing, reject, steps
                     )
                 report, valid, quarantined = checked.report, checked.valid, checked.quarantined
-                self._refuse_if_broken(name, source, loaded, contract, report, reject=reject)
+                if reject and full is not None:
+                    report = _with_deferred(report, full.contract)
+                    quarantined = None  # a push is refused whole, never split
             changes = (
                 diff_schemas(previous.schema, valid.schema)
                 if previous is not None
@@ -574,6 +684,37 @@ class DatasetService:
 
     # -- internals -----------------------------------------------------------------------------
 
+    def _validate(
+        self,
+        name: str,
+        source: dict[str, Any],
+        table: pa.Table,
+        loaded: LoadedContract,
+        contract: Path | None,
+        existing: Any,
+        reject: bool,
+        steps: Progress,
+    ) -> ValidatedBatch:
+        """The batch checked against ``loaded`` (``existing``: the rows it must be unique
+        against); raises if the contract refuses it."""
+        from goldenpath.data.validation import validate_batch
+
+        with steps.step("validate"):
+            checked = validate_batch(
+                table,
+                loaded.contract,
+                now=utcnow(),
+                existing=existing,
+                # A push is refused whole; split only to name its failing rows.
+                split=reject or loaded.contract.on_violation == "quarantine",
+                examples_max=self._limits.error_examples_max,
+                example_chars_max=self._limits.example_chars_max,
+            )
+        self._refuse_if_broken(
+            name, source, loaded, contract, checked.report, reject=reject, rows=checked.quarantined
+        )
+        return checked
+
     def contract(self, ref: str) -> Contract | None:
         """The contract attached to a dataset now (None without one): what serving checks a
         model's inputs against. Needs ``dataset.read``."""
@@ -582,6 +723,8 @@ class DatasetService:
         return None if loaded is None else loaded.contract
 
     def _contract_for(self, name: str, path: Path | None) -> LoadedContract | None:
+        from goldenpath.data.contracts import load_contract, parse_contract
+
         if path is not None:
             loaded = load_contract(path)
             if loaded.contract.dataset not in (None, name):
@@ -604,6 +747,7 @@ class DatasetService:
         report: ValidationReport,
         *,
         reject: bool = False,
+        rows: pa.Table | None = None,
     ) -> None:
         quarantine = not reject and loaded.contract.on_violation == "quarantine"
         if report.passed or (quarantine and not report.table_failures):
@@ -616,6 +760,14 @@ class DatasetService:
                 "dataset",
                 name,
                 {"source": source, "validation": report.as_dict()},
+            )
+        if reject:
+            headline, details = _failing_rows(report, rows, self._limits)
+            raise ValidationFailed(
+                f"push refused for {name!r}: {headline}; nothing was written\n{details}",
+                hint="fix those rows (numbered from 1 in the order pushed) and push again; "
+                "a push applies the contract's row rules (docs/contracts.md)",
+                report=report,
             )
         reason = (
             "table rules failed, which quarantine cannot fix"
@@ -653,6 +805,8 @@ class DatasetService:
         report: ValidationReport | None,
         batch: str,
     ) -> IngestResult:
+        from goldenpath.data.ingest import fingerprint
+
         now = utcnow()
         number = previous.version + 1 if previous is not None else 1
         if previous is None:
@@ -735,7 +889,8 @@ class DatasetService:
                         id=new_id(),
                         dataset_id=dataset_id,
                         version_id=version_id,
-                        outcome=outcome,
+                        # A push's table rules wait for check_pending_rules.
+                        outcome=PENDING if report.pending else outcome,
                         rows_checked=report.rows_checked,
                         rows_failed=report.rows_failed,
                         report=report.as_dict(),
@@ -799,7 +954,8 @@ class DatasetService:
             .join(projects, projects.c.id == datasets.c.project_id)
             .where(datasets.c.name == name)
         ).first()
-        if row is None:
+        if row is None or not self._access.allowed("dataset.read", row.project):
+            # One the caller may not read answers exactly like a missing one (no oracle).
             raise NotFound(f"no dataset named {name!r}", hint="list datasets with: gp data list")
         self._access.require(permission, row.project)
         return str(row.id)
@@ -860,8 +1016,7 @@ class DatasetService:
         else:
             found = conn.execute(_VERSION, {"name": ref.name, "version": ref.version})
         row = found.mappings().first()
-        if row is not None:
-            self._access.require("dataset.read", row["project"])
+        if row is not None and self._access.allowed("dataset.read", row["project"]):
             return self._to_version(ref.name, row)
         dataset_id = self._dataset_id(conn, ref.name)  # NotFound or PermissionDenied first
         count = conn.execute(
@@ -894,3 +1049,43 @@ class DatasetService:
             delta_version=row["delta_version"],
             batch_fingerprint=row["batch_fingerprint"],
         )
+
+
+def _with_deferred(report: ValidationReport, contract: Contract) -> ValidationReport:
+    """A push's report with the contract's table rules it left pending or did not apply."""
+    from dataclasses import replace
+
+    from goldenpath.data.contracts import BATCH_ONLY_RULES
+
+    names = contract.table_rule_names()
+    return replace(
+        report,
+        pending=[n for n in names if n not in BATCH_ONLY_RULES],
+        not_applied=[n for n in names if n in BATCH_ONLY_RULES],
+    )
+
+
+def _failing_rows(
+    report: ValidationReport, rows: pa.Table | None, limits: Limits
+) -> tuple[str, str]:
+    """``2 rows of 3 break row rules`` (``1 row of 3 breaks``) and one line per failing row
+    of a push (numbered from 1) naming the rules it broke and the values that broke them."""
+    from goldenpath.data.validation import shorten
+
+    if rows is None or rows.num_rows == 0:
+        return "rows break its contract's row rules", report.summary()
+    described = []
+    for row in rows.slice(0, ROWS_SHOWN).to_pylist():
+        broken = []
+        for rule in row["_gp_rules"]:
+            column = rule.rsplit(".", 1)[0]
+            value = row.get(column)
+            shown = "null" if value is None else repr(shorten(value, limits.example_chars_max))
+            broken.append(f"{shorten(rule, 120)} ({shorten(column, 120)}={shown})")
+        described.append(f"  row {row['_gp_row']} breaks {', '.join(broken)}")
+    more = rows.num_rows - ROWS_SHOWN
+    if more > 0:
+        described.append(f"  ... and {plural(more, 'more row')}")
+    verb = "breaks" if rows.num_rows == 1 else "break"
+    headline = f"{plural(rows.num_rows, 'row')} of {report.rows_checked:,} {verb} row rules"
+    return headline, "\n".join(described)

@@ -13,7 +13,7 @@ import pyarrow.types as pat
 
 from goldenpath.core.errors import InvalidInput
 from goldenpath.core.limits import Limits
-from goldenpath.data.prescan import too_many_columns
+from goldenpath.data.columns import too_many_columns
 
 # Unsigned integers are widened to the signed type that holds every value (Delta has none);
 # uint64 is cast checked, so a value above 2**63-1 is an error rather than a wrapped number.
@@ -139,12 +139,12 @@ def check_schema(schema: pa.Schema, name: str, limits: Limits) -> None:
     costs what 20,000 columns cost.
     """
     if len(schema) > limits.columns_max:
-        raise too_many_columns(name, len(schema), limits)
+        raise too_many_columns(name, f"{len(schema):,}", limits)
     for field in schema:
         _walk(field.type, field.name, name, limits)  # depth first: bounds the count below
     fields = len(schema) + sum(_fields(field.type) for field in schema)
     if fields > limits.columns_max:
-        raise too_many_columns(name, fields, limits, nested=True)
+        raise too_many_columns(name, f"{fields:,}", limits, nested=True)
 
 
 def storable(table: pa.Table, name: str, limits: Limits) -> pa.Table:

@@ -20,11 +20,11 @@ exit 134) after the user's work succeeded. See "Clean exits" in docs/architectur
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -36,8 +36,18 @@ from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from goldenpath.core.errors import Conflict, NotFound
 from goldenpath.core.ids import new_id
+from goldenpath.core.locks import file_lock
 
 SchemaMode = Literal["merge", "overwrite"]
+
+
+@dataclass(frozen=True)
+class AddedFile:
+    """A data file of a dataset's Delta table, as its add action lists it."""
+
+    path: str  # relative to the table's root
+    delta_version: int  # the first of the versions walked whose table holds it
+    rows: int | None  # from the add action's statistics, if written
 
 
 class DatasetFiles:
@@ -53,12 +63,8 @@ class DatasetFiles:
     def lock(self) -> Iterator[None]:
         """Hold the dataset's writer lock (released by the OS if the process dies)."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / ".lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with file_lock(self.dir / ".lock"):
+            yield
 
     def _delta(self, version: int | None = None, *, uri: str | None = None) -> DeltaTable:
         try:
@@ -92,30 +98,21 @@ class DatasetFiles:
 
         ``delta_versions`` are the Delta versions of the dataset versions from the one that
         last replaced the table to the one read, oldest first: each only added files to the
-        one before. Files are taken by the commit that added them, then by part number (the
-        order one write produced them), and rows in file order. Delta lists a version's
-        files newest commit first, which is why this does not just read the table's head.
+        one before. Files are taken in write order (:meth:`_files_in_write_order`), and rows
+        in file order. Delta lists a version's files newest commit first, which is why this
+        does not just read the table's head.
         """
         current = self.dataset(delta_versions[-1])
-        fragments = {f.path: f for f in current.get_fragments()}
+        fragments = {str(f.path): f for f in current.get_fragments()}
         ordered: list[pads.Fragment] = []
         found = 0
-        for delta_version in delta_versions:
+        for added in self._files_in_write_order(delta_versions):
             if found >= rows:
                 break
-            added = pa.table(self._delta(delta_version).get_add_actions(flatten=False))
-            counts = dict(
-                zip(
-                    added.column("path").to_pylist(),
-                    added.column("num_records").to_pylist(),
-                    strict=True,
-                )
-            )
-            for path in sorted(counts):
-                fragment = fragments.pop(path, None)
-                if fragment is not None:
-                    ordered.append(fragment)
-                    found += counts[path] or 0
+            fragment = fragments.pop(added.path, None)
+            if fragment is not None:
+                ordered.append(fragment)
+                found += added.rows or 0
         # Then the files not walked (newer ones, once enough rows were found): head stops
         # before reaching them.
         ordered += [fragments[path] for path in sorted(fragments)]
@@ -132,22 +129,51 @@ class DatasetFiles:
 
         Arrow lists a Delta table's files newest commit first, so scan order is not write
         order; the feature store needs write order to break ties between rows with the same
-        event time (the later dataset version, then the later row, wins). Files of one commit
-        keep their part-number order (``part-00000-...``, ``part-00001-...``).
+        event time (the later dataset version, then the later row, wins).
+        """
+        fragments = {str(f.path): f for f in self.dataset(delta_versions[-1]).get_fragments()}
+        ordered = [
+            (added.delta_version, fragments.pop(added.path))
+            for added in self._files_in_write_order(delta_versions)
+            if added.path in fragments
+        ]
+        # Every file of the last version is listed by its add actions; none is left here
+        # unless Delta and Arrow disagree, and then it goes last rather than missing.
+        ordered += [(delta_versions[-1], fragments[path]) for path in sorted(fragments)]
+        return ordered
+
+    def _files_in_write_order(self, delta_versions: Sequence[int]) -> Iterator[AddedFile]:
+        """The one walk over the table's Delta add actions: each data file that the table
+        holds at any of ``delta_versions`` (ascending), once, with the first of them that
+        holds it; in write order, that version then the path (a commit's files keep their
+        part-number order, ``part-00000-...``, ``part-00001-...``).
+
+        Lazy, so a caller that has what it needs stops before loading later versions. One
+        :class:`DeltaTable` is moved from version to version rather than reopened.
         """
         location = os.path.abspath(self.table_uri)
-        table = self._delta(delta_versions[0], uri=location)
-        added: dict[str, int] = {}
+        table: DeltaTable | None = None
+        seen: set[str] = set()
         for delta_version in delta_versions:
-            if delta_version != table.version():
-                table.load_as_version(delta_version)
-            for path in table.get_add_actions(flatten=True).column("path").to_pylist():
-                added.setdefault(str(path), delta_version)
-        native = pafs.SubTreeFileSystem(location, pafs.LocalFileSystem())
-        fragments = list(table.to_pyarrow_dataset(filesystem=native).get_fragments())
-        ranked = [(added.get(str(f.path), delta_versions[-1]), str(f.path), f) for f in fragments]
-        ranked.sort(key=lambda item: (item[0], item[1]))
-        return [(version, fragment) for version, _, fragment in ranked]
+            if table is None:
+                table = self._delta(delta_version, uri=location)
+            elif table.version() != delta_version:
+                try:
+                    table.load_as_version(delta_version)
+                except DeltaError as exc:
+                    raise NotFound(
+                        f"cannot open version {delta_version} of {self.name!r}: {exc}"
+                    ) from None
+            actions = pa.table(table.get_add_actions(flatten=True))
+            listed = zip(
+                (str(p) for p in actions.column("path").to_pylist()),
+                actions.column("num_records").to_pylist(),
+                strict=True,
+            )
+            for path, rows in sorted(listed, key=lambda item: item[0]):
+                if path not in seen:
+                    seen.add(path)
+                    yield AddedFile(path, delta_version, None if rows is None else int(rows))
 
     def read(self, delta_version: int, columns: list[str] | None = None) -> pa.Table:
         """The data at ``delta_version``, fully read."""
@@ -155,23 +181,21 @@ class DatasetFiles:
 
     def read_added(self, delta_version: int, previous: int | None, schema: pa.Schema) -> pa.Table:
         """The rows the commits after ``previous`` up to ``delta_version`` added (all rows if
-        ``previous`` is None), read with ``schema``, files in part-number order as
-        :meth:`head` and :meth:`fragments_in_write_order` take them: a row's position in the
-        result is the one the offline engine breaks ties with."""
-        added = sorted(self._added_paths(delta_version))
-        if previous is not None:
-            known = set(self._added_paths(previous))
-            added = [p for p in added if p not in known]
+        ``previous`` is None), read with ``schema``, files in write order as :meth:`head`
+        and :meth:`fragments_in_write_order` take them: a row's position in the result is
+        the one the offline engine breaks ties with."""
+        walked = [delta_version] if previous is None else [previous, delta_version]
+        added = [
+            f.path
+            for f in self._files_in_write_order(walked)
+            if previous is None or f.delta_version != previous
+        ]
         if not added:
             return schema.empty_table()
         location = os.path.abspath(self.table_uri)
         native = pafs.SubTreeFileSystem(location, pafs.LocalFileSystem())
         data = pads.dataset(added, schema=schema, format="parquet", filesystem=native)
         return data.to_table()
-
-    def _added_paths(self, delta_version: int) -> list[str]:
-        actions = pa.table(self._delta(delta_version).get_add_actions(flatten=True))
-        return [str(p) for p in actions.column("path").to_pylist()]
 
     def prepare(self, recorded: int | None) -> bool:
         """Undo Delta commits that no recorded version points at; True if the table exists.

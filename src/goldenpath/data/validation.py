@@ -28,7 +28,13 @@ from goldenpath.core.limits import Limits
 from goldenpath.core.sql import quote_identifier as quote
 from goldenpath.core.sql import sandboxed_duckdb
 from goldenpath.data.columns import check_names
-from goldenpath.data.contracts import SQL_TYPES, Contract, matches_type, parse_duration
+from goldenpath.data.contracts import (
+    SQL_TYPES,
+    Contract,
+    matches_type,
+    parse_duration,
+    rule_scope,
+)
 
 # Defaults when the caller passes no limits (the service passes the workspace's).
 EXAMPLES = Limits().error_examples_max
@@ -72,6 +78,10 @@ class ValidationReport:
     rows_failed: int
     results: list[RuleResult]
     seconds: float
+    # A push's report (row rules only): the table rules left for the next materialisation to
+    # check over the pushed rows, and those never applied to pushes (they count a batch).
+    pending: list[str] = field(default_factory=list)
+    not_applied: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -96,6 +106,8 @@ class ValidationReport:
             "passed_rules": [
                 {"rule": r.rule, "scope": r.scope} for r in self.results if not r.failed
             ],
+            "pending": list(self.pending),
+            "not_applied": list(self.not_applied),
         }
 
     @classmethod
@@ -105,7 +117,14 @@ class ValidationReport:
         results += [
             RuleResult(r["rule"], r["scope"], 0, "passed") for r in data.get("passed_rules", [])
         ]
-        return cls(data["rows_checked"], data["rows_failed"], results, data["seconds"])
+        return cls(
+            data["rows_checked"],
+            data["rows_failed"],
+            results,
+            data["seconds"],
+            list(data.get("pending", [])),
+            list(data.get("not_applied", [])),
+        )
 
     def summary(self) -> str:
         if self.passed:
@@ -349,7 +368,9 @@ def _table_results(
         shown = "no values" if value is None else f"{value:.6g}"
         expected = f"{'-inf' if lo is None else f'{lo:g}'}..{'inf' if hi is None else f'{hi:g}'}"
         results.append(
-            RuleResult(rule, "table", int(broken), f"{label} is {shown}, expected {expected}")
+            RuleResult(
+                rule, rule_scope(rule), int(broken), f"{label} is {shown}, expected {expected}"
+            )
         )
 
     for index, (name, spec) in enumerate(contract.columns.items()):
@@ -381,7 +402,7 @@ def _table_results(
         results.append(
             RuleResult(
                 "table.rows",
-                "table",
+                rule_scope("table.rows"),
                 int(broken),
                 f"batch has {plural(rows, 'row')}, expected "
                 f"{lo if lo is not None else 0:,}..{'inf' if hi is None else f'{hi:,}'}",
@@ -393,14 +414,19 @@ def _table_results(
         limit = parse_duration(fresh.max_age)
         if newest is None:
             results.append(
-                RuleResult("table.freshness", "table", 1, f"{fresh.column} has no values")
+                RuleResult(
+                    "table.freshness",
+                    rule_scope("table.freshness"),
+                    1,
+                    f"{fresh.column} has no values",
+                )
             )
         else:
             age = now - _as_utc(newest)
             results.append(
                 RuleResult(
                     "table.freshness",
-                    "table",
+                    rule_scope("table.freshness"),
                     int(age > limit),
                     f"newest {fresh.column} is {newest} ({duration(age.total_seconds())} old), "
                     f"max age {fresh.max_age}",
@@ -545,7 +571,11 @@ def _run(
                     "null" if v is None else shorten(repr(v), chars_max) for (v,) in sample
                 )
             )[:examples_max]
-        results.append(RuleResult(rule.name, "row", failed, _counted(failed, rule.what), examples))
+        results.append(
+            RuleResult(
+                rule.name, rule_scope(rule.name), failed, _counted(failed, rule.what), examples
+            )
+        )
     results.extend(_table_results(contract, rows, aggregates, now))
 
     any_broken = " OR ".join(r.predicate for r in plan.row_rules) or "false"

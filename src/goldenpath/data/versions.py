@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from goldenpath.core.humanize import plural
 from goldenpath.data.schema import SchemaChanges
-from goldenpath.data.validation import ValidationReport
+
+if TYPE_CHECKING:
+    from goldenpath.data.validation import ValidationReport
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ class IngestResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IngestResult:
+        from goldenpath.data.validation import ValidationReport
+
         report = data["validation"]
         return cls(
             DatasetVersion.from_dict(data["version"]),
@@ -117,4 +122,50 @@ class IngestResult:
             ValidationReport.from_dict(report) if report else None,
             SchemaChanges(**data["schema_changes"]),
             tuple(data.get("warnings", ())),
+        )
+
+
+@dataclass(frozen=True)
+class PendingCheck:
+    """The table rules that pushes left pending, checked over the rows they pushed.
+
+    ``versions``: the pushed versions whose rows were checked together (``rows`` of them);
+    ``report``: the table rules' results (None when the dataset has no contract any more).
+    """
+
+    dataset: str
+    versions: list[int]
+    rows: int
+    report: ValidationReport | None
+
+    @property
+    def passed(self) -> bool:
+        return self.report is None or self.report.passed
+
+    def summary(self) -> str:
+        """``transactions: table rules over 3 pushed rows (@4, @5): ...``."""
+        where = ", ".join(f"@{n}" for n in self.versions)
+        what = "no rules to check" if self.report is None else self.report.summary()
+        rows = plural(self.rows, "pushed row")
+        return f"{self.dataset}: table rules over {rows} ({where}): {what}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "versions": list(self.versions),
+            "rows": self.rows,
+            "passed": self.passed,
+            "report": None if self.report is None else self.report.as_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PendingCheck:
+        from goldenpath.data.validation import ValidationReport
+
+        report = data.get("report")
+        return cls(
+            data["dataset"],
+            list(data["versions"]),
+            data["rows"],
+            None if report is None else ValidationReport.from_dict(report),
         )

@@ -105,6 +105,12 @@ def _tags(tags: Mapping[str, str]) -> dict[str, str]:
     return dict(tags)
 
 
+METADATA = frozenset({"description", "owner", "tags"})
+"""The fields of every definition that are metadata: edited in place, never part of a version
+hash. Every other field decides values and is in its definition's ``content()`` (checked field
+by field in tests/features/test_definitions.py)."""
+
+
 def _digest(content: Mapping[str, Any]) -> str:
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -35,6 +35,7 @@ from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import InvalidInput
 from goldenpath.core.sql import quote_identifier, quote_literal, sandboxed_duckdb
 from goldenpath.data.service import DatasetService
+from goldenpath.data.versions import PendingCheck
 from goldenpath.features.definitions import DUCKDB_TYPES, FeatureView, SqlSource
 from goldenpath.features.online.base import NO_CREATED, OnlineStore, ViewLayout, encode_keys
 from goldenpath.store.engine import MetadataStore
@@ -69,12 +70,17 @@ class ViewMaterialization:
 
 @dataclass(frozen=True)
 class MaterializeResult:
-    """One :class:`ViewMaterialization` per view, in the order asked."""
+    """One :class:`ViewMaterialization` per view, in the order asked, and the table rules that
+    pushes to the views' datasets had left pending, checked by this run (docs/contracts.md)."""
 
     views: list[ViewMaterialization]
+    contract_checks: list[PendingCheck] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"views": [v.as_dict() for v in self.views]}
+        return {
+            "views": [v.as_dict() for v in self.views],
+            "contract_checks": [c.as_dict() for c in self.contract_checks],
+        }
 
 
 Recorder = Callable[[Connection, ViewMaterialization], None]

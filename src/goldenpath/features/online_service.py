@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Union, cast
 
 import pyarrow as pa
 
@@ -43,8 +43,20 @@ from goldenpath.features.materialize import (
     record_state,
     tag_batch,
 )
-from goldenpath.features.online.base import OnlineStore, StoredEvent, ViewLayout, encode_key
-from goldenpath.features.online_inputs import count_rows, micros, push_table, to_entity_rows
+from goldenpath.features.online.base import (
+    AsyncReads,
+    OnlineStore,
+    StoredEvent,
+    ViewLayout,
+    encode_key,
+)
+from goldenpath.features.online_inputs import (
+    count_rows,
+    micros,
+    push_table,
+    to_entity_rows,
+    typed_from_text,
+)
 from goldenpath.features.online_values import aggregate, decode, event_time, run_on_demand
 from goldenpath.features.project import Definitions
 from goldenpath.store.engine import MetadataStore
@@ -63,11 +75,12 @@ class OnlineResult:
     """Online values for a list of entity rows, column by column.
 
     ``values[feature][i]`` is feature ``feature``'s value for ``entity_rows[i]``;
-    ``statuses[feature][i]`` is ``present``, ``missing`` (no row at or before ``at``, a null
-    key, or for an aggregation no event in its window) or ``expired`` (the newest row is older
-    than the view's TTL: the value is the feature's default); ``ages[feature][i]`` is the
-    seconds from the value's event time (an aggregation: its newest event in the window) to
-    ``at``, None when missing. Features are named without their view.
+    ``statuses[feature][i]`` is ``present`` (a count over a window without events too: a
+    known 0), ``missing`` (no row at or before ``at``, a null key, or for another aggregation
+    no event in its window) or ``expired`` (the newest row is older than the view's TTL: the
+    value is the feature's default); ``ages[feature][i]`` is the seconds from the value's
+    event time (an aggregation: its newest event in the window) to ``at``, None without one.
+    Features are named without their view.
     """
 
     at: datetime
@@ -104,6 +117,10 @@ class PushResult:
     rows: int
     dataset_version: str
     online: ViewMaterialization
+    # The contract's table rules the push did not apply: checked over the pushed rows by the
+    # next materialisation (pending), or never applied to pushes (not_applied: table.rows).
+    pending_rules: list[str] = field(default_factory=list)
+    not_applied_rules: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +128,8 @@ class PushResult:
             "rows": self.rows,
             "dataset_version": self.dataset_version,
             "online": self.online.as_dict(),
+            "pending_rules": list(self.pending_rules),
+            "not_applied_rules": list(self.not_applied_rules),
         }
 
 
@@ -190,22 +209,29 @@ class OnlineFeatures:
         names = list(views) if views is not None else sorted(self._definitions.views)
         chosen = [self._view(name) for name in names]
         self._plans.clear()
-        return MaterializeResult(
-            [
-                materialize_view(
-                    view,
-                    datasets=self._datasets,
-                    store=self._store,
-                    meta=self._meta,
-                    actor=self._actor,
-                    full=full,
-                    start=start,
-                    end=end,
-                    recorder=self._recorder,
-                )
-                for view in chosen
-            ]
+        results = [
+            materialize_view(
+                view,
+                datasets=self._datasets,
+                store=self._store,
+                meta=self._meta,
+                actor=self._actor,
+                full=full,
+                start=start,
+                end=end,
+                recorder=self._recorder,
+            )
+            for view in chosen
+        ]
+        # The next materialised batch checks the table rules pushes left pending (a push
+        # applies row rules only): once per dataset the views read.
+        read = dict.fromkeys(
+            d
+            for view in chosen
+            for d in (view.source.datasets if isinstance(view.source, SqlSource) else [view.source])
         )
+        checks = [self._datasets.check_pending_rules(dataset) for dataset in read]
+        return MaterializeResult(results, [c for c in checks if c is not None])
 
     # -- read -----------------------------------------------------------------------------------
 
@@ -215,16 +241,57 @@ class OnlineFeatures:
         features: Sequence[str] | FeatureService,
         *,
         at: datetime | None = None,
+        keys_as_text: bool = False,
     ) -> OnlineResult:
         """The values of ``features`` (``"view:feature"`` references, or a feature service) for
         each entity row (a mapping holding the views' join keys; or an Arrow/pandas table) at
         instant ``at`` (timezone-aware; default now).
 
+        ``keys_as_text``: the rows' values are text (``gp features online --entity k=v``),
+        each read as the type its definition gives it: a join key as its view's source column
+        (integer or text: ``007`` stays ``"007"`` for a text key), a request field of an
+        on-demand view as its dtype. A value that does not read so is one InvalidInput.
+
         Exact at any ``at`` from each entity's newest event (as of the last write) on, which
-        includes now; past instants are what training sets are for. A join key of the wrong
-        type is an :class:`InvalidInput` naming the column; more rows than
+        includes now; past instants are what training sets are for: an ``at`` before the
+        oldest row the store keeps for an entity is an :class:`InvalidInput` naming the
+        window, never an answer of missing values. A join key of the wrong type is an
+        :class:`InvalidInput` naming the column; more rows than
         ``limits.online_entities_max`` too, before anything is read.
         """
+        return _drive(self._lookup(entity_rows, features, at, keys_as_text), self._store)
+
+    async def online_async(
+        self,
+        entity_rows: EntityRows,
+        features: Sequence[str] | FeatureService,
+        *,
+        at: datetime | None = None,
+    ) -> OnlineResult:
+        """:meth:`online` for an event loop: a network store's reads are awaited
+        (``OnlineStore.async_reads``), so a slow store never blocks the loop; a local store is
+        read inline. The same answers and errors; the caller bounds the time (an inference
+        server: ``limits.online_lookup_seconds``) by cancelling it."""
+        steps = self._lookup(entity_rows, features, at, False)
+        reads = self._store.async_reads()
+        if reads is None:
+            return _drive(steps, self._store)
+        try:
+            read = next(steps)
+            while True:
+                read = steps.send(await read.run_async(reads))
+        except StopIteration as done:
+            return cast(OnlineResult, done.value)
+
+    def _lookup(
+        self,
+        entity_rows: EntityRows,
+        features: Sequence[str] | FeatureService,
+        at: datetime | None,
+        keys_as_text: bool,
+    ) -> Generator[_Read, Any, OnlineResult]:
+        """The lookup, with each store read yielded (a :class:`_Read`) and its answer sent
+        back: one implementation for the blocking and the awaiting callers."""
         count = count_rows(entity_rows)
         if count > self._limits.online_entities_max:
             raise InvalidInput(
@@ -237,23 +304,32 @@ class OnlineFeatures:
         plans = self._plans.get(refs)
         if plans is None:
             plans = self._plan(refs)
-        at_us = time.time_ns() // 1000 if at is None else micros(at, what="at")
+        if keys_as_text:
+            rows = typed_from_text(rows, _declared_types(plans))
+        now_us = time.time_ns() // 1000
+        at_us = now_us if at is None else micros(at, what="at")
         values: dict[str, list[Any]] = {}
         statuses: dict[str, list[str]] = {}
         ages: dict[str, list[float | None]] = {}
         for plan in plans.views:
             keys = self._keys(plan, rows)
             present = [k for k in keys if k is not None]
+            stored: list[Any] = []
             if plan.fields:
-                found = iter(self._store.read_rows(plan.layout, present, at_us))
+                found = iter((yield _Read("rows", plan.layout, present, at_us)))
                 stored = [None if k is None else next(found) for k in keys]
+            if at_us < now_us:  # a past instant: is it one the store still answers exactly?
+                unsure = [k for i, k in enumerate(keys) if k is not None and not _found(stored, i)]
+                if unsure:
+                    oldest = yield _Read("oldest", plan.layout, unsure)
+                    self._check_exact(plan, unsure, oldest, at_us, now_us)
+            if plan.fields:
                 self._fields(plan, stored, at_us, values, statuses, ages)
             if plan.aggregations:
-                got = iter(
-                    self._store.read_events(plan.layout, present, at_us - plan.window_us, at_us)
-                )
+                start = at_us - plan.window_us
+                got = iter((yield _Read("events", plan.layout, present, start, at_us)))
                 events = [[] if k is None else next(got) for k in keys]
-                self._aggregate(plan, events, at_us, values, statuses, ages)
+                self._aggregate(plan, keys, events, at_us, values, statuses, ages)
         for odfv, outputs in plans.on_demand:
             run_on_demand(odfv, outputs, rows, values, statuses, ages)
         for name in plans.hidden:
@@ -397,6 +473,28 @@ class OnlineFeatures:
         return keys
 
     @staticmethod
+    def _check_exact(
+        plan: _ViewPlan, keys: list[str], oldests: list[int | None], at_us: int, now_us: int
+    ) -> None:
+        """Refuse a lookup at an instant the store may no longer answer for an entity: before
+        the oldest row it keeps for it (``oldests``; older rows may have been pruned: it cannot
+        tell "no data then" from "data it dropped"). Rows dated in the future when written were
+        never pruned for, so an entity whose oldest row is still in the future is answered."""
+        for key, oldest in zip(keys, oldests, strict=True):
+            if oldest is not None and at_us < oldest <= now_us:
+                names = plan.view.join_keys
+                entity = f"{names[0]}={key}" if len(names) == 1 else f"({', '.join(names)})={key}"
+                since = (EPOCH + timedelta(microseconds=oldest)).isoformat()
+                asked = (EPOCH + timedelta(microseconds=at_us)).isoformat()
+                raise InvalidInput(
+                    f"the online store answers feature view {plan.view.name!r} for {entity} "
+                    f"from {since} on (its newest event as of the last write); {asked} is "
+                    "before that, where it no longer keeps the rows an exact answer needs",
+                    hint="look up at that instant or later, or build a training set for past "
+                    "instants: gp features training-set",
+                )
+
+    @staticmethod
     def _fields(
         plan: _ViewPlan,
         stored: list[Any],
@@ -439,6 +537,7 @@ class OnlineFeatures:
     @staticmethod
     def _aggregate(
         plan: _ViewPlan,
+        keys: list[str | None],
         events: list[list[StoredEvent]],
         at_us: int,
         values: dict[str, list[Any]],
@@ -456,14 +555,17 @@ class OnlineFeatures:
             column: list[Any] = []
             status: list[str] = []
             age: list[float | None] = []
-            for entity, times in zip(events, timelines, strict=True):
+            # A count over a window without events is a known 0 (for an entity: a null key is
+            # no entity); the other functions have no value there.
+            counted = aggregation.function in ("count", "count_distinct")
+            for key, entity, times in zip(keys, events, timelines, strict=True):
                 inside = entity[bisect_right(times, since) :]
                 column.append(aggregate(aggregation, inside, index))
                 if inside:
                     status.append("present")
                     age.append((at_us - inside[-1][0]) / 1e6)
                 else:
-                    status.append("missing")
+                    status.append("present" if counted and key is not None else "missing")
                     age.append(None)
             values[aggregation.name] = column
             statuses[aggregation.name] = status
@@ -474,8 +576,11 @@ class OnlineFeatures:
     def push(self, view: str, rows: PushRows) -> PushResult:
         """Append ``rows`` to the view's source dataset, then write them online.
 
-        The rows are checked against the dataset's contract in reject mode: one bad row
-        refuses the push (:class:`ValidationFailed` with the report) and nothing is written.
+        The rows are checked against the row rules of the dataset's contract in reject mode:
+        one bad row refuses the push (:class:`ValidationFailed` naming each failing row and
+        rule) and nothing is written. Its table rules judge batches: the result lists them as
+        pending (the next materialisation checks them over the rows pushed since) or not
+        applied (``table.rows``).
         Order: the offline log first (a new dataset version), then the online store, so the
         online store never serves a value the offline log lacks; a crash between the two is
         repaired by the next materialisation (the version is newer than the recorded state).
@@ -503,6 +608,8 @@ class OnlineFeatures:
             dataset, table, source={"kind": "feature_push", "view": view, "rows": table.num_rows}
         )
         number = result.version.version
+        report = result.report
+        deferred = ([], []) if report is None else (report.pending, report.not_applied)
         faults.reach("push.after-offline")
         self._plans.clear()
         layout = self._store.layout(view)
@@ -516,7 +623,7 @@ class OnlineFeatures:
                 actor=self._actor,
                 recorder=self._recorder,
             )
-            return PushResult(view, table.num_rows, result.version.ref, online)
+            return PushResult(view, table.num_rows, result.version.ref, online, *deferred)
         started = time.perf_counter()
         (version, batch), *_ = self._datasets.read_batches(dataset, after=number - 1, upto=number)
         now_us = time.time_ns() // 1000
@@ -549,9 +656,13 @@ class OnlineFeatures:
             only_after={dataset: number - 1},
             also=None if recorder is None else (lambda conn: recorder(conn, online)),
         )
-        return PushResult(view, table.num_rows, result.version.ref, online)
+        return PushResult(view, table.num_rows, result.version.ref, online, *deferred)
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def view_definition(self, name: str) -> FeatureView:
+        """The batch view ``name`` these online features were built over."""
+        return self._view(name)
 
     def _view(self, name: str) -> FeatureView:
         view = self._definitions.views.get(name)
@@ -559,6 +670,62 @@ class OnlineFeatures:
             known = ", ".join(sorted(self._definitions.views)) or "none"
             raise NotFound(f"unknown feature view {name!r}", hint=f"views defined: {known}")
         return view
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One read a lookup needs from the store: ``rows`` (``a``: the instant), ``events``
+    (``a``, ``b``: the window) or ``oldest``."""
+
+    kind: str
+    layout: ViewLayout
+    keys: list[str]
+    a: int = 0
+    b: int = 0
+
+    def run(self, store: OnlineStore) -> Any:
+        if self.kind == "rows":
+            return store.read_rows(self.layout, self.keys, self.a)
+        if self.kind == "events":
+            return store.read_events(self.layout, self.keys, self.a, self.b)
+        return store.oldest_rows(self.layout, self.keys)
+
+    async def run_async(self, reads: AsyncReads) -> Any:
+        if self.kind == "rows":
+            return await reads.read_rows(self.layout, self.keys, self.a)
+        if self.kind == "events":
+            return await reads.read_events(self.layout, self.keys, self.a, self.b)
+        return await reads.oldest_rows(self.layout, self.keys)
+
+
+def _drive(steps: Generator[_Read, Any, OnlineResult], store: OnlineStore) -> OnlineResult:
+    """Run a lookup's reads on ``store``, blocking."""
+    try:
+        read = next(steps)
+        while True:
+            read = steps.send(read.run(store))
+    except StopIteration as done:
+        return cast(OnlineResult, done.value)
+
+
+def _declared_types(plan: _Plan) -> dict[str, tuple[str, str]]:
+    """Each entity-row name the lookup reads and its type: join keys as their views' source
+    columns (as materialised), request fields as their on-demand views declare them."""
+    types: dict[str, tuple[str, str]] = {}
+    for view in plan.views:
+        for key, kind in zip(view.view.join_keys, view.layout.key_types, strict=True):
+            types.setdefault(key, (kind, f"join key {key!r} of feature view {view.view.name!r}"))
+    for odfv, _ in plan.on_demand:
+        for request in odfv.request:
+            where = f"request field {request.name!r} of on-demand view {odfv.name!r}"
+            types.setdefault(request.name, (request.dtype, where))
+    return types
+
+
+def _found(stored: list[Any], index: int) -> bool:
+    """Whether the row lookup found a row for entity ``index`` (a row at or before the
+    instant: then the instant is at or after the oldest row kept, where the store is exact)."""
+    return bool(stored) and stored[index] is not None
 
 
 def _is(kind: str, value: Any) -> bool:

@@ -33,6 +33,7 @@ from goldenpath.features.definitions import (
     parse_feature_ref,
     view_from_content,
 )
+from goldenpath.features.freshness import ViewFreshness, view_freshness
 from goldenpath.features.materialize import MaterializeResult, ViewMaterialization
 from goldenpath.features.online.base import OnlineStore
 from goldenpath.features.online_service import EntityRows, OnlineFeatures, OnlineResult, PushResult
@@ -168,6 +169,8 @@ class OnlineWiring:
         service: str | None,
         at: datetime | None,
         definitions: Path | Definitions | None,
+        *,
+        keys_as_text: bool = False,
     ) -> OnlineResult:
         if (features is None) == (service is None):
             raise InvalidInput("name the features (view:feature ...) or a feature service")
@@ -178,7 +181,9 @@ class OnlineWiring:
             if known is not None:
                 for project in known.projects:  # the grants this Workspace read (as ever)
                     self._access.require("feature.read_online", project)
-                return known.online.online(entity_rows, known.refs, at=at)
+                return known.online.online(
+                    entity_rows, known.refs, at=at, keys_as_text=keys_as_text
+                )
         token = self._meta.change_token()  # before the reads it vouches for
         with self._meta.connect() as conn:
             if service is not None:
@@ -199,7 +204,7 @@ class OnlineWiring:
         code = self._on_demand_code(on_demand, definitions)
         batch = [r for r in rows.values() if r.kind == "feature_view"]
         online = self._features(batch, code)
-        result = online.online(entity_rows, refs, at=at)
+        result = online.online(entity_rows, refs, at=at, keys_as_text=keys_as_text)
         if len(self._lookups) >= _CACHE_MAX:
             self._lookups.clear()
         projects = tuple(sorted({project for _, project, _ in stamp.values()}))
@@ -208,19 +213,16 @@ class OnlineWiring:
 
     def reader(
         self, features: Sequence[str], definitions: Path | Definitions | None
-    ) -> Callable[[EntityRows], OnlineResult]:
-        """A lookup of ``features`` pinned to the registry versions current now: permissions
-        and versions are checked once, here. For a serving process, which holds one model's
-        features for its lifetime and must not pay those checks per request (~17 us)."""
+    ) -> PinnedReader:
+        """A lookup of ``features`` pinned to the registry versions current now: versions are
+        checked once, here. For a serving process, which holds one model's features for its
+        lifetime and must not pay that check per request (~17 us). The permission is asked
+        on every lookup, of the grants this Workspace holds in memory (a set lookup; an
+        inference server re-reads them every ``limits.deployment_grants_reload_seconds``)."""
         self.online([], features, None, None, definitions)  # checks, plans and caches
         key = (tuple(features), None, _code_key(definitions))
         known = self._lookups[key]
-        online, refs = known.online, known.refs
-
-        def read(entity_rows: EntityRows) -> OnlineResult:
-            return online.online(entity_rows, refs)
-
-        return read
+        return PinnedReader(known.online, known.refs, self._access, known.projects)
 
     def _still_current(self, key: tuple[Any, ...], known: _Lookup) -> _Lookup | None:
         """``known`` if the registry versions it was built from are still current, else None.
@@ -265,6 +267,36 @@ class OnlineWiring:
                 )
             code[name] = found
         return code
+
+    def freshness(self, features: Sequence[str]) -> list[ViewFreshness]:
+        if not features:
+            return []
+        with self._meta.connect() as conn:
+            rows = _with_inputs(conn, [parse_feature_ref(r)[0] for r in features])
+        for row in rows.values():
+            self._access.require("feature.read_online", row.project)
+        wanted: dict[str, list[str]] = {}
+        asked = [*features]
+        for row in rows.values():
+            if row.kind == "on_demand":
+                asked += list(row.content["inputs"])
+        for ref in asked:
+            view = parse_feature_ref(ref)[0]
+            if rows[view].kind == "feature_view" and ref not in wanted.get(view, []):
+                wanted.setdefault(view, []).append(ref)
+        batch = [rows[name] for name in wanted]
+        online = self._features(batch, {})
+        return [
+            view_freshness(
+                online,
+                self.store,
+                online.view_definition(name),
+                refs,
+                sample_max=self._limits.freshness_entities_max,
+                chunk=self._limits.online_entities_max,
+            )
+            for name, refs in wanted.items()
+        ]
 
     # -- push ----------------------------------------------------------------------------------
 
@@ -387,6 +419,38 @@ class OnlineWiring:
             )
 
         return record
+
+
+class PinnedReader:
+    """What :meth:`OnlineWiring.reader` returns: call it for a blocking lookup, or await
+    :meth:`read_async` on an event loop (a network store's reads are awaited, see
+    ``OnlineFeatures.online_async``)."""
+
+    __slots__ = ("_access", "_online", "_projects", "_refs")
+
+    def __init__(
+        self,
+        online: OnlineFeatures,
+        refs: tuple[str, ...],
+        access: AccessControl,
+        projects: Iterable[str],
+    ) -> None:
+        self._access = access
+        self._projects = tuple(projects)
+        self._online = online
+        self._refs = refs
+
+    def __call__(self, entity_rows: EntityRows) -> OnlineResult:
+        self._allowed()
+        return self._online.online(entity_rows, self._refs)
+
+    async def read_async(self, entity_rows: EntityRows) -> OnlineResult:
+        self._allowed()
+        return await self._online.online_async(entity_rows, self._refs)
+
+    def _allowed(self) -> None:
+        for project in self._projects:
+            self._access.require("feature.read_online", project)
 
 
 def _with_inputs(conn: Connection, names: Iterable[str]) -> dict[str, registry.VersionRow]:

@@ -50,10 +50,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from goldenpath.data.service import DatasetService
+    from goldenpath.features.freshness import ViewFreshness
     from goldenpath.features.materialize import MaterializeResult
     from goldenpath.features.online.base import OnlineStore
     from goldenpath.features.online_service import EntityRows, OnlineResult, PushResult
-    from goldenpath.features.online_wiring import OnlineWiring
+    from goldenpath.features.online_wiring import OnlineWiring, PinnedReader
 
 DEFAULT_FILE = Path("features.py")
 ENTITY_TIMESTAMP = "event_timestamp"
@@ -333,20 +334,35 @@ class FeatureStore:
         service: str | None = None,
         at: datetime | None = None,
         definitions: Path | Definitions | None = None,
+        keys_as_text: bool = False,
     ) -> OnlineResult:
         """Online values (with status and age) of ``features`` (``view:feature``) or a
         ``service`` for each entity row (mappings with the join keys, or a table), at ``at``
         (default now). On-demand features run here from ``definitions`` (features.py), whose
-        function must be the applied version's. Needs ``feature.read_online``."""
-        return self._online().online(entity_rows, features, service, at, definitions)
+        function must be the applied version's. ``keys_as_text``: the rows' values are text
+        (a command line's ``key=value``), each read as the type its definition gives it (a
+        join key as its source column: ``007`` stays text for a text key); a value that does
+        not read so is an InvalidInput. Needs ``feature.read_online``."""
+        return self._online().online(
+            entity_rows, features, service, at, definitions, keys_as_text=keys_as_text
+        )
 
     def online_reader(
         self, features: Sequence[str], *, definitions: Path | Definitions | None = None
-    ) -> Callable[[EntityRows], OnlineResult]:
+    ) -> PinnedReader:
         """``rows -> OnlineResult`` for ``features`` at now, with permissions and registry
         versions checked once, when it is made (the inference server's lookup: a model
-        serves the feature versions it was deployed with). Needs ``feature.read_online``."""
+        serves the feature versions it was deployed with); ``await reader.read_async(rows)``
+        on an event loop never blocks it on a network store. Needs ``feature.read_online``."""
         return self._online().reader(list(features), definitions)
+
+    def freshness(self, features: Sequence[str]) -> builtins.list[ViewFreshness]:
+        """How fresh the online values of ``features`` (``view:feature``; an on-demand
+        feature counts as the batch features it reads) are now, one :class:`ViewFreshness`
+        per batch view: a sample of its stored entities (``limits.freshness_entities_max``)
+        looked up as serving would. What ``ws.deployments.deploy`` checks. Needs
+        ``feature.read_online``."""
+        return self._online().freshness(list(features))
 
     def push(self, view: str, rows: EntityRows) -> PushResult:
         """Append ``rows`` to the view's source dataset (contract-checked, all or nothing),

@@ -8,7 +8,6 @@ recording) is undone by the next writer, and readers only ever read recorded Del
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 from deltalake import DeltaTable, write_deltalake
 
+from goldenpath.core.locks import file_lock
 from goldenpath.data.ingest import fingerprint as content_fingerprint
 from goldenpath.data.profiles import row_hash_sum
 from goldenpath.data.schema import schema_json
@@ -88,13 +88,10 @@ class TrainingSetFiles:
 
     @contextmanager
     def lock(self) -> Iterator[None]:
+        """Hold the training set's writer lock (released by the OS if the process dies)."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / ".lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with file_lock(self.dir / ".lock"):
+            yield
 
     def write(self, table: pa.Table, recorded: int | None) -> int:
         """Commit ``table`` as a new Delta version (after undoing unrecorded commits)."""

@@ -22,7 +22,13 @@ from goldenpath.core.errors import Conflict, InvalidInput, NotFound, PermissionD
 from goldenpath.core.ids import new_id
 from goldenpath.core.names import validate_name
 from goldenpath.governance import audit
-from goldenpath.governance.principals import BearerToken, Identity, Principal, principal_by_name
+from goldenpath.governance.principals import (
+    BearerToken,
+    Identity,
+    Principal,
+    principal_by_id,
+    principal_by_name,
+)
 from goldenpath.governance.roles import DELEGABLE, ROLES, WORKSPACE_PERMISSIONS
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import grants, principals, projects
@@ -107,8 +113,12 @@ class AccessControl:
         return cls(store, identity.principal, identity.scopes, identity.grants, identity.token)
 
     def reload(self) -> None:
-        """Re-read grants and projects (after a grant changes)."""
+        """Re-read the principal (disabled meanwhile?), its grants and projects (after a grant
+        changes; a long-lived process, such as an inference server, every so often)."""
         with self._store.connect() as conn:
+            current = principal_by_id(conn, self.principal.id)
+            if current is not None:
+                self.principal = current
             held = conn.execute(_GRANTS_OF, {"principal_id": self.principal.id}).all()
             self._apply([tuple(row) for row in held])
             if self._team:  # only team grants need to know which team each project is in

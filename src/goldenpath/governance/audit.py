@@ -29,6 +29,7 @@ from goldenpath.core.audit_chain import GENESIS, canonical_time, chain_hash
 from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import Conflict, NotFound
 from goldenpath.core.ids import new_id
+from goldenpath.core.progress import Progress
 from goldenpath.core.redact import redact, redact_value, suspicious
 from goldenpath.governance.audit_findings import AuditProblem, AuditVerification
 from goldenpath.governance.audit_keys import AuditKeys, public_record
@@ -367,13 +368,16 @@ class AuditService:
             )
         return {**point, **public_record(public)}
 
-    def verify(self, anchor: Mapping[str, Any] | None = None) -> AuditVerification:
+    def verify(
+        self, anchor: Mapping[str, Any] | None = None, *, progress: Progress | None = None
+    ) -> AuditVerification:
         """Re-compute the hash chain and check it against the newest signed checkpoint, the
         checkpoints the trail recorded, the signing key, the append-only triggers and, if
-        given, an external ``anchor`` (a checkpoint exported and kept elsewhere)."""
+        given, an external ``anchor`` (a checkpoint exported and kept elsewhere).
+        ``progress`` hears how many events have been checked."""
         self._require("audit.read")
         parsed = parse_anchor(anchor) if anchor is not None else None
-        return Verifier(self._store, self._keys, self._head_file).verify(parsed)
+        return Verifier(self._store, self._keys, self._head_file).verify(parsed, progress)
 
 
 def _had_key(conn: Connection) -> bool:

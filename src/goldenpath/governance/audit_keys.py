@@ -9,11 +9,9 @@ Ed25519 signature over the new public key) unless the operator declared the old 
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from goldenpath.core import signing
 from goldenpath.core.atomic import write_atomically
 from goldenpath.core.errors import Conflict, GoldenpathError, InvalidInput, NotFound
+from goldenpath.core.locks import file_lock
 
 
 @dataclass(frozen=True)
@@ -75,18 +74,16 @@ class AuditKeys:
         """Hold ``<key>.lock``: exclusive while a rotation (or the first key) changes the files
         and records its event; shared while a checkpoint signs or verify reads, so neither
         sees a rotation half done. Without a key directory there is nothing to race with."""
-        try:
-            if exclusive:
-                self.key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.key_file.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError:
+        with ExitStack() as held:
+            try:
+                if exclusive:
+                    self.key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                path = self.key_file.with_suffix(".lock")
+                lock = file_lock(path, shared=not exclusive, mode=0o600)
+                held.enter_context(lock)
+            except OSError:
+                pass  # no key directory (or not ours to write): nothing to race with
             yield
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
 
     # -- history ---------------------------------------------------------------------------
 

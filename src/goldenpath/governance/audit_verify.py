@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from goldenpath.core import signing
 from goldenpath.core.audit_chain import GENESIS, chain_hash
 from goldenpath.core.errors import InvalidInput
+from goldenpath.core.progress import NoProgress, Progress
 from goldenpath.governance.audit_findings import (
     AuditProblem,
     AuditVerification,
@@ -37,7 +38,7 @@ from goldenpath.governance.audit_findings import (
 from goldenpath.governance.audit_guard import missing_guards
 from goldenpath.governance.audit_keys import AuditKeys, KeyState
 from goldenpath.store.engine import MetadataStore
-from goldenpath.store.tables import audit_checkpoints
+from goldenpath.store.tables import audit_checkpoints, audit_events
 
 _COLUMNS = "seq, id, at, actor, action, object_type, object_ref, details, prev_hash, hash"
 # The events that say which key signs (and that the workspace has one).
@@ -92,13 +93,15 @@ class Verifier:
         self._keys = keys
         self._head_file = head_file
 
-    def verify(self, anchor: dict[str, Any] | None = None) -> AuditVerification:
+    def verify(
+        self, anchor: dict[str, Any] | None = None, progress: Progress | None = None
+    ) -> AuditVerification:
         # No rotation runs meanwhile (it holds the lock exclusively from writing the new key
         # until its audit event commits): the key files and the trail agree.
         with self._keys.locked(exclusive=False):
-            return self._verify_once(anchor)
+            return self._verify_once(anchor, progress or NoProgress())
 
-    def _verify_once(self, anchor: dict[str, Any] | None) -> AuditVerification:
+    def _verify_once(self, anchor: dict[str, Any] | None, progress: Progress) -> AuditVerification:
         started = time.perf_counter()
         problems: list[AuditProblem] = []
         notes: list[str] = []
@@ -113,7 +116,9 @@ class Verifier:
             candidates = [rows[max(rows)]] if rows else []
             candidates += [in_file] if in_file else []
             watch = {int(p["seq"]) for p in (*candidates, anchor or {}) if _is_int(p.get("seq"))}
-            scan = _scan(_rows(conn), watch, problems)
+            total = conn.execute(select(func.count()).select_from(audit_events)).scalar_one()
+            with progress.step("chain"):
+                scan = _scan(_rows(conn), watch, problems, progress, total)
             if scan.broken:
                 problems.extend(diagnose_links([(r[0], r[8], r[9]) for r in _rows(conn)]))
             # Again after the scan: on PostgreSQL a checkpoint committed during the scan may
@@ -298,6 +303,9 @@ def _checkpoint_rows(conn: Connection) -> dict[int, dict[str, Any]]:
     }
 
 
+PROGRESS_EVERY = 10_000
+
+
 def _rows(conn: Connection) -> Iterator[tuple[Any, ...]]:
     # The raw driver cursor: ~3x faster than ORM-style rows over a million events.
     result = conn.execution_options(stream_results=True, yield_per=10_000).exec_driver_sql(
@@ -306,9 +314,16 @@ def _rows(conn: Connection) -> Iterator[tuple[Any, ...]]:
     yield from result
 
 
-def _scan(rows: Iterator[tuple[Any, ...]], watch: set[int], problems: list[AuditProblem]) -> _Scan:
+def _scan(
+    rows: Iterator[tuple[Any, ...]],
+    watch: set[int],
+    problems: list[AuditProblem],
+    progress: Progress | None = None,
+    total: int | None = None,
+) -> _Scan:
     """Recompute every hash; keep what the later checks need. Kept tight: it is the cost of
-    verifying (a million events in a few seconds)."""
+    verifying (a million events in a few seconds): ``progress`` hears every
+    :data:`PROGRESS_EVERY` events."""
     scan = _Scan()
     pending = sorted(watch)
     upcoming = pending[0] if pending else _NEVER  # one comparison per row, not a set lookup
@@ -322,6 +337,8 @@ def _scan(rows: Iterator[tuple[Any, ...]], watch: set[int], problems: list[Audit
                 scan.counts[watched] = events + int(watched == seq)
             upcoming = pending[0] if pending else _NEVER
         events += 1
+        if progress is not None and not events % PROGRESS_EVERY:
+            progress.count(events, total)
         if chain_hash(prev, event_id, at, actor, action, otype, oref, details) != digest:
             problems.append(
                 AuditProblem(

@@ -18,9 +18,9 @@ expression that errors (a missing attribute, a type clash) denies, naming the po
 Evaluation is bounded, and also fails closed on a bound, naming the policy: the input's JSON
 at most ``limits.policy_input_bytes_max`` bytes and ``limits.nesting_depth_max`` deep, and
 each policy (``when`` and ``allow`` together) at most ``limits.policy_evaluation_seconds``.
-cel-python is pure Python, so the time bound is a trace function on the evaluating thread that
-raises once the deadline has passed: the work really stops (at the next Python call), in the
-thread that started it, without a second thread or process. Callers evaluate outside any
+cel-python is pure Python, so the time bound raises inside the evaluating thread once the
+deadline has passed (:func:`goldenpath.core.deadlines.call_before`): the work really stops,
+in the thread that started it, and the thread is free again at once. Callers evaluate outside any
 database transaction, so a slow policy never holds the metadata database's write lock.
 
 The input to ``when`` and ``allow``: ``action`` (string), ``actor`` ({name, kind}),
@@ -34,17 +34,16 @@ import builtins
 import fnmatch
 import functools
 import json
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from goldenpath.core.actor import Actor
 from goldenpath.core.clock import utcnow
+from goldenpath.core.deadlines import call_before
 from goldenpath.core.errors import InvalidInput, NotFound
 from goldenpath.core.limits import Limits
 from goldenpath.core.yamlfile import parse_yaml_model, read_text
@@ -128,7 +127,9 @@ def load_policies(directory: Path) -> list[Policy]:
     policies: list[Policy] = []
     seen: dict[str, str] = {}
     for path in files:
-        parsed = parse_yaml_model(read_text(path), PolicyFile, source=str(path))
+        parsed = parse_yaml_model(
+            read_text(path), PolicyFile, source=str(path), docs="docs/governance.md"
+        )
         for spec in parsed.policies:
             where = f"{path.name}: policy {spec.name!r}"
             if spec.name in seen:
@@ -148,24 +149,12 @@ class _OutOfTime(BaseException):
 def _run(program: Any, activation: dict[str, Any], deadline: float) -> tuple[bool, str | None]:
     """Evaluate to a boolean; an error (or a non-boolean) is reported, and denies. Raises
     :class:`_OutOfTime` once ``deadline`` (``time.monotonic()``) has passed."""
-
-    def stop_when_late(frame: FrameType, event: str, arg: Any) -> None:
-        # Called on every Python function call in this thread (not per line: returning None
-        # leaves the frame untraced). One clock read per call costs ~10% of an evaluation.
-        if time.monotonic() > deadline:
-            raise _OutOfTime
-        return None
-
-    previous = sys.gettrace()  # a debugger's or coverage's tracer, restored afterwards
-    sys.settrace(stop_when_late)
     try:
-        value = program.evaluate(activation)
+        value = call_before(deadline, _OutOfTime, lambda: program.evaluate(activation))
     except _OutOfTime:
         raise
     except Exception as exc:  # celpy's CELEvalError and friends
         return False, str(exc.args[0]) if exc.args else type(exc).__name__
-    finally:
-        sys.settrace(previous)
     from celpy.celtypes import BoolType
 
     if not isinstance(value, BoolType):

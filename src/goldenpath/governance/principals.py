@@ -19,7 +19,7 @@ import re
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, select
 
@@ -35,12 +35,11 @@ from goldenpath.core.errors import (
 from goldenpath.core.ids import new_id
 from goldenpath.core.limits import Limits
 from goldenpath.core.names import validate_name
-from goldenpath.governance import audit
+from goldenpath.governance import Kind, audit
 from goldenpath.governance.roles import PERMISSIONS
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import grants, principals, tokens
 
-Kind = Literal["user", "service", "agent"]
 TOKEN_PATTERN = re.compile(r"gp_[A-Za-z0-9_-]{43}")
 _DURATION = re.compile(r"^(\d+)([mhdw])$")
 _MAX_AGENT_LIFETIME = timedelta(days=90)
@@ -143,6 +142,11 @@ class CreatedToken:
 
 def principal_by_name(conn: Connection, name: str) -> Principal | None:
     row = conn.execute(select(principals).where(principals.c.name == name)).mappings().first()
+    return None if row is None else _principal(row)
+
+
+def principal_by_id(conn: Connection, principal_id: str) -> Principal | None:
+    row = conn.execute(select(principals).where(principals.c.id == principal_id)).mappings().first()
     return None if row is None else _principal(row)
 
 

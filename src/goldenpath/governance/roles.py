@@ -75,6 +75,7 @@ _MODEL_MAINTAIN = frozenset({"model.alias", "model.promote", "model.archive"})
 # have online reads); an approver's role is for approving only.
 _INVOKE = frozenset({"feature.read_online", "deployment.invoke"})
 _DEPLOY = frozenset({"deployment.deploy", "deployment.promote", "deployment.rollback"})
+SERVING_ROLE = "serving"
 ROLES: dict[str, frozenset[str]] = {
     "viewer": _VIEWER | _INVOKE,
     "contributor": _VIEWER | {"dataset.write"} | _INVOKE | _FEATURE_WRITE | _TRAIN,
@@ -87,6 +88,11 @@ ROLES: dict[str, frozenset[str]] = {
     | _DEPLOY,
     "approver": _VIEWER | {"approval.approve"},
     "admin": PERMISSIONS,
+    # A deployment's own principal (created at deploy, never handed out by hand): what its
+    # inference server reads (the model, its features, the contract of its data), nothing else.
+    SERVING_ROLE: frozenset(
+        {"project.read", "model.read", "dataset.read", "feature.read", "feature.read_online"}
+    ),
 }
 # Roles a project maintainer may hand out; approver and admin need a workspace admin.
 DELEGABLE = frozenset({"viewer", "contributor", "maintainer"})

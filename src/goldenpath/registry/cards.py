@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from goldenpath.core.errors import InvalidInput
+from goldenpath.core.limits import Limits
 
 # Fields a person may set; the rest (metrics, training data, model) are generated.
 EDITABLE = ("intended_use", "limitations", "owners", "description", "ethical_considerations")
-TEXT_CHARS_MAX = 10_000
-OWNERS_MAX = 50
 
 
 def generate(
@@ -56,8 +55,10 @@ def generate(
     }
 
 
-def check_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Validated editable fields: known names, text within limits, owners as a list."""
+def check_fields(fields: Mapping[str, Any], limits: Limits | None = None) -> dict[str, Any]:
+    """Validated editable fields: known names, text within ``limits`` (``model_card_*``),
+    owners as a list."""
+    limits = limits or Limits()
     if not isinstance(fields, Mapping):
         raise InvalidInput("card fields must be a mapping of field to value")
     unknown = sorted(k for k in fields if k not in EDITABLE)
@@ -73,13 +74,19 @@ def check_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
             if not isinstance(owners, list) or not all(isinstance(o, str) for o in owners):
                 raise InvalidInput("card owners must be a list of names (or 'a, b' text)")
             owners = [o for o in owners if o]
-            if len(owners) > OWNERS_MAX or any(len(o) > 200 for o in owners):
-                raise InvalidInput(f"card owners: at most {OWNERS_MAX} names of 200 characters")
+            owners_max, chars_max = limits.model_card_owners_max, limits.model_card_owner_chars_max
+            if len(owners) > owners_max or any(len(o) > chars_max for o in owners):
+                raise InvalidInput(
+                    f"card owners: at most {owners_max} names of {chars_max} characters "
+                    "(limits.model_card_owners_max, limits.model_card_owner_chars_max)"
+                )
             out[key] = owners
         else:
-            if not isinstance(value, str) or len(value) > TEXT_CHARS_MAX:
+            chars_max = limits.model_card_text_chars_max
+            if not isinstance(value, str) or len(value) > chars_max:
                 raise InvalidInput(
-                    f"card field {key!r} must be text of at most {TEXT_CHARS_MAX:,} characters"
+                    f"card field {key!r} must be text of at most {chars_max:,} characters "
+                    "(limits.model_card_text_chars_max)"
                 )
             out[key] = value
     return out

@@ -76,7 +76,7 @@ def parse_rule(text: str) -> MetricRule:
 class NoRegression(BaseModel):
     """The candidate may be at most ``margin`` worse than the champion on ``metric``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     metric: str
     margin: float = Field(default=0.0, ge=0.0, le=1e6, allow_inf_nan=False)
@@ -90,9 +90,10 @@ class NoRegression(BaseModel):
 
 
 class GatesConfig(BaseModel):
-    """The ``gates:`` section of ``gp.yaml``."""
+    """The ``gates:`` section of ``gp.yaml`` (strict types: ``card: 1`` is not true, and
+    ``margin: true`` is not a number)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     metrics: list[str] = Field(default_factory=list, max_length=50)
     no_regression: NoRegression | None = None
@@ -140,7 +141,7 @@ def gates_config(value: Mapping[str, Any] | GatesConfig | None) -> GatesConfig:
             f"gates: {where}: {first['msg']}",
             hint="gates take metrics, no_regression {metric, margin}, contract, card",
         ) from None
-    except TypeError:
+    except (TypeError, ValueError):  # dict() of a list of strings is a ValueError
         raise InvalidInput("gates must be a mapping") from None
 
 
@@ -187,14 +188,19 @@ def regression_gate(
     champion_ref: str | None,
     why_not: str | None = None,
 ) -> GateResult:
-    """The candidate vs the champion, both measured on the candidate's validation rows."""
+    """The candidate vs the champion, both measured on the candidate's validation rows.
+
+    ``why_not`` (the champion, or the candidate, could not be scored) always fails, whatever
+    else is given: only a missing champion (``champion_ref`` None and no ``why_not``) passes."""
     metric, margin = config.metric, config.margin
     name = f"no_regression {metric} (margin {margin:g})"
-    if champion_ref is None:
-        return GateResult(name, True, "no champion yet", _number(candidate), None, None, margin)
     cand, champ = _number(candidate), _number(champion)
-    if why_not is not None or cand is None or champ is None:
-        reason = why_not or f"{metric} is NaN for the {'candidate' if cand is None else 'champion'}"
+    if why_not is not None:
+        return GateResult(name, False, why_not, cand, None, champ, margin)
+    if champion_ref is None:
+        return GateResult(name, True, "no champion yet", cand, None, None, margin)
+    if cand is None or champ is None:
+        reason = f"{metric} is NaN for the {'candidate' if cand is None else 'champion'}"
         return GateResult(name, False, reason, cand, None, champ, margin)
     if metric in HIGHER_IS_BETTER:
         threshold = champ - margin

@@ -16,15 +16,20 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy loads with the first computation (the registry lists without it)
+    import numpy as np
 
 TASKS = ("classification", "regression")
 CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "f1", "log_loss", "calibration_error")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 # Metrics where bigger is better (for "no regression" gates); the rest are errors.
 HIGHER_IS_BETTER = frozenset({"roc_auc", "pr_auc", "f1", "r2"})
+# Classification metrics of the labels predicted at a fixed threshold on the probability (the
+# others are threshold-free): shown with the threshold they used.
+AT_THRESHOLD = frozenset({"f1"})
+DEFAULT_THRESHOLD = 0.5
 # Segments smaller than this are reported with their size but no metrics.
 SEGMENT_ROWS_MIN = 20
 # At most this many segment values per column (the most frequent) are evaluated.
@@ -40,11 +45,15 @@ class Evaluation:
     metrics: dict[str, float]
     rows: int
     segments: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # The probability at or above which a row is predicted positive, for the AT_THRESHOLD
+    # metrics (classification only).
+    threshold: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "task": self.task,
             "rows": self.rows,
+            "threshold": self.threshold,
             "metrics": {k: _json_number(v) for k, v in self.metrics.items()},
             "segments": self.segments,
         }
@@ -59,10 +68,16 @@ def metric_names(task: str) -> tuple[str, ...]:
 
 
 def compute(
-    task: str, y_true: Sequence[Any] | np.ndarray, score: np.ndarray, *, threshold: float = 0.5
+    task: str,
+    y_true: Sequence[Any] | np.ndarray,
+    score: np.ndarray,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
 ) -> dict[str, float]:
     """The metrics of ``task``. ``score``: the positive class's probability for
     classification (labels 0/1 or False/True), the prediction for regression."""
+    import numpy as np
+
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}")
     y = np.asarray(y_true, dtype=np.float64)
@@ -75,6 +90,7 @@ def compute(
 
 
 def _classification(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    import numpy as np
     from sklearn.metrics import average_precision_score, f1_score, log_loss, roc_auc_score
 
     nan = float("nan")
@@ -92,6 +108,8 @@ def _classification(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str,
 def _calibration_error(y: np.ndarray, p: np.ndarray) -> float:
     """Expected calibration error: the row-weighted gap between mean predicted probability
     and observed positive rate, over equal-width probability bins."""
+    import numpy as np
+
     if np.isnan(p).any():
         return float("nan")
     bins = np.minimum((p * CALIBRATION_BINS).astype(np.int64), CALIBRATION_BINS - 1)
@@ -103,6 +121,8 @@ def _calibration_error(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def _regression(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    import numpy as np
+
     nan = float("nan")
     if y.size == 0 or np.isnan(pred).any():
         return {"rmse": nan, "mae": nan, "r2": nan}
@@ -120,11 +140,13 @@ def evaluate(
     y_true: Sequence[Any] | np.ndarray,
     score: np.ndarray,
     *,
-    threshold: float = 0.5,
+    threshold: float = DEFAULT_THRESHOLD,
     segments: Mapping[str, Sequence[Any] | np.ndarray] | None = None,
 ) -> Evaluation:
     """Overall metrics, and per segment column (``segments``: column name -> its values, row
     for row) the metrics on each of its values' rows."""
+    import numpy as np
+
     y = np.asarray(y_true)
     s = np.asarray(score, dtype=np.float64)
     per_segment: dict[str, dict[str, dict[str, Any]]] = {}
@@ -145,4 +167,10 @@ def evaluate(
                     for k, v in compute(task, y[mask], s[mask], threshold=threshold).items()
                 }
             per_segment[column][key] = entry
-    return Evaluation(task, compute(task, y, s, threshold=threshold), int(y.size), per_segment)
+    return Evaluation(
+        task,
+        compute(task, y, s, threshold=threshold),
+        int(y.size),
+        per_segment,
+        threshold if task == "classification" else None,
+    )

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from goldenpath.core.errors import InvalidInput
+from goldenpath.core.limits import Limits
 from goldenpath.registry import native, onnx_graph
 from goldenpath.registry.metrics import TASKS
 
@@ -46,8 +47,6 @@ SUPPORTED = (
     "SimpleImputer, ColumnTransformer with OneHotEncoder over text columns); LightGBM "
     "LGBMClassifier/LGBMRegressor or Booster; XGBoost XGBClassifier/XGBRegressor or Booster"
 )
-FEATURES_MAX = 2_000
-VALIDATION_ROWS_MAX = 5_000_000
 OUTPUT_NAMES = ("label", "probabilities", "prediction")
 _SCORES = "scores.npy"
 _ONNX = "model.onnx"
@@ -243,23 +242,33 @@ def _classes(flavor: str, model: Any, task: str) -> list[Any] | None:
 
 
 def package(
-    model: Any, validation: pd.DataFrame, task: str, *, label: str | None = None
+    model: Any,
+    validation: pd.DataFrame,
+    task: str,
+    *,
+    label: str | None = None,
+    limits: Limits | None = None,
 ) -> Package:
     """Package a fitted ``model``: native artifact, ONNX graph, signature, and the native
     model's scores on ``validation`` (its feature columns; ``label``, if it is there, is left
-    out). Pure: nothing is written anywhere."""
+    out), within ``limits`` (``model_validation_rows_max``, ``model_features_max``). Pure:
+    nothing is written anywhere."""
     import pandas as pd
+
+    limits = limits or Limits()
 
     if task not in TASKS:
         raise InvalidInput(f"unknown task {task!r}", hint=f"use one of: {', '.join(TASKS)}")
     if not isinstance(validation, pd.DataFrame):
         raise InvalidInput("validation must be a pandas DataFrame of the feature columns")
-    if not 0 < len(validation) <= VALIDATION_ROWS_MAX:
+    rows_max = limits.model_validation_rows_max
+    if not 0 < len(validation) <= rows_max:
         raise InvalidInput(
-            f"validation has {len(validation):,} rows; it needs 1 to {VALIDATION_ROWS_MAX:,}"
+            f"validation has {len(validation):,} rows; it needs 1 to {rows_max:,} "
+            "(limits.model_validation_rows_max)"
         )
     flavor = flavor_of(model)
-    features = _features(flavor, model, validation, label)
+    features = _features(flavor, model, validation, label, limits.model_features_max)
     signature_inputs = [c for c in validation.columns if c in set(features)]
     kinds = {name: _kind(validation[name], name) for name in features}
     classes = _classes(flavor, model, task)
@@ -322,7 +331,9 @@ def package(
     )
 
 
-def _features(flavor: str, model: Any, validation: pd.DataFrame, label: str | None) -> list[str]:
+def _features(
+    flavor: str, model: Any, validation: pd.DataFrame, label: str | None, features_max: int
+) -> list[str]:
     """The feature columns, in the order the model was fitted on."""
     if not all(isinstance(c, str) for c in validation.columns):
         raise InvalidInput("validation's column names must be text")
@@ -349,8 +360,11 @@ def _features(flavor: str, model: Any, validation: pd.DataFrame, label: str | No
             )
     if not features:
         raise InvalidInput("validation has no feature columns")
-    if len(features) > FEATURES_MAX:
-        raise InvalidInput(f"{len(features):,} features; at most {FEATURES_MAX:,} are supported")
+    if len(features) > features_max:
+        raise InvalidInput(
+            f"{len(features):,} features; at most {features_max:,} are supported "
+            "(limits.model_features_max)"
+        )
     clash = [n for n in features if n in OUTPUT_NAMES or n.startswith(onnx_graph.RESERVED_PREFIX)]
     if clash:
         raise InvalidInput(

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     import onnxruntime
     import pandas as pd
 
+    from goldenpath.registry.packaging import Package
+
 SESSIONS_MAX = 16
 _SESSIONS: OrderedDict[str, onnxruntime.InferenceSession] = OrderedDict()
 _LOCK = threading.Lock()
@@ -93,3 +95,20 @@ def scores(outputs: Mapping[str, np.ndarray], signature: Mapping[str, Any]) -> n
         index = int(signature.get("positive_index", 1))
         return np.asarray(outputs["probabilities"], dtype=np.float64)[:, index]
     return np.asarray(outputs["prediction"], dtype=np.float64).reshape(-1)
+
+
+def package_scores(package: Package, frame: pd.DataFrame) -> np.ndarray:
+    """A package's ONNX graph's scores on ``frame``, computed here in onnxruntime (what the
+    registry measures and profiles: never the native scores the package carries, which
+    whoever packaged it wrote); a graph that cannot run is one clear error."""
+    try:
+        sess = new_session(package.onnx)
+        outputs = run(sess, frame, package.signature)
+    except InvalidInput:
+        raise
+    except Exception as exc:
+        raise InvalidInput(
+            f"onnxruntime cannot run the ONNX graph: {str(exc).splitlines()[0][:300]}",
+            hint="package the model again",
+        ) from None
+    return scores(outputs, package.signature)

@@ -8,7 +8,9 @@ the audit event. A process killed at any point leaves either no version or the w
 (the artifacts written before a kill are unreferenced files, never half a version).
 
 Promotion applies the gates stored with the version (``gates.py``), then the policies on
-``model.promote``; every alias move is kept in ``model_alias_history``. Scoring loads only
+``model.promote``, which are asked before every alias move (promote, forced or not, alias,
+delete); removing ``champion`` outside a promotion needs what ``--force`` needs. Every alias
+move is kept in ``model_alias_history``. Scoring loads only
 the ONNX graph (``predict``); the native artifact is loaded only on request, by a loader that
 never unpickles (``load_native``).
 """
@@ -26,7 +28,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -36,13 +37,13 @@ from goldenpath.core.artifacts import ArtifactStore
 from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import Conflict, InvalidInput, NotFound
 from goldenpath.core.ids import new_id
+from goldenpath.core.limits import Limits
 from goldenpath.core.names import MAX_VERSION, validate_name
 from goldenpath.governance import audit
 from goldenpath.governance.access import AccessControl, Enforcer
 from goldenpath.lineage.edges import record_edge
-from goldenpath.registry import cards, gates, native, onnx_graph, profiles, scoring
-from goldenpath.registry.metrics import TASKS, evaluate
-from goldenpath.registry.packaging import Package, frame_hash, package
+from goldenpath.registry import cards, gates, native
+from goldenpath.registry.metrics import DEFAULT_THRESHOLD, TASKS, evaluate
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import (
     feature_versions,
@@ -51,19 +52,19 @@ from goldenpath.store.tables import (
     model_versions,
     models,
     projects,
+    runs,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy, onnx and onnxruntime load with the call that needs them
+    import numpy as np
     import pandas as pd
+
+    from goldenpath.registry.packaging import Package
 
 CHAMPION = "champion"
 # Rows of the validation data kept with a version (features + label) for the no-regression
-# gate, and rows scored by one predict call.
+# gate. What callers control is bounded by core/limits.py (``model_*``).
 VALIDATION_ROWS_KEPT = 100_000
-PREDICT_ROWS_MAX = 1_000_000
-REASON_CHARS_MAX = 1_000
-DESCRIPTION_CHARS_MAX = 10_000
-LINEAGE_ITEMS_MAX = 1_000
 _DIGITS = re.compile(r"[0-9]{1,10}")
 
 
@@ -184,6 +185,19 @@ class Promotion:
         return cls(**values)
 
 
+@dataclass(frozen=True)
+class PromotionCheck:
+    """What ``check_promotion`` found: the version, the alias's holder now, every alias of
+    the model, each gate's result and the stripped reason. Reading it changed nothing."""
+
+    version: ModelVersion
+    alias: str
+    current: int | None
+    aliases: dict[str, int]
+    results: list[gates.GateResult]
+    reason: str
+
+
 class GatesFailed(Conflict):
     """Promotion refused: one or more gates failed (``results`` holds every gate)."""
 
@@ -193,6 +207,8 @@ class GatesFailed(Conflict):
 
 
 def _json_metrics(metrics: Mapping[str, Any]) -> dict[str, float | None]:
+    import numpy as np
+
     out: dict[str, float | None] = {}
     for key, value in metrics.items():
         if not isinstance(key, str) or len(key) > 63:
@@ -211,6 +227,8 @@ def fingerprint(native_digest: str, onnx_bytes: bytes) -> str:
     """sha256 over the native artifact's sha256 and the ONNX graph's canonical hash
     (``onnx_graph.graph_hash``): equal for the same fitted model, whatever names a converter
     generated."""
+    from goldenpath.registry import onnx_graph
+
     text = f"native:{native_digest}\nonnx:{onnx_graph.graph_hash(onnx_bytes)}\n"
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -226,6 +244,8 @@ class ModelRegistry:
         access: AccessControl,
         project: str,
         policies: Enforcer | None = None,
+        *,
+        limits: Limits | None = None,
     ) -> None:
         self._store = store
         self._artifacts = ArtifactStore(storage_root)
@@ -233,6 +253,13 @@ class ModelRegistry:
         self._access = access
         self._project = project
         self._policies = policies
+        self._limits = limits or Limits()
+
+    @property
+    def limits(self) -> Limits:
+        """The limits in force (``model_*`` bound what registration, cards and predict take;
+        ``gp train`` hands the packaging ones to its training process)."""
+        return self._limits
 
     # -- registration ------------------------------------------------------------------------
 
@@ -248,11 +275,13 @@ class ModelRegistry:
     ) -> ModelVersion:
         """Package ``model`` and register it in this process (notebooks): the same as
         :func:`~goldenpath.registry.packaging.package` then :meth:`register_package`."""
+        from goldenpath.registry.packaging import package
+
         self._access.require("model.register", self._project)
         validate_name(name, kind="model name")
         if label not in getattr(validation, "columns", []):
             raise InvalidInput(f"validation has no label column {label!r}")
-        built = package(model, validation, task, label=label)
+        built = package(model, validation, task, label=label, limits=self._limits)
         return self.register_package(
             name, built, validation=validation, label=label, task=task, **options
         )
@@ -279,14 +308,15 @@ class ModelRegistry:
         with nothing recorded, if the ONNX graph's outputs differ from the native scores by
         more than ``tolerance`` (the largest difference and its row are named)."""
         from goldenpath.registry import gates as gates_module
+        from goldenpath.registry import profiles
 
         self._access.require("model.register", self._project)
         validate_name(name, kind="model name")
         config = gates_module.gates_config(gates)
         checked = self._check_inputs(package, validation, label, task, tolerance, description)
         config.check_task(task)
-        lineage_json = _lineage(lineage)
-        card_fields = cards.check_fields(card or {})
+        lineage_json = _lineage(lineage, self._limits)
+        card_fields = cards.check_fields(card or {}, self._limits)
         if run_id is not None and (not isinstance(run_id, str) or not 1 <= len(run_id) <= 26):
             raise InvalidInput("run_id must be a run's id (at most 26 characters)")
 
@@ -295,11 +325,13 @@ class ModelRegistry:
         chosen = (
             _json_metrics(metrics)
             if metrics is not None
-            else _json_metrics(evaluate(task, y, package.scores).metrics)
+            else _json_metrics(evaluate(task, y, onnx_scores).metrics)
         )
-        profile = profiles.reference_profile(
-            validation, package.signature["inputs"], package.scores
-        )
+        if metrics is None and task == "classification":
+            lineage_json.setdefault("threshold", DEFAULT_THRESHOLD)  # what evaluate used
+        # Measured and profiled with the scores computed here (the ONNX graph's), never
+        # with the native scores the package carries (whoever packaged it wrote those).
+        profile = profiles.reference_profile(validation, package.signature["inputs"], onnx_scores)
         kept = validation[[*checked, label]].iloc[:VALIDATION_ROWS_KEPT]
 
         # Artifacts first (durable, content-addressed), then one transaction.
@@ -340,7 +372,6 @@ class ModelRegistry:
                         f"model {name!r} was registered by someone else at the same time",
                         hint="register again",
                     ) from None
-        del onnx_scores
         return self.get(f"{name}@{number}")
 
     def _check_inputs(
@@ -354,6 +385,8 @@ class ModelRegistry:
     ) -> list[str]:
         import pandas as pd
 
+        from goldenpath.registry.packaging import frame_hash
+
         if task not in TASKS:
             raise InvalidInput(f"unknown task {task!r}", hint=f"use one of: {', '.join(TASKS)}")
         if task != package.task:
@@ -366,8 +399,12 @@ class ModelRegistry:
             raise InvalidInput("tolerance must be a number")
         if not (math.isfinite(tolerance) and tolerance >= 0):
             raise InvalidInput(f"tolerance must be a finite number >= 0, not {tolerance}")
-        if not isinstance(description, str) or len(description) > DESCRIPTION_CHARS_MAX:
-            raise InvalidInput(f"description: text of at most {DESCRIPTION_CHARS_MAX:,} chars")
+        chars_max = self._limits.model_description_chars_max
+        if not isinstance(description, str) or len(description) > chars_max:
+            raise InvalidInput(
+                f"description: text of at most {chars_max:,} chars "
+                "(limits.model_description_chars_max)"
+            )
         features = package.features
         missing = [f for f in features if f not in validation.columns]
         if missing:
@@ -395,17 +432,11 @@ class ModelRegistry:
         self, package: Package, validation: pd.DataFrame, tolerance: float
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """The ONNX graph's scores on ``validation`` against the native model's."""
-        try:
-            sess = scoring.new_session(package.onnx)
-            outputs = scoring.run(sess, validation, package.signature)
-        except InvalidInput:
-            raise
-        except Exception as exc:
-            raise InvalidInput(
-                f"onnxruntime cannot run the ONNX graph: {str(exc).splitlines()[0][:300]}",
-                hint="package the model again",
-            ) from None
-        got = scoring.scores(outputs, package.signature)
+        import numpy as np
+
+        from goldenpath.registry import scoring
+
+        got = scoring.package_scores(package, validation)
         want = np.asarray(package.scores, dtype=np.float64)
         if got.shape != want.shape:
             raise InvalidInput(
@@ -611,6 +642,23 @@ class ModelRegistry:
 
     show = get
 
+    def same_fingerprint(self, version: ModelVersion) -> str | None:
+        """The earliest other version of the model whose fingerprint equals ``version``'s
+        (``fraud@1``: the same model, bit for bit), or None."""
+        with self._store.connect() as conn:
+            model = self._model(conn, version.name)
+            earlier = conn.execute(
+                select(model_versions.c.version)
+                .where(
+                    model_versions.c.model_id == model.id,
+                    model_versions.c.fingerprint == version.fingerprint,
+                    model_versions.c.id != version.id,
+                )
+                .order_by(model_versions.c.version)
+                .limit(1)
+            ).scalar()
+        return None if earlier is None else f"{version.name}@{earlier}"
+
     def versions(self, name: str) -> builtins.list[ModelVersion]:
         """Every version of ``name``, oldest first."""
         with self._store.connect() as conn:
@@ -672,8 +720,7 @@ class ModelRegistry:
             .where(models.c.name == name)
         ).first()
         if found is None or not self._access.allowed("model.read", found.project):
-            if found is not None:
-                self._access.require("model.read", found.project)
+            # One the caller may not read answers exactly like a missing one (no oracle).
             raise NotFound(f"no model named {name!r}", hint="see them with: gp models list")
         return found
 
@@ -730,7 +777,8 @@ class ModelRegistry:
 
     def alias(self, ref: str, alias: str) -> AliasMove:
         """Point ``alias`` (not ``champion``: that moves only through :meth:`promote`) at the
-        version ``ref``. Needs ``model.alias``."""
+        version ``ref``. Needs ``model.alias``; the policies on ``model.promote`` are asked
+        (``change: alias``), as for every alias move."""
         validate_name(alias, kind="alias")
         if alias == CHAMPION:
             raise InvalidInput(
@@ -739,26 +787,68 @@ class ModelRegistry:
             )
         with self._store.connect() as conn:
             version = self._get(conn, ref)
+            model = self._model(conn, version.name)
+            current = self._holder(conn, model.id, alias)
+            aliases = self._aliases(conn, model.id)
         self._access.require("model.alias", version.project)
-        return self._move(version, alias, forced=False, reason="", action="model.alias")
+        self._ask_policies(
+            version.ref, version.name, version.project, alias, "alias", version, current, aliases
+        )
+        return self._move(
+            version,
+            alias,
+            forced=False,
+            reason="",
+            action="model.alias",
+            expected=(True, current),
+        )
 
-    def delete_alias(self, name: str, alias: str) -> AliasMove:
-        """Remove ``alias`` from model ``name`` (``champion`` needs ``model.promote``)."""
+    def delete_alias(self, name: str, alias: str, *, reason: str | None = None) -> AliasMove:
+        """Remove ``alias`` from model ``name``. Removing ``champion`` outside a promotion is
+        what ``--force`` is: it needs ``model.promote_force`` and a ``reason`` (else the next
+        promotion's no-regression gate would pass as "no champion yet"), and is recorded as
+        forced. The policies on ``model.promote`` are asked (``change: delete``)."""
         validate_name(alias, kind="alias")
         with self._store.connect() as conn:
             model = self._model(conn, validate_name(name, kind="model name"))
-        self._access.require("model.promote" if alias == CHAMPION else "model.alias", model.project)
+            current = self._holder(conn, model.id, alias)
+            aliases = self._aliases(conn, model.id)
+        reason = (reason or "").strip()
+        forced = alias == CHAMPION
+        if forced:
+            self._access.require("model.promote", model.project)
+            self._access.require("model.promote_force", model.project)
+            if not reason:
+                raise InvalidInput(
+                    "removing champion outside a promotion is a forced change: it needs a reason",
+                    hint='add --reason "why there is no champion", or promote another version',
+                )
+        else:
+            self._access.require("model.alias", model.project)
+        self._check_reason(reason)
+        if current is None:
+            raise NotFound(f"model {name!r} has no alias {alias!r}")
+        self._ask_policies(
+            f"{model.name}@{alias}",
+            model.name,
+            model.project,
+            alias,
+            "delete",
+            None,
+            current,
+            aliases,
+            forced=forced,
+        )
         now = utcnow()
         with self._store.begin() as conn:
-            current = self._holder(conn, model.id, alias)
-            if current is None:
-                raise NotFound(f"model {name!r} has no alias {alias!r}")
+            if self._holder(conn, model.id, alias) != current:
+                raise Conflict(f"{name}@{alias} moved meanwhile", hint="run the command again")
             conn.execute(
                 model_aliases.delete().where(
                     model_aliases.c.model_id == model.id, model_aliases.c.alias == alias
                 )
             )
-            move = AliasMove(name, alias, current, None, False, "", now, self._actor.name)
+            move = AliasMove(name, alias, current, None, forced, reason, now, self._actor.name)
             self._history(conn, model.id, move)
             audit.record(
                 conn,
@@ -766,9 +856,85 @@ class ModelRegistry:
                 "model.alias_delete",
                 "model",
                 name,
-                {"alias": alias, "from": current},
+                {"alias": alias, "from": current, "forced": forced, "reason": reason},
             )
         return move
+
+    @staticmethod
+    def _aliases(conn: Connection, model_id: str) -> dict[str, int]:
+        """Every alias of a model and the version it names now."""
+        rows = conn.execute(
+            select(model_aliases.c.alias, model_versions.c.version)
+            .join(model_versions, model_versions.c.id == model_aliases.c.version_id)
+            .where(model_aliases.c.model_id == model_id)
+            .order_by(model_aliases.c.alias)
+        ).all()
+        return {str(alias): int(version) for alias, version in rows}
+
+    def _check_reason(self, reason: str) -> None:
+        chars_max = self._limits.model_reason_chars_max
+        if len(reason) > chars_max:
+            raise InvalidInput(
+                f"the reason is longer than {chars_max} characters (limits.model_reason_chars_max)"
+            )
+
+    def _ask_policies(
+        self,
+        object_ref: str,
+        name: str,
+        project: str,
+        alias: str,
+        change: str,
+        version: ModelVersion | None,
+        current: int | None,
+        aliases: Mapping[str, int],
+        *,
+        results: builtins.list[gates.GateResult] | None = None,
+        forced: bool = False,
+        environment: str | None = None,
+    ) -> None:
+        """The policies on ``model.promote``, asked before every alias move (promote, alias,
+        delete), never skipped (``--force`` overrides gates, not policies). They see which
+        alias moves (``alias``), how (``change``), from and to which version, and every alias
+        of the model now (``aliases``)."""
+        if self._policies is None:
+            return
+        gate_list = results or []
+        self._policies.enforce(
+            "model.promote",
+            object_ref,
+            {
+                "model": name,
+                "version": version.version if version is not None else None,
+                "alias": alias,
+                "change": change,
+                "from_version": current,
+                "aliases": dict(aliases),
+                "metrics": (
+                    {k: v for k, v in version.metrics.items() if v is not None}
+                    if version is not None
+                    else {}
+                ),
+                "gates": [{"name": r.name, "passed": r.passed} for r in gate_list],
+                "gates_passed": results is not None and all(r.passed for r in gate_list),
+                "forced": forced,
+                "environment": environment or "",
+                "sandboxed": self._sandboxed(version),
+            },
+            project=project,
+        )
+
+    def _sandboxed(self, version: ModelVersion | None) -> bool:
+        """Whether ``version``'s training run was held by the training sandbox (its
+        filesystem view: training/sandbox.py); False for a model registered without one."""
+        if version is None or not version.run_id:
+            return False
+        with self._store.connect() as conn:
+            environment = conn.execute(
+                select(runs.c.environment).where(runs.c.id == version.run_id)
+            ).scalar_one_or_none()
+        held = (environment or {}).get("sandbox") if isinstance(environment, dict) else None
+        return bool(isinstance(held, dict) and held.get("filesystem"))
 
     def _holder(self, conn: Connection, model_id: str, alias: str) -> int | None:
         found = conn.execute(
@@ -893,23 +1059,25 @@ class ModelRegistry:
 
     # -- promotion ---------------------------------------------------------------------------
 
-    def promote(
+    def check_promotion(
         self,
         ref: str,
         alias: str = CHAMPION,
         *,
         force: bool = False,
         reason: str | None = None,
-        environment: str | None = None,
-    ) -> Promotion:
-        """Move ``alias`` (default ``champion``) to ``ref`` if every gate stored with the
-        version passes and the policies on ``model.promote`` allow it. ``force`` (with a
-        ``reason``; needs ``model.promote_force``) overrides failed gates, never a policy."""
+    ) -> PromotionCheck:
+        """Everything ``promote`` checks before it asks the policies, with no side effect: the
+        permissions, the reason a forced promotion needs, that the version is not archived,
+        and every gate (raises :class:`GatesFailed` unless they pass or ``force`` overrides
+        them). A caller that must spend an approval of its own first (a prod deployment's
+        promotion) calls this before, so that a failed gate leaves its approval unspent."""
         validate_name(alias, kind="alias")
         with self._store.connect() as conn:
             version = self._get(conn, ref)
             model = self._model(conn, version.name)
             current = self._holder(conn, model.id, alias)
+            aliases = self._aliases(conn, model.id)
         self._access.require("model.promote", version.project)
         reason = (reason or "").strip()
         if force:
@@ -918,8 +1086,7 @@ class ModelRegistry:
                 raise InvalidInput(
                     "--force needs a reason", hint='add --reason "why the gates are overridden"'
                 )
-        if len(reason) > REASON_CHARS_MAX:
-            raise InvalidInput(f"the reason is longer than {REASON_CHARS_MAX} characters")
+        self._check_reason(reason)
         if version.status != "ready":
             raise Conflict(f"{version.ref} is archived and cannot be promoted")
         results = self.check_gates(version, alias)
@@ -933,27 +1100,48 @@ class ModelRegistry:
                 '--reason "..."',
                 results=results,
             )
-        if self._policies is not None:
-            self._policies.enforce(
-                "model.promote",
-                version.ref,
-                {
-                    "model": version.name,
-                    "version": version.version,
-                    "alias": alias,
-                    "metrics": {k: v for k, v in version.metrics.items() if v is not None},
-                    "gates": [{"name": r.name, "passed": r.passed} for r in results],
-                    "gates_passed": not failed,
-                    "forced": bool(force and failed),
-                    "environment": environment or "",
-                },
-                project=version.project,
-            )
+        return PromotionCheck(version, alias, current, dict(aliases), results, reason)
+
+    def promote(
+        self,
+        ref: str,
+        alias: str = CHAMPION,
+        *,
+        force: bool = False,
+        reason: str | None = None,
+        environment: str | None = None,
+    ) -> Promotion:
+        """Move ``alias`` (default ``champion``) to ``ref`` if every gate stored with the
+        version passes and the policies on ``model.promote`` allow it. ``force`` (with a
+        ``reason``; needs ``model.promote_force``) overrides failed gates, never a policy.
+        The gates are checked first (``check_promotion``): a failed one spends no approval."""
+        check = self.check_promotion(ref, alias, force=force, reason=reason)
+        version, current, results, reason = (
+            check.version,
+            check.current,
+            check.results,
+            check.reason,
+        )
+        failed = [r for r in results if not r.passed]
+        forced = bool(force and failed)
+        # Policies after the gates (they see the results), and whether or not it is forced.
+        self._ask_policies(
+            version.ref,
+            version.name,
+            version.project,
+            alias,
+            "promote",
+            version,
+            current,
+            check.aliases,
+            results=results,
+            forced=forced,
+            environment=environment,
+        )
         if current == version.version:
             return Promotion(
                 version.name, alias, current, version.version, False, reason, results, changed=False
             )
-        forced = bool(force and failed)
         self._move(
             version,
             alias,
@@ -1012,7 +1200,18 @@ class ModelRegistry:
                 f"lack: {', '.join(missing[:5])}",
             )
         mine = compute(version.task, y, self._scores(version, rows))[config.metric]
-        theirs = compute(version.task, y, self._scores(champion, rows))[config.metric]
+        try:
+            champion_scores = self._scores(champion, rows)
+        except InvalidInput as exc:  # a value of a type the champion cannot read
+            return gates.regression_gate(
+                config,
+                mine,
+                None,
+                champion.ref,
+                f"the champion {champion.ref} cannot score the candidate's validation rows: "
+                f"{exc.message}",
+            )
+        theirs = compute(version.task, y, champion_scores)[config.metric]
         return gates.regression_gate(config, mine, theirs, champion.ref)
 
     # -- archive and card --------------------------------------------------------------------
@@ -1051,7 +1250,8 @@ class ModelRegistry:
 
     def update_card(self, ref: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         """Set editable card fields (``cards.EDITABLE``). Needs ``model.register``."""
-        changes = cards.check_fields(fields)
+
+        changes = cards.check_fields(fields, self._limits)
         if not changes:
             raise InvalidInput("no card fields to set", hint="for example: intended_use=...")
         with self._store.connect() as conn:
@@ -1080,11 +1280,15 @@ class ModelRegistry:
         ``prediction`` for regression; one row per input row, in order."""
         import pandas as pd
 
+        from goldenpath.registry import scoring
+
         if not isinstance(frame, pd.DataFrame):
             raise InvalidInput("predict takes a pandas DataFrame")
-        if len(frame) > PREDICT_ROWS_MAX:
+        rows_max = self._limits.model_predict_rows_max
+        if len(frame) > rows_max:
             raise InvalidInput(
-                f"{len(frame):,} rows; predict scores at most {PREDICT_ROWS_MAX:,} per call",
+                f"{len(frame):,} rows; predict scores at most {rows_max:,} per call "
+                "(limits.model_predict_rows_max)",
                 hint="score in batches",
             )
         version = self.get(ref)
@@ -1104,12 +1308,16 @@ class ModelRegistry:
         return pd.DataFrame({"prediction": scoring.scores(outputs, version.signature)})
 
     def _run(self, version: ModelVersion, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        from goldenpath.registry import scoring
+
         sess = scoring.session(
             version.onnx_digest, load=lambda: self._artifacts.read_bytes(version.onnx_digest)
         )
         return scoring.run(sess, frame, version.signature)
 
     def _scores(self, version: ModelVersion, frame: pd.DataFrame) -> np.ndarray:
+        from goldenpath.registry import scoring
+
         return scoring.scores(self._run(version, frame), version.signature)
 
     def onnx(self, ref: str) -> tuple[ModelVersion, bytes]:
@@ -1149,14 +1357,23 @@ def _ranges(numbers: builtins.list[int]) -> str:
     return f"1 to {numbers[-1]} ({len(numbers)} versions)"
 
 
-def _lineage(lineage: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The lineage mapping, checked for shape and size (it is stored as JSON)."""
+def _lineage(lineage: Mapping[str, Any] | None, limits: Limits) -> dict[str, Any]:
+    """The lineage mapping, checked for shape and size (``limits.model_lineage_*``; it is
+    stored as JSON)."""
     if lineage is None:
         return {}
     if not isinstance(lineage, Mapping):
         raise InvalidInput("lineage must be a mapping")
     # contracts: per dataset, whether its contract checked it (the gate reads contract_passed)
-    allowed = {"training_set", "datasets", "feature_versions", "contract_passed", "contracts"}
+    # threshold: the probability the metrics at a threshold (f1) used
+    allowed = {
+        "training_set",
+        "datasets",
+        "feature_versions",
+        "contract_passed",
+        "contracts",
+        "threshold",
+    }
     unknown = sorted(str(k) for k in lineage if k not in allowed)
     if unknown:
         raise InvalidInput(
@@ -1164,10 +1381,14 @@ def _lineage(lineage: Mapping[str, Any] | None) -> dict[str, Any]:
             hint=f"lineage takes: {', '.join(sorted(allowed))}",
         )
     out = dict(lineage)
+    items_max = limits.model_lineage_items_max
     for key in ("datasets", "feature_versions", "contracts"):
         items = out.get(key) or []
-        if not isinstance(items, list | tuple) or len(items) > LINEAGE_ITEMS_MAX:
-            raise InvalidInput(f"lineage {key}: a list of at most {LINEAGE_ITEMS_MAX} items")
+        if not isinstance(items, list | tuple) or len(items) > items_max:
+            raise InvalidInput(
+                f"lineage {key}: a list of at most {items_max} items "
+                "(limits.model_lineage_items_max)"
+            )
         if not all(isinstance(i, Mapping) for i in items):
             raise InvalidInput(f"lineage {key}: each item is a mapping")
         out[key] = [dict(i) for i in items]
@@ -1178,14 +1399,24 @@ def _lineage(lineage: Mapping[str, Any] | None) -> dict[str, Any]:
         out["training_set"] = dict(training)
     if "contract_passed" in out and not isinstance(out["contract_passed"], bool | None):
         raise InvalidInput("lineage contract_passed must be true or false")
+    threshold = out.get("threshold")
+    if threshold is not None and (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not 0 < threshold < 1
+    ):
+        raise InvalidInput("lineage threshold: a probability between 0 and 1")
     import json
 
     try:
         text = json.dumps(out)
     except (TypeError, ValueError):
         raise InvalidInput("lineage must hold JSON values only") from None
-    if len(text) > 1_000_000:
-        raise InvalidInput("lineage is larger than 1 MB as JSON")
+    if len(text) > limits.model_lineage_max_bytes:  # ASCII: json.dumps escapes the rest
+        raise InvalidInput(
+            f"lineage is larger than {limits.model_lineage_max_bytes:,} bytes as JSON "
+            "(limits.model_lineage_max_bytes)"
+        )
     return dict(json.loads(text))
 
 

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from goldenpath.core.errors import GoldenpathError, PolicyDenied, Unauthenticated
+from goldenpath.core.json_strict import JSONRefused
 from goldenpath.core.redact import redact
 
 log = logging.getLogger("goldenpath.server")
@@ -28,11 +29,12 @@ PROBLEM_SCHEMA = {
         "detail": {"type": "string"},
         "hint": {"type": "string"},
         "policy": {"type": "string"},
+        "field": {"type": "string"},
         "request_id": {"type": "string"},
     },
 }
 _MEANINGS = {
-    400: "Malformed request (the body does not parse)",
+    400: "Malformed request (the body does not parse, or is not strict JSON)",
     401: "No valid bearer token",
     403: "Not allowed (role or policy)",
     404: "No such object",
@@ -84,6 +86,8 @@ def install(app: FastAPI) -> None:
             if isinstance(exc, PolicyDenied)
             else {}
         )
+        if isinstance(exc, JSONRefused):
+            extra = {"field": exc.field}
         return problem(
             exc.http_status,
             type(exc).__name__,

@@ -23,12 +23,13 @@ from goldenpath.core.errors import InvalidInput
 from goldenpath.data.formats import format_suffix
 from goldenpath.server import schemas
 from goldenpath.server.auth import workspace
+from goldenpath.server.json_body import StrictRoute
 from goldenpath.server.problems import ERROR_RESPONSES
 from goldenpath.server.schemas import answer, content
 from goldenpath.server.uploads import UploadWorkers
 from goldenpath.workspace import Workspace
 
-router = APIRouter(tags=["datasets"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["datasets"], responses=ERROR_RESPONSES, route_class=StrictRoute)
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 
 

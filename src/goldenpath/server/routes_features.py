@@ -19,10 +19,11 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from goldenpath.server.auth import workspace
+from goldenpath.server.json_body import StrictRoute
 from goldenpath.server.problems import ERROR_RESPONSES
 from goldenpath.workspace import Workspace
 
-router = APIRouter(tags=["features"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["features"], responses=ERROR_RESPONSES, route_class=StrictRoute)
 WS = Annotated[Workspace, Depends(workspace)]
 Name = Annotated[str, Query(min_length=1, max_length=63)]
 Scalar = str | int | float | bool | None
@@ -131,6 +132,11 @@ class OnlineRequest(_Body):
     features: list[Ref] | None = Field(default=None, min_length=1, max_length=1000)
     service: Annotated[str, Field(min_length=1, max_length=63)] | None = None
     at: datetime | None = Field(default=None, description="Timezone-aware; default now")
+    keys_as_text: bool = Field(
+        default=False,
+        description="The entities' values are text, each read as its definition's type "
+        "(a join key as its source column: '007' stays text for a text key)",
+    )
 
 
 class OnlineAnswer(BaseModel):
@@ -165,6 +171,12 @@ class PushAnswer(BaseModel):
     rows: int
     dataset_version: str
     online: ViewMaterialization
+    pending_rules: list[str] = Field(
+        default=[], description="Table rules the next materialisation checks over pushed rows"
+    )
+    not_applied_rules: list[str] = Field(
+        default=[], description="Table rules never applied to pushes (they count a batch)"
+    )
 
 
 class MaterializeRequest(_Body):
@@ -178,12 +190,21 @@ class MaterializeRequest(_Body):
 
 class MaterializeAnswer(BaseModel):
     views: list[ViewMaterialization]
+    contract_checks: list[dict[str, Any]] = Field(
+        default=[], description="Table rules pushes left pending, checked by this run"
+    )
 
 
 @router.post("/features/online", response_model=OnlineAnswer)
 def online_features(ws: WS, body: OnlineRequest) -> dict[str, Any]:
     """Online values of stored (row-level and windowed) features, with status and age."""
-    result = ws.features.online(body.entities, body.features, service=body.service, at=body.at)
+    result = ws.features.online(
+        body.entities,
+        body.features,
+        service=body.service,
+        at=body.at,
+        keys_as_text=body.keys_as_text,
+    )
     return result.as_dict()
 
 

@@ -17,11 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from goldenpath.governance.policies import Decision as PolicyDecision
 from goldenpath.server import schemas
 from goldenpath.server.auth import workspace
+from goldenpath.server.json_body import StrictRoute
 from goldenpath.server.problems import ERROR_RESPONSES
 from goldenpath.server.schemas import answer, content
 from goldenpath.workspace import Workspace
 
-router = APIRouter(responses=ERROR_RESPONSES)
+router = APIRouter(responses=ERROR_RESPONSES, route_class=StrictRoute)
 
 
 WS = Annotated[Workspace, Depends(workspace)]

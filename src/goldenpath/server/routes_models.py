@@ -15,11 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from goldenpath.server import schemas
 from goldenpath.server.auth import workspace
+from goldenpath.server.json_body import StrictRoute
 from goldenpath.server.problems import ERROR_RESPONSES
 from goldenpath.server.schemas import answer
 from goldenpath.workspace import Workspace
 
-router = APIRouter(tags=["models"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["models"], responses=ERROR_RESPONSES, route_class=StrictRoute)
 WS = Annotated[Workspace, Depends(workspace)]
 Name = Annotated[str, Field(min_length=1, max_length=63)]
 
@@ -34,6 +35,7 @@ class AliasRequest(_Body):
     alias: Name
     version: int | None = Field(default=None, ge=1, le=2**31 - 1)
     delete: bool = False
+    reason: str | None = Field(default=None, max_length=1000)
 
 
 class PromoteRequest(_Body):
@@ -56,9 +58,10 @@ async def show_model(ws: WS, ref: str) -> dict[str, Any]:
 
 @router.post("/models/{name}/aliases", response_model=None, responses=answer(schemas.AliasMove))
 def move_alias(ws: WS, name: str, body: AliasRequest) -> dict[str, Any]:
-    """Move (or remove) an alias other than champion."""
+    """Move an alias other than champion, or remove one (champion: with a ``reason``, and
+    ``model.promote_force``)."""
     if body.delete:
-        return ws.models.delete_alias(name, body.alias).as_dict()
+        return ws.models.delete_alias(name, body.alias, reason=body.reason).as_dict()
     if body.version is None:
         from goldenpath.core.errors import InvalidInput
 

@@ -18,11 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from goldenpath.core.errors import InvalidInput
 from goldenpath.server import schemas
 from goldenpath.server.auth import workspace
+from goldenpath.server.json_body import StrictRoute
 from goldenpath.server.problems import ERROR_RESPONSES
 from goldenpath.server.schemas import answer
 from goldenpath.workspace import Workspace
 
-router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES, route_class=StrictRoute)
 WS = Annotated[Workspace, Depends(workspace)]
 RunId = Annotated[str, Field(min_length=6, max_length=26)]
 Key = Annotated[str, Field(min_length=1, max_length=250)]

@@ -115,10 +115,20 @@ class ValidationReport(_Answer):
     seconds: float
     failures: list[RuleFailure]
     passed_rules: list[PassedRule]
+    pending: list[str] = Field(
+        default=[], description="A push's table rules, left for the next materialisation"
+    )
+    not_applied: list[str] = Field(
+        default=[], description="A push's table rules never applied to pushes (table.rows)"
+    )
 
 
 class StoredValidation(ValidationReport):
-    outcome: Literal["accepted", "quarantined"]
+    # pending: a push whose table rules wait; failed: they failed when checked (materialise)
+    outcome: Literal["accepted", "quarantined", "pending", "failed"]
+    checked: dict[str, Any] | None = Field(
+        default=None, description="A push's table rules as checked by a later materialisation"
+    )
 
 
 class IngestResult(_Answer):
@@ -247,6 +257,9 @@ class WorkspaceStatus(_Answer):
         default=None, description="'in effect', or 'not built yet: ...' per setting"
     )
     counts: dict[str, int] | None = None
+    training_sandbox: str | None = Field(
+        default=None, description="What training runs are held to on the server's machine"
+    )
 
 
 # Audit ----------------------------------------------------------------------------------------

@@ -10,17 +10,22 @@ every microsecond of it is on the p99 budget. Routes:
 - ``GET /metrics``: Prometheus text.
 
 Order of work per request: authentication (when the server requires tokens) before anything
-is read; the in-flight bound (429 with ``Retry-After``); the body, bounded by
-``Content-Length`` and by counting (413), within the request's time limit (408 while the body
-trickles, 503 when scoring overruns); then the checks against the signature (4xx
-``application/problem+json`` naming the field). Scoring runs on the event loop for small
-requests and in a thread for large ones. The prediction log and a shadow version's scoring
+is read; the body, refused by its ``Content-Length`` before a byte is read and counted while
+it streams (413), under a bound of its own (``predict_readers_max`` bodies at once, then 429)
+and within the request's time limit (408 while the body trickles); only then the in-flight
+bound on scoring (429 with ``Retry-After``; 503 when scoring overruns the time limit), so a
+slow body never holds a scoring slot; then the checks against the signature (4xx
+``application/problem+json`` naming the field). Online features are looked up without
+blocking the loop (Redis is awaited, under ``limits.online_lookup_seconds``: 503 past it, for
+that request only). Scoring runs on the event loop for small requests and in a thread for
+large ones. The prediction log and a shadow version's scoring
 happen after the answer is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
@@ -32,12 +37,16 @@ from goldenpath.core.limits import Limits
 from goldenpath.serving import v2
 from goldenpath.serving.columns import kind_of
 from goldenpath.serving.metrics import CONTENT_TYPE, ServerMetrics
+from goldenpath.serving.prediction_log import SHADOW
 from goldenpath.serving.problem import Problem, invalid
 from goldenpath.serving.traffic import Served, Traffic
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+# Work after the answer is sent (accounting, the log, a shadow's scoring); an awaitable it
+# returns (a shadow's online lookup) is awaited then, never blocking the loop.
+After = Callable[[], Awaitable[None] | None]
 
 JSON = b"application/json"
 PROBLEM = b"application/problem+json"
@@ -74,6 +83,7 @@ class InferenceApp:
         self.authorize = authorize
         self.version = version
         self.inflight = 0
+        self.reading = 0  # bodies being received (their own bound: predict_readers_max)
         self._children: dict[tuple[str, str, str], Any] = {}
         # The time limit: each request's deadline, checked by one watchdog task (cheaper per
         # request than asyncio.timeout's timer); an expired request's task is cancelled.
@@ -84,6 +94,9 @@ class InferenceApp:
         self._counters: dict[int, Callable[[str, int], None]] = {}
         self._latency: dict[tuple[str, str], Any] = {}
         metrics.inflight.labels(deployment).set_function(lambda: self.inflight)
+        metrics.reading.labels(deployment).set_function(lambda: self.reading)
+        if log is not None and hasattr(log, "invalid_total"):
+            metrics.log_invalid = log.invalid_total
         self._overload = metrics.overload.labels(deployment)
 
     # -- ASGI ----------------------------------------------------------------------------------
@@ -107,10 +120,12 @@ class InferenceApp:
         method: str = scope["method"]
         route = _route_of(path)
         version = ""
-        after: Callable[[], None] | None = None
+        after: After | None = None
         try:
             if self.authorize is not None and not path.startswith("/v2/health"):
                 self.authorize(_header(scope, b"authorization"))
+            # The body first, under a bound of its own: a slow body never holds a scoring slot.
+            body = await self._body(scope, receive, started) if method == "POST" else b""
             if self.inflight >= self.limits.predict_inflight_max:
                 self._overload.inc()
                 raise Problem(
@@ -119,23 +134,22 @@ class InferenceApp:
                     headers={"Retry-After": "1"},
                 )
             self.inflight += 1
-            task = asyncio.current_task()
-            self._deadlines[task] = started + self.limits.predict_seconds
-            if self._watchdog is None:
-                self._watchdog = asyncio.get_running_loop().create_task(self._watch())
+            task = self._deadline(started)
             try:
                 _, version, status, body, headers, after = await self._route(
-                    scope, receive, method, path, request_id, started
+                    scope, body, method, path, request_id, started
                 )
-            except asyncio.CancelledError:
+            except asyncio.CancelledError as cancelled:
                 if task not in self._expired:
                     raise  # the server is stopping
-                task.uncancel()  # type: ignore[union-attr]
-                raise Problem(
+                task.uncancel()
+                overrun = Problem(
                     503,
                     f"the request took longer than its limit ({self.limits.predict_seconds} s)",
                     headers={"Retry-After": "1"},
-                ) from None
+                )
+                overrun.model_version = getattr(cancelled, "model_version", "")
+                raise overrun from None
             finally:
                 self.inflight -= 1
                 del self._deadlines[task]
@@ -144,7 +158,9 @@ class InferenceApp:
         except Problem as problem:
             status, body, headers = problem.status, problem.body(request_id), problem.headers
             content_type = PROBLEM
+            version = problem.model_version  # the version that refused it, if one was chosen
         except Exception as exc:  # never a bare 500 page: a problem body, logged, counted
+            version = getattr(exc, "model_version", "")
             import logging
 
             logging.getLogger("goldenpath.serving").exception("request %s failed", request_id)
@@ -158,7 +174,18 @@ class InferenceApp:
         elapsed = time.perf_counter() - started
         self._count(version, route, status, elapsed)
         if after is not None:
-            after()
+            pending = after()
+            if pending is not None:  # a shadow's feature lookup: awaited, after the answer
+                await pending
+
+    def _deadline(self, started: float) -> asyncio.Task[Any]:
+        """Put the current task under the request's time limit (the watchdog cancels it)."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._deadlines[task] = started + self.limits.predict_seconds
+        if self._watchdog is None:
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch())
+        return task
 
     def close(self) -> None:
         """Stop the watchdog (at shutdown, after the requests in flight have finished)."""
@@ -178,18 +205,17 @@ class InferenceApp:
     async def _route(
         self,
         scope: Scope,
-        receive: Receive,
+        body: bytes,
         method: str,
         path: str,
         request_id: str,
         started: float,
-    ) -> tuple[str, str, int, bytes, dict[str, str], Callable[[], None] | None]:
+    ) -> tuple[str, str, int, bytes, dict[str, str], After | None]:
         if path == "/v1/predict":
             _method(method, "POST")
-            body = await self._body(scope, receive)
             return await self._predict(body, request_id, started)
         if path.startswith("/v2"):
-            return await self._v2(scope, receive, method, path, request_id, started)
+            return await self._v2(scope, body, method, path, request_id, started)
         if path == "/metrics":
             _method(method, "GET")
             return "metrics", "", 200, self.metrics.exposition(), {}, None
@@ -200,12 +226,12 @@ class InferenceApp:
     async def _v2(
         self,
         scope: Scope,
-        receive: Receive,
+        body: bytes,
         method: str,
         path: str,
         request_id: str,
         started: float,
-    ) -> tuple[str, str, int, bytes, dict[str, str], Callable[[], None] | None]:
+    ) -> tuple[str, str, int, bytes, dict[str, str], After | None]:
         parts = path.rstrip("/").split("/")[2:]  # after "", "v2"
         traffic = self.holder.traffic
         if parts in (["health", "live"],):
@@ -247,11 +273,13 @@ class InferenceApp:
                 raise Problem(
                     404, f"version {rest[1]!r} of {name} is not served here (serving {loaded})"
                 )
+            if traffic.role_of(served) == SHADOW:
+                raise _shadow_refused(name, number, traffic)
             rest = rest[2:]
         if rest == []:
             _method(method, "GET")
             target = served or traffic.primary
-            versions = [str(s.model.version) for s in ([served] if served else traffic.versions)]
+            versions = [str(s.model.version) for s in ([served] if served else traffic.answering)]
             body = v2.dumps(target.model.metadata(versions))
             return "metadata", str(target.model.version), 200, body, {}, None
         if rest == ["ready"]:
@@ -262,11 +290,10 @@ class InferenceApp:
             return "health", "", status, v2.dumps(answer), {}, None
         if rest == ["infer"]:
             _method(method, "POST")
-            body = await self._body(scope, receive)
             if served is None:
                 served, role = traffic.pick({"request_id": request_id})
             else:
-                role = "primary" if served is traffic.primary else "candidate"
+                role = traffic.role_of(served)  # primary or canary: a shadow was refused
             return await self._infer(served, role, scope, body, request_id, started, traffic)
         raise Problem(404, f"no route {_shown(path)}")
 
@@ -279,15 +306,20 @@ class InferenceApp:
         request_id: str,
         started: float,
         traffic: Traffic,
-    ) -> tuple[str, str, int, bytes, dict[str, str], Callable[[], None] | None]:
+    ) -> tuple[str, str, int, bytes, dict[str, str], After | None]:
         model = served.model
-        request = v2.parse(
-            body,
-            _header(scope, b"inference-header-content-length"),
-            model,
-            self.limits.predict_rows_max,
-        )
-        outputs = await self._score(served, request.feeds, request.rows)
+        try:
+            request = v2.parse(
+                body,
+                _header(scope, b"inference-header-content-length"),
+                model,
+                self.limits.predict_rows_max,
+                self.limits.nesting_depth_max,
+            )
+            outputs = await self._score(served, request.feeds, request.rows)
+        except BaseException as exc:
+            _blame(exc, served)
+            raise
         answer, headers = v2.response(model, request, outputs, request_id)
         version = str(model.version)
         ids = [request_id] + [fast_id() for _ in range(request.rows - 1)]
@@ -319,11 +351,11 @@ class InferenceApp:
 
     async def _predict(
         self, body: bytes, request_id: str, started: float
-    ) -> tuple[str, str, int, bytes, dict[str, str], Callable[[], None] | None]:
+    ) -> tuple[str, str, int, bytes, dict[str, str], After | None]:
         traffic = self.holder.traffic
         if traffic is None:
             raise Problem(503, "not ready: the model is loading", headers={"Retry-After": "1"})
-        doc = v2.loads(body)
+        doc = v2.loads(body, self.limits.nesting_depth_max)
         single = isinstance(doc, dict)
         rows = [doc] if single else doc
         if not isinstance(rows, list) or not rows:
@@ -342,8 +374,14 @@ class InferenceApp:
             _check_row(row, "" if single else f"[{index}]")
         # One version per request: a batch follows its first row's entity key.
         served, role = traffic.pick(rows[0]["entities"])
-        resolved = served.plan.resolve(rows, self._feature_counter(served))
-        outputs = await self._score(served, resolved.feeds, len(rows))
+        try:
+            resolved = await served.plan.resolve_async(
+                rows, self._feature_counter(served), seconds=self.limits.online_lookup_seconds
+            )
+            outputs = await self._score(served, resolved.feeds, len(rows))
+        except BaseException as exc:
+            _blame(exc, served)
+            raise
         model = served.model
         results = model.results(outputs)
         failed = served.checks.run(resolved.feeds, len(rows)) if served.checks else None
@@ -368,7 +406,7 @@ class InferenceApp:
         ]
         body_out = v2.dumps(answers[0] if single else {"predictions": answers})
 
-        def after() -> None:
+        def after() -> Awaitable[None] | None:
             self._account(served, role, len(rows), failed)
             entities = [r["entities"] for r in rows]
             requests = [r["request"] for r in rows]
@@ -387,7 +425,8 @@ class InferenceApp:
             )
             shadow = traffic.shadow
             if shadow is not None and shadow is not served:
-                self._shadow_v1(shadow, rows, started, ids)
+                return self._shadow_v1(shadow, rows, started, ids)
+            return None
 
         return "predict", str(model.version), 200, body_out, {}, after
 
@@ -410,10 +449,10 @@ class InferenceApp:
             self.metrics.errors.labels(self.deployment, str(shadow.model.version), "shadow").inc()
             return
         failed = shadow.checks.run(feeds, rows) if shadow.checks else None
-        self._account(shadow, "shadow", rows, failed)
+        self._account(shadow, SHADOW, rows, failed)
         self._log_rows(
             shadow,
-            "shadow",
+            SHADOW,
             False,
             ids,
             rows,
@@ -425,20 +464,22 @@ class InferenceApp:
             started,
         )
 
-    def _shadow_v1(
+    async def _shadow_v1(
         self, shadow: Served, rows: list[dict[str, Any]], started: float, ids: list[str]
     ) -> None:
         try:
-            resolved = shadow.plan.resolve(rows, self._feature_counter(shadow))
+            resolved = await shadow.plan.resolve_async(
+                rows, self._feature_counter(shadow), seconds=self.limits.online_lookup_seconds
+            )
             outputs = shadow.model.run(resolved.feeds)
         except Exception:
             self.metrics.errors.labels(self.deployment, str(shadow.model.version), "shadow").inc()
             return
         failed = shadow.checks.run(resolved.feeds, len(rows)) if shadow.checks else None
-        self._account(shadow, "shadow", len(rows), failed)
+        self._account(shadow, SHADOW, len(rows), failed)
         self._log_rows(
             shadow,
-            "shadow",
+            SHADOW,
             False,
             ids,
             len(rows),
@@ -553,16 +594,47 @@ class InferenceApp:
 
     # -- the body ------------------------------------------------------------------------------
 
-    async def _body(self, scope: Scope, receive: Receive) -> bytes:
+    async def _body(self, scope: Scope, receive: Receive, started: float) -> bytes:
+        """The request body: over ``predict_body_max_bytes`` by its declared length is a 413
+        before a byte is read; counted while it streams; not complete within the request's
+        time limit, a 408. At most ``predict_readers_max`` bodies are received at once (then
+        429): a client trickling its body holds one of these, never a scoring slot."""
         limit = self.limits.predict_body_max_bytes
         declared = _header(scope, b"content-length")
         if declared is not None:
-            try:
-                size = int(declared)
-            except ValueError:
-                raise Problem(400, f"Content-Length {declared!r} is not a number") from None
-            if size > limit:
+            if not (declared.isascii() and declared.strip().isdigit()):
+                raise Problem(400, f"Content-Length {declared[:40]!r} is not a number")
+            if int(declared) > limit:
                 raise _too_large(limit)
+        if self.reading >= self.limits.predict_readers_max:
+            self._overload.inc()
+            raise Problem(
+                429,
+                f"the server is receiving {self.reading} request bodies, its limit "
+                "(limits.predict_readers_max)",
+                headers={"Retry-After": "1"},
+            )
+        self.reading += 1
+        task = self._deadline(started)
+        try:
+            return await self._receive_body(receive, limit)
+        except asyncio.CancelledError:
+            if task not in self._expired:
+                raise  # the server is stopping
+            task.uncancel()
+            raise Problem(
+                408,
+                f"the body did not arrive within the request's limit "
+                f"({self.limits.predict_seconds} s, limits.predict_seconds)",
+                headers={"Connection": "close"},
+            ) from None
+        finally:
+            self.reading -= 1
+            del self._deadlines[task]
+            self._expired.discard(task)
+
+    @staticmethod
+    async def _receive_body(receive: Receive, limit: int) -> bytes:
         chunks: list[bytes] = []
         total = 0
         while True:
@@ -576,6 +648,14 @@ class InferenceApp:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _blame(exc: BaseException, served: Served) -> None:
+    """Mark ``exc`` as raised while ``served`` worked on the request: its failure is counted
+    against that version (``gp deployments status`` shows error rates per version)."""
+    # An exception type with __slots__ refuses the attribute: counted without a version.
+    with contextlib.suppress(AttributeError):
+        exc.model_version = str(served.model.version)  # type: ignore[attr-defined]
 
 
 def _shown(path: str) -> str:
@@ -596,6 +676,17 @@ def _route_of(path: str) -> str:
     if path == "/v2":
         return "metadata"
     return "metrics" if path == "/metrics" else "other"
+
+
+def _shadow_refused(name: str, number: int, traffic: Traffic) -> Problem:
+    answering = " or ".join(f"versions/{s.model.version}" for s in traffic.answering)
+    return Problem(
+        409,
+        f"version {number} of {name} is this deployment's shadow, and a shadow never answers a "
+        f"client (it is scored beside the answering version and logged); call "
+        f"/v2/models/{name}/infer or {answering}",
+        field="model",
+    )
 
 
 def _too_large(limit: int) -> Problem:

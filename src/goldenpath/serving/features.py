@@ -11,20 +11,32 @@ read), so serving looks up exactly the features the model was trained on:
   on every lookup), and the applied version must be the one training used, else the
   deployment is refused;
 - every other input is a request field (``request`` in the request), typed by the signature.
+
+Lookups run on the server's event loop without blocking it (:meth:`FeaturePlan.resolve_async`:
+a Redis read is awaited, under ``limits.online_lookup_seconds``; SQLite is read inline).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from goldenpath.core.errors import Conflict, InvalidInput
+from goldenpath.core.errors import (
+    BackendUnavailable,
+    Conflict,
+    InvalidInput,
+    PermissionDenied,
+    Unauthenticated,
+)
 from goldenpath.serving.columns import column, feature_column, kind_of
 from goldenpath.serving.problem import Problem, invalid
 
 ENTITY_KEY_CHARS_MAX = 256
+log = logging.getLogger("goldenpath.serving")
 
 
 @dataclass(frozen=True)
@@ -46,21 +58,63 @@ class FeaturePlan:
     request_fields: dict[str, str] = field(default_factory=dict)  # name -> kind
     request_only: dict[str, str] = field(default_factory=dict)  # on-demand request fields
     definitions: Path | None = None
-    # rows -> OnlineResult, pinned to the feature versions current at load (ws.features).
-    reader: Callable[[list[dict[str, Any]]], Any] | None = None
+    # rows -> OnlineResult (and read_async), pinned to the feature versions current at load
+    # (ws.features.online_reader).
+    reader: Any = None
 
     @property
     def uses_features(self) -> bool:
         return bool(self.refs)
 
-    def resolve(
+    async def resolve_async(
         self,
         rows: Sequence[Mapping[str, Any]],
         count: Callable[[str, int], None] | None = None,
+        *,
+        seconds: float,
     ) -> Resolved:
         """Feeds for ``rows`` (each ``{"entities": {...}, "request": {...}}``, already
-        shape-checked), looking the features up with ``reader``; ``count(status, n)`` hears
-        how many values were present, missing or expired (before a missing one is refused)."""
+        shape-checked), looking the features up with ``reader`` on the event loop: a network
+        store (Redis) is awaited, never read blocking, and a lookup that takes longer than
+        ``seconds`` (``limits.online_lookup_seconds``) is abandoned: 503 for this request,
+        logged, while every other request goes on. ``count(status, n)`` hears how many values
+        were present, missing or expired (before a missing one is refused)."""
+        entity_rows, feeds = self._prepare(rows)
+        result = None
+        if self.refs:
+            assert self.reader is not None
+            try:
+                async with asyncio.timeout(seconds):
+                    result = await self.reader.read_async(entity_rows)
+            except TimeoutError:
+                log.warning(
+                    "online feature lookup of %s abandoned after %g s "
+                    "(limits.online_lookup_seconds): answered 503",
+                    ", ".join(dict.fromkeys(r.split(":", 1)[0] for r in self.refs.values())),
+                    seconds,
+                )
+                raise _unavailable(
+                    f"the online feature store did not answer within {seconds:g} s "
+                    "(limits.online_lookup_seconds)"
+                ) from None
+            except InvalidInput as exc:
+                raise invalid(str(exc), "entities") from None
+            except BackendUnavailable as exc:
+                log.warning("online feature lookup failed: %s: answered 503", exc)
+                raise _unavailable(str(exc)) from None
+            except (PermissionDenied, Unauthenticated) as exc:
+                # The deployment's own principal lost its grant (or was disabled): the server
+                # says so once per check in its log and in gp deployments status.
+                raise _unavailable(
+                    f"this deployment may not read online features now ({exc}); see "
+                    "gp deployments status"
+                ) from None
+        return self._finish(rows, entity_rows, feeds, result, count)
+
+    def _prepare(
+        self, rows: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The request's checks, the entity rows to look up, and the request fields' feeds."""
         n = len(rows)
         entity_rows = []
         for index, row in enumerate(rows):
@@ -74,13 +128,19 @@ class FeaturePlan:
             feeds[name] = column(kind, [r["request"][name] for r in rows], f"request.{name}")
         for name, kind in self.request_only.items():
             column(kind, [r["request"][name] for r in rows], f"request.{name}")
+        return entity_rows, feeds
+
+    def _finish(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        entity_rows: list[dict[str, Any]],
+        feeds: dict[str, Any],
+        result: Any,
+        count: Callable[[str, int], None] | None,
+    ) -> Resolved:
+        n = len(rows)
         features: list[dict[str, dict[str, Any]]] = [{} for _ in range(n)]
-        if self.refs:
-            assert self.reader is not None
-            try:
-                result = self.reader(entity_rows)
-            except InvalidInput as exc:
-                raise invalid(str(exc), "entities") from None
+        if result is not None:
             kinds = dict(self.inputs)
             if count is not None:
                 tally: dict[str, int] = {}
@@ -153,6 +213,15 @@ class FeaturePlan:
                 f"{', '.join(sorted(known)) or 'no request fields'}",
                 f"request.{extra[0]}",
             )
+
+
+def _unavailable(detail: str) -> Problem:
+    return Problem(
+        503,
+        f"{detail}; no prediction was made",
+        field="features",
+        headers={"Retry-After": "1"},
+    )
 
 
 def _keys(row: Mapping[str, Any], keys: Sequence[str]) -> str:

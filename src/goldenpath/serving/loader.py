@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import PermissionDenied, Unauthenticated
 from goldenpath.serving.contract_check import row_checks
 from goldenpath.serving.features import plan_for
@@ -102,7 +103,15 @@ def describe(traffic: Traffic | None) -> str:
     return text
 
 
-def record_state(folder: Path, spec: DeploymentSpec, status: str, error: str | None = None) -> None:
+def record_state(
+    folder: Path,
+    spec: DeploymentSpec,
+    status: str,
+    error: str | None = None,
+    enforced: dict[str, Any] | None = None,
+) -> None:
+    """What the server has loaded, and (``enforced``) the security settings it applies now:
+    the address it is bound to, TLS, and whether it asks for tokens."""
     previous = read_state(folder) or {}
     write_state(
         folder,
@@ -113,5 +122,29 @@ def record_state(folder: Path, spec: DeploymentSpec, status: str, error: str | N
             "port": spec.port,
             "error": error,
             "restarts": previous.get("restarts", 0),
+            "enforced": enforced if enforced is not None else previous.get("enforced"),
+            "identity": previous.get("identity"),
         },
     )
+
+
+def identity_problem(ws: Any, project: str) -> str | None:
+    """Why the deployment's principal (the Workspace's actor) may not read online features
+    of ``project`` now, after re-reading its grants; None if it may."""
+    access = ws.access_control
+    access.reload()
+    name = access.principal.name
+    if not access.principal.usable(utcnow()):
+        return f"the deployment's principal {name} is disabled or expired"
+    if not access.allowed("feature.read_online", project):
+        return (
+            f"the deployment's principal {name} may no longer read online features of "
+            f"project {project} (its grant was revoked)"
+        )
+    return None
+
+
+def record_identity(folder: Path, problem: str | None) -> None:
+    """Record in ``state.json`` why the deployment's principal may not serve (None: it may)."""
+    state = read_state(folder) or {}
+    write_state(folder, {**state, "identity": problem})

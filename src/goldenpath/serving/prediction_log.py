@@ -16,7 +16,11 @@ swap, only writes files of its own:
    and cost the server a third of its throughput (docs/architecture.md, "Serving"). What a
    crash loses: a killed server loses what was still queued (about ``flush_seconds``).
 2. In the supervisor, :func:`flush_spool` appends the complete spool files, oldest first, to
-   the Delta table in one commit, then deletes them.
+   the Delta table in one commit, then deletes them. A record that does not fit
+   :data:`SCHEMA` is never dropped silently: it goes to ``<spool>.dead-letter/<batch>`` with
+   the reason, and a spool file that cannot be read at all is moved there as it was
+   (``<batch>.unreadable``, counted as one; :func:`dead_letter_count` feeds ``/metrics`` and
+   ``gp deployments status``).
 
 Why a flush never appends a batch twice. A crash between the Delta commit and the deletes
 leaves committed batches in the spool. Delta *application transactions* record a number per
@@ -46,7 +50,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -68,6 +71,10 @@ from goldenpath.core import faults
 from goldenpath.core.atomic import fsync_dir, write_atomically
 from goldenpath.core.errors import Conflict, InvalidInput
 from goldenpath.core.ids import new_id
+from goldenpath.core.locks import file_lock
+from goldenpath.serving.spec import UNREADABLE_SUFFIX, dead_letter_count, dead_letter_dir
+
+__all__ = ["dead_letter_count", "dead_letter_dir"]  # re-exported: the spec module is lighter
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -100,7 +107,11 @@ PARTITION = "partition"
 RECORD_KEYS = tuple(name for name in SCHEMA.names if name != PARTITION)
 """What :meth:`PredictionLog.submit` takes: every column but ``partition`` (computed)."""
 JSON_COLUMNS = ("entities", "request", "features", "contract", "output")
-ROLES = frozenset({"primary", "canary", "shadow"})
+PRIMARY, CANARY, SHADOW = "primary", "canary", "shadow"
+ROLES = frozenset({PRIMARY, CANARY, SHADOW})
+"""The roles a prediction is logged with: the one definition the server writes (through
+:mod:`goldenpath.serving.traffic`) and the flush accepts. ``primary`` and ``canary`` answered
+the client (``returned``), ``shadow`` never did."""
 APP_ID = "gp-prediction-log"
 """The Delta application id under which flushes number their commits."""
 INTENT = ".flush-intent.json"
@@ -213,22 +224,29 @@ def build_batch(records: Sequence[Mapping[str, Any]]) -> tuple[pa.Table, list[st
     datetime). The fast path converts whole columns; only a batch that fails is checked record
     by record, so one bad record costs its own row, not the batch.
     """
+    table, rejected = _build(records)
+    return table, [reason for _, reason in rejected]
+
+
+def _build(records: Sequence[Mapping[str, Any]]) -> tuple[pa.Table, list[tuple[int, str]]]:
+    """:func:`build_batch`, naming each invalid record by its position."""
     try:
         return _table(records), []
     except (KeyError, TypeError, ValueError, pa.ArrowException):
         pass
     good: list[Mapping[str, Any]] = []
-    reasons: list[str] = []
-    for record in records:
+    rejected: list[tuple[int, str]] = []
+    for index, record in enumerate(records):
         try:
             _table([record])
         except KeyError as exc:
-            reasons.append(f"missing key {exc}")
+            rejected.append((index, f"missing key {exc}"))
         except (TypeError, ValueError, pa.ArrowException) as exc:
-            reasons.append(str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            rejected.append((index, reason))
         else:
             good.append(record)
-    return (_table(good) if good else SCHEMA.empty_table()), reasons
+    return (_table(good) if good else SCHEMA.empty_table()), rejected
 
 
 # -- stage 1: the server's queue and writer thread ---------------------------------------------
@@ -275,6 +293,11 @@ class PredictionLog:
     def queued(self) -> int:
         """Records waiting to be spooled."""
         return len(self._queue)
+
+    def invalid_total(self) -> int:
+        """Records never appended for being invalid: refused here (JSON cannot hold them) and
+        dead-lettered by the supervisor's flush (:func:`dead_letter_count`)."""
+        return self.invalid + dead_letter_count(self.spool_dir)
 
     def submit(self, record: Mapping[str, Any]) -> bool:
         """Queue ``record`` (see :func:`build_batch` for its keys); False if it was dropped.
@@ -390,12 +413,8 @@ def _transaction_version(location: str) -> int:
 @contextlib.contextmanager
 def _flush_lock(spool_dir: Path) -> Iterator[None]:
     """One flush at a time per spool (two would number their commits alike)."""
-    with open(spool_dir / LOCK, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(spool_dir / LOCK):
+        yield
 
 
 def spool_files(spool_dir: Path) -> list[Path]:
@@ -416,13 +435,20 @@ def read_spool(path: Path) -> tuple[pa.Table, list[str]]:
     """One spool file: its valid records as a table in :data:`SCHEMA`, and why each invalid
     one (a line that is not a JSON object, a missing key, a value of the wrong type) was left
     out. A file that cannot be read raises :class:`OSError`."""
+    table, rejected = _read_spool(path)
+    return table, [reason for _, reason in rejected]
+
+
+def _read_spool(path: Path) -> tuple[pa.Table, list[tuple[bytes, str]]]:
+    """:func:`read_spool`, with each invalid record's line as it was spooled."""
     records: list[Mapping[str, Any]] = []
-    reasons: list[str] = []
+    kept: list[bytes] = []
+    rejected: list[tuple[bytes, str]] = []
     for line in path.read_bytes().splitlines():
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError:
-            reasons.append("a line is not JSON")
+            rejected.append((line, "a line is not JSON"))
             continue
         if isinstance(value, dict):
             for column in JSON_COLUMNS:  # given as values: held as JSON text
@@ -430,17 +456,69 @@ def read_spool(path: Path) -> tuple[pa.Table, list[str]]:
                 if found is not None and not isinstance(found, str):
                     value[column] = orjson.dumps(found).decode()
             records.append(value)
+            kept.append(line)
         else:
-            reasons.append("a line is not a JSON object")
-    table, invalid = build_batch(records)
-    return table, reasons + invalid
+            rejected.append((line, "a line is not a JSON object"))
+    table, invalid = _build(records)
+    return table, rejected + [(kept[index], reason) for index, reason in invalid]
+
+
+# -- the dead letters: records a flush could not append ----------------------------------------
+
+
+def _write_dead_letters(spool_dir: Path, batch: str, rejected: list[tuple[bytes, str]]) -> None:
+    """One file per spool batch, named like it, one JSON line per invalid record (the batch,
+    why, and the line as spooled). Written atomically under the batch's name before the flush
+    commits, so a flush rerun after a crash rewrites the same file: never a record twice."""
+    folder = dead_letter_dir(spool_dir)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    lines = b"".join(
+        orjson.dumps(
+            {
+                "batch": batch,
+                "reason": reason,
+                "record": line.decode("utf-8", "backslashreplace"),
+            },
+            option=orjson.OPT_APPEND_NEWLINE,
+        )
+        for line, reason in rejected
+    )
+    write_atomically(folder / batch, lines, mode=0o600)
+    fsync_dir(folder)
+
+
+def dead_letters(spool_dir: Path) -> list[dict[str, Any]]:
+    """Every dead-lettered record: ``batch``, ``reason`` and ``record`` (the spooled line);
+    an unreadable spool file is one entry with ``record`` None and ``file``, where it is."""
+    found: list[dict[str, Any]] = []
+    folder = dead_letter_dir(spool_dir)
+    if not folder.is_dir():
+        return found
+    for path in sorted(folder.iterdir()):
+        if _BATCH.fullmatch(path.name):
+            found.extend(orjson.loads(line) for line in path.read_bytes().splitlines())
+        elif path.name.endswith(UNREADABLE_SUFFIX) and _BATCH.fullmatch(
+            batch := path.name.removesuffix(UNREADABLE_SUFFIX)
+        ):
+            found.append(
+                {
+                    "batch": batch,
+                    "reason": "the spool file could not be read (the supervisor's log says "
+                    "why); moved here as it was",
+                    "record": None,
+                    "file": str(path),
+                }
+            )
+    return found
 
 
 def _finish(spool_dir: Path, names: Sequence[str]) -> None:
-    """Delete flushed batches, then the intent that names them (in that order, durably)."""
+    """Delete flushed batches, then the intent that names them (in that order, durably: an
+    intent deleted first would leave batches that the next flush appends again)."""
     for name in names:
         (spool_dir / name).unlink(missing_ok=True)
     fsync_dir(spool_dir)
+    faults.reach("prediction_log.finish.after-batches")
     (spool_dir / INTENT).unlink(missing_ok=True)
     fsync_dir(spool_dir)
 
@@ -481,11 +559,23 @@ def _remove_stale_temp(spool_dir: Path) -> None:
                         os.unlink(entry.path)
 
 
-def _set_aside(path: Path, exc: Exception) -> None:
-    """Rename an unreadable spool file to ``*.bad`` so it stops every later flush."""
-    log.error("prediction log: spool file %s is unreadable (%s); renamed to .bad", path, exc)
+def _set_aside(spool_dir: Path, path: Path, exc: Exception) -> None:
+    """Move an unreadable spool file into the dead letters as it was, in one rename (counted
+    from then on, never half-moved), so that later flushes stop trying it."""
+    folder = dead_letter_dir(spool_dir)
+    target = folder / (path.name + UNREADABLE_SUFFIX)
+    log.error(
+        "prediction log: spool file %s is unreadable (%s); its records are not appended, "
+        "moved as it was to %s",
+        path,
+        exc,
+        target,
+    )
+    folder.mkdir(mode=0o700, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
-        path.rename(path.with_name(path.name + ".bad"))
+        path.rename(target)
+    fsync_dir(folder)
+    fsync_dir(spool_dir)
 
 
 def _flush_batches(spool_dir: Path, location: str, paths: list[Path]) -> int:
@@ -495,16 +585,18 @@ def _flush_batches(spool_dir: Path, location: str, paths: list[Path]) -> int:
     names: list[str] = []
     for path in paths:
         try:
-            table, reasons = read_spool(path)
+            table, rejected = _read_spool(path)
         except (OSError, ValueError, pa.ArrowException) as exc:
-            _set_aside(path, exc)
+            _set_aside(spool_dir, path, exc)
             continue
-        if reasons:
+        if rejected:
+            _write_dead_letters(spool_dir, path.name, rejected)
             log.error(
-                "prediction log: %s: left out %d invalid record(s), the first: %s",
+                "prediction log: %s: left out %d invalid record(s), kept in %s; the first: %s",
                 path.name,
-                len(reasons),
-                reasons[0],
+                len(rejected),
+                dead_letter_dir(spool_dir) / path.name,
+                rejected[0][1],
             )
         tables.append(table)
         names.append(path.name)
@@ -537,7 +629,7 @@ def flush_spool(spool_dir: Path, table_uri: str) -> int:
     Oldest first, up to :data:`FLUSH_FILES_MAX` files per commit; returns the rows written.
     Safe to rerun after a crash at any point (nothing is appended twice), and safe to call
     while servers keep spooling (files renamed in meanwhile wait for the next flush). An
-    unreadable spool file is renamed ``*.bad`` and logged; the others are flushed.
+    unreadable spool file is moved into the dead letters and logged; the others are flushed.
     """
     spool_dir = Path(spool_dir)
     location = _local(table_uri)

@@ -45,6 +45,9 @@ class Problem(Exception):
         self.field = field
         self.headers = headers or {}
         self.extra = extra or {}
+        # The model version that refused the request (set by the server, for its metrics;
+        # never in the body): "" when none was chosen yet.
+        self.model_version = ""
 
     def body(self, request_id: str | None = None) -> bytes:
         doc: dict[str, Any] = {

@@ -4,35 +4,44 @@ roll back, stop; and ``ws.predictions``: read the prediction log.
 The metadata row is the source of truth (versions, traffic, generation); the runtime folder's
 ``spec.json`` is written from it and the server follows it. Every change is one transaction:
 the row, a ``deployment_events`` row, the lineage edge (deployment -> model version, relation
-``serves``) and the audit event. A deployment to ``prod`` is checked by the policies on
-``deployment.create`` (object ``NAME@prod``, attributes ``environment``, ``deployment``,
-``model`` with its ``name``, ``version`` and ``metrics``) before anything changes.
+``serves``) and the audit event. Every change of a deployment that is ``prod`` before or
+after it (a deploy, swap, canary, shadow, stage change, promotion, or a rollback to a version
+that has not served it in prod) is checked by the policies on ``deployment.create`` (object
+``NAME@prod``, attributes ``environment``, ``stage``, ``from_stage``, ``change``,
+``deployment``, ``model`` with its ``name``, ``version`` and ``metrics``) before anything
+changes.
 """
 
 from __future__ import annotations
 
 import builtins
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
 from goldenpath.core.actor import Actor
 from goldenpath.core.clock import utcnow
-from goldenpath.core.errors import Conflict, InvalidInput, NotFound
+from goldenpath.core.errors import Conflict, GoldenpathError, InvalidInput, NotFound
 from goldenpath.core.ids import new_id
 from goldenpath.core.names import validate_name
 from goldenpath.governance import audit
 from goldenpath.governance.access import AccessControl
+from goldenpath.governance.roles import ROLES, SERVING_ROLE
 from goldenpath.lineage.edges import record_edge
-from goldenpath.serving import local
-from goldenpath.serving.spec import DeploymentSpec, folder_of, read_state
+from goldenpath.serving import deploy_checks, local
+from goldenpath.serving.spec import DeploymentSpec, dead_letter_count, folder_of, read_state
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import deployment_events, deployments, projects
 
+if TYPE_CHECKING:
+    from goldenpath.serving.features import FeaturePlan
+    from goldenpath.serving.health import DeploymentHealth
+
 STAGES = ("dev", "prod")
+PRINCIPAL_PREFIX = "deploy-"
 LOOPBACK = "127.0.0.1"
 REASON_CHARS_MAX = 1_000
 
@@ -63,11 +72,19 @@ class DeploymentInfo:
     updated_by: str
     live: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] | None = None
+    # Set by a deploy: what it found about the online features (deploy_checks.py), its
+    # warnings, and a /v1/predict request that runs as it is ({"path": ..., "body": ...}).
+    freshness: list[dict[str, Any]] | None = None
+    warnings: list[str] = field(default_factory=list)
+    example: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
-        if data["events"] is None:
-            del data["events"]
+        if data["freshness"] is None:  # not a deploy's answer: nothing was checked
+            del data["warnings"]
+        for key in ("events", "freshness", "example"):
+            if data[key] is None:
+                del data[key]
         return data
 
     @property
@@ -155,15 +172,44 @@ class DeploymentService:
         if require_token:
             settings["require_token"] = True
         bind = settings["host"]
+        if existing is not None and existing["status"] == "running":
+            self._check_swap_settings(name, existing, settings)
         if (canary is not None or shadow) and (existing is None or existing["status"] != "running"):
             raise Conflict(
                 f"a {'canary' if canary is not None else 'shadow'} needs a running deployment "
                 f"{name} to join",
                 hint=f"deploy the current version first: gp deploy {version.name}@N --name {name}",
             )
-        # The feature plan (on-demand code, entity keys) is checked here, before anything changes.
-        self._check_plan(version, settings.get("features"))
-        self._check_policies(name, stage, version, canary=canary, shadow=shadow)
+        # The feature plan (on-demand code, entity keys) and the freshness of the online values
+        # it reads are checked here, before anything changes (and before the policies, so a
+        # refused deploy spends no approval).
+        plan = self._check_plan(version, settings.get("features"))
+        checked = (
+            self._features.freshness(list(dict.fromkeys(plan.refs.values())))
+            if plan.uses_features
+            else []
+        )
+        if stage == "prod":
+            deploy_checks.refuse_stale_prod(name, checked)
+        if canary is not None or shadow:
+            change = "canary" if canary is not None else "shadow"
+        elif existing is not None and existing["status"] == "running":
+            change = "swap"
+        else:
+            change = "deploy"
+        self._check_policies(
+            name,
+            stage,
+            version,
+            canary=canary,
+            shadow=shadow,
+            change=change,
+            from_stage=existing["stage"] if existing is not None else None,
+        )
+        # The deployment acts as its own principal, with what serving needs: the deployer can
+        # grant only what they hold.
+        for permission in sorted(ROLES[SERVING_ROLE]):
+            self._access.require(permission, version.project)
         if port is None:
             port = existing["port"] if existing else local.free_port(bind)
         now = utcnow()
@@ -173,6 +219,7 @@ class DeploymentService:
                 row is not None and row["generation"] != existing["generation"]
             ):
                 raise Conflict(f"deployment {name} changed meanwhile", hint="run the command again")
+            settings["principal"] = self._own_principal(conn, name, version.project, settings)
             if row is not None and row["status"] == "running" and row["port"] != port:
                 raise Conflict(
                     f"deployment {name} is running on port {row['port']}; --port cannot move it",
@@ -271,7 +318,50 @@ class DeploymentService:
                     "port": port,
                 },
             )
-        return self._apply(name, wait=wait)
+        info = self._apply(name, wait=wait)
+        stale = deploy_checks.freshness_warnings(checked)
+        deploy_checks.warn_stale(stale)
+        return replace(
+            info,
+            freshness=[v.as_dict() for v in checked],
+            warnings=stale,
+            example={
+                "path": "/v1/predict",
+                "body": deploy_checks.example_body(
+                    plan.request_fields, plan.entity_keys, checked, self._profile(version.ref)
+                ),
+            },
+        )
+
+    def _own_principal(
+        self, conn: Connection, deployment: str, project: str, settings: dict[str, Any]
+    ) -> str:
+        """The deployment's own service principal (created now, owned by the deployer, if it
+        has none yet), granted the serving role on ``project``; its name."""
+        from goldenpath.governance.access import insert_grant
+        from goldenpath.governance.principals import insert_principal, principal_by_name
+
+        recorded = settings.get("principal")
+        wanted = recorded or principal_name(deployment)
+        found = principal_by_name(conn, wanted)
+        if found is None:
+            found = insert_principal(conn, self._actor, wanted, "service", owner=self._actor.name)
+        elif recorded != wanted or found.kind != "service":
+            raise Conflict(
+                f"a principal named {wanted!r} exists and is not deployment {deployment}'s own "
+                "(a deployment acts as the principal it created)",
+                hint=f"deploy under another --name, or remove that principal (gp principals "
+                f"disable {wanted})",
+            )
+        insert_grant(conn, self._actor, found, SERVING_ROLE, "project", project)
+        return wanted
+
+    def _profile(self, ref: str) -> dict[str, Any] | None:
+        """The version's reference profile, for example values (None if it keeps none)."""
+        try:
+            return dict(self._models.profile(ref))
+        except GoldenpathError:
+            return None
 
     def _settings(
         self,
@@ -301,6 +391,10 @@ class DeploymentService:
             settings["tls_cert"] = str(Path(tls_cert).resolve())
             settings["tls_key"] = str(Path(tls_key).resolve())
         loopback = address.is_loopback
+        # --insecure-bind is kept on a swap, like the host it allowed (a new --host asks anew).
+        insecure_bind = insecure_bind or (
+            existing is not None and host is None and bool(settings.get("insecure_bind"))
+        )
         if not loopback and not settings.get("tls_cert") and not insecure_bind:
             raise InvalidInput(
                 f"binding {bind} exposes the model beyond this machine: it needs TLS",
@@ -315,6 +409,31 @@ class DeploymentService:
             settings["features"] = str(Path(features).resolve())
         return settings
 
+    @staticmethod
+    def _check_swap_settings(name: str, existing: Any, settings: dict[str, Any]) -> None:
+        """A running server keeps the address it is bound to and its TLS (it would have to
+        restart to change them): a swap that asks for another is refused, with nothing
+        changed. Tokens need no restart: the server enforces them from the new generation."""
+        before = dict(existing["settings"])
+        changed = [
+            option
+            for option, key in (
+                ("--host", "host"),
+                ("--tls-cert", "tls_cert"),
+                ("--tls-key", "tls_key"),
+            )
+            if before.get(key) != settings.get(key)
+        ]
+        if changed:
+            scheme = "https" if before.get("tls_cert") else "http"
+            raise Conflict(
+                f"deployment {name} is running ({scheme} on {existing['host']}:"
+                f"{existing['port']}); a swap cannot change {', '.join(changed)}: the server "
+                "would have to restart",
+                hint=f"stop it first (gp deployments stop {name}), then deploy with the new "
+                "settings",
+            )
+
     def _check_policies(
         self,
         name: str,
@@ -324,15 +443,23 @@ class DeploymentService:
         canary: int | None = None,
         shadow: bool = False,
         runtime: str = "local",
+        change: str = "deploy",
+        from_stage: str | None = None,
     ) -> None:
-        """A deployment to prod asks the policies on ``deployment.create`` first."""
-        if stage != "prod":
+        """A change of a deployment that is prod before or after it (a deploy, a swap, a
+        canary or shadow, a stage change, a promotion, a rollback to a version that has not
+        served it in prod) asks the policies on ``deployment.create`` first, as ``NAME@prod``
+        with ``environment`` ``prod``: relabelling a prod deployment dev is a prod change."""
+        if "prod" not in (stage, from_stage):
             return
         self._policies.enforce(
             "deployment.create",
-            f"{name}@{stage}",
+            f"{name}@prod",
             {
-                "environment": stage,
+                "environment": "prod",
+                "stage": stage,
+                "from_stage": from_stage,
+                "change": change,
                 "deployment": name,
                 "model": {
                     "name": version.name,
@@ -346,14 +473,16 @@ class DeploymentService:
             project=version.project,
         )
 
-    def _check_plan(self, version: Any, features: str | None) -> None:
+    def _check_plan(self, version: Any, features: str | None) -> FeaturePlan:
         from goldenpath.serving.features import plan_for
 
         inputs = [
             (i["name"], "string" if i["type"] == "string" else "float")
             for i in version.signature["inputs"]
         ]
-        plan_for(inputs, version.lineage, self._features, Path(features) if features else None)
+        return plan_for(
+            inputs, version.lineage, self._features, Path(features) if features else None
+        )
 
     # -- Kubernetes ----------------------------------------------------------------------------
 
@@ -438,7 +567,9 @@ class DeploymentService:
 
     def promote(self, name: str, *, reason: str | None = None) -> DeploymentInfo:
         """Complete a canary (or shadow): promote the candidate through the registry's gates
-        and policies (``ws.models.promote``, alias ``champion``), then send it all traffic."""
+        and policies (``ws.models.promote``, alias ``champion``), then send it all traffic.
+        The gates are checked before a prod deployment's policies: a promotion the gates
+        refuse leaves the approval it would have used unspent."""
         with self._store.connect() as conn:
             row = self._row(conn, name)
         self._access.require("deployment.promote", row["project"])
@@ -448,15 +579,27 @@ class DeploymentService:
                 f"deployment {name} has no canary or shadow to promote",
                 hint=f"start one with: gp deploy {row['model']}@N --name {name} --canary 10",
             )
-        self._models.promote(f"{row['model']}@{candidate}", reason=reason, environment=row["stage"])
-        self._move(name, row, "promote", candidate, {"reason": reason or ""})
+        ref = f"{row['model']}@{candidate}"
+        # The registry's gates first, with no side effect: a promotion they refuse must not
+        # spend the prod approval below (nothing would have been promoted with it).
+        check = self._models.check_promotion(ref, reason=reason)
+        # All traffic to the candidate is a swap: a prod deployment asks its policies next
+        # (what a canary was allowed is not what full traffic is).
+        self._check_policies(
+            name, row["stage"], check.version, change="promote", from_stage=row["stage"]
+        )
+        self._models.promote(ref, reason=reason, environment=row["stage"])
+        self._move(name, row, "promote", candidate, {"reason": reason or "", "stage": row["stage"]})
         return self._apply(name)
 
     def rollback(self, name: str, *, reason: str | None = None) -> DeploymentInfo:
         """All traffic back to the previous version: a canary or shadow is dropped; else the
-        version before the last swap answers again."""
+        version before the last swap answers again. A rollback restores without asking the
+        policies only a version that has served this deployment in its stage before; any
+        other version is a deploy to that stage, with its policies (``change: rollback``)."""
         with self._store.connect() as conn:
             row = self._row(conn, name)
+            served = self._served(conn, row["id"], row["stage"])
         self._access.require("deployment.rollback", row["project"])
         if row["candidate_version"] is not None:
             target = row["primary_version"]
@@ -467,8 +610,32 @@ class DeploymentService:
                 f"deployment {name} has no previous version to roll back to",
                 hint="it has served one version only",
             )
-        self._move(name, row, "rollback", target, {"reason": reason or ""})
+        if target != row["primary_version"] and target not in served:
+            self._check_policies(
+                name,
+                row["stage"],
+                self._models.get(f"{row['model']}@{target}"),
+                change="rollback",
+                from_stage=row["stage"],
+            )
+        self._move(name, row, "rollback", target, {"reason": reason or "", "stage": row["stage"]})
         return self._apply(name)
+
+    @staticmethod
+    def _served(conn: Connection, deployment_id: str, stage: str) -> set[int]:
+        """The versions that have answered all traffic of a deployment in ``stage``: the
+        targets of its deploys, swaps, promotions and rollbacks made in that stage."""
+        rows = conn.execute(
+            select(deployment_events.c.to_version, deployment_events.c.detail).where(
+                deployment_events.c.deployment_id == deployment_id,
+                deployment_events.c.action.in_(("deploy", "swap", "promote", "rollback")),
+            )
+        ).all()
+        return {
+            int(r.to_version)
+            for r in rows
+            if r.to_version is not None and (r.detail or {}).get("stage") == stage
+        }
 
     def _move(self, name: str, seen: Any, action: str, target: int, detail: dict[str, Any]) -> None:
         now = utcnow()
@@ -489,7 +656,14 @@ class DeploymentService:
                 values["previous_version"] = row["primary_version"]
             conn.execute(deployments.update().where(deployments.c.id == row["id"]).values(**values))
             merged = {**dict(row), **values}
-            self._event(conn, merged, action, row["primary_version"], target, detail)
+            # What stops answering: a rollback that drops a canary or shadow takes traffic from
+            # the candidate (the primary keeps answering), so its row reads "from 2 to 1", not
+            # "from 1 to 1".
+            source = row["primary_version"]
+            if action == "rollback" and row["candidate_version"] is not None:
+                source = row["candidate_version"]
+                detail = {**detail, "dropped": row["candidate_mode"]}
+            self._event(conn, merged, action, source, target, detail)
             audit.record(
                 conn,
                 self._actor,
@@ -530,7 +704,8 @@ class DeploymentService:
             generation=row["generation"],
             host=row["host"],
             port=row["port"],
-            principal=self._actor.name,
+            # Its own principal; a deployment from before they had one acts as its deployer.
+            principal=settings.get("principal") or row["created_by"],
             stage=row["stage"],
             primary=row["primary_version"],
             candidate=row["candidate_version"],
@@ -589,6 +764,39 @@ class DeploymentService:
         self._access.require("deployment.read", row["project"])
         return self._info(row, history)
 
+    def health(self, name: str, *, token: str | None = None) -> DeploymentHealth:
+        """How each version of deployment ``name`` is doing, from its server's own counters
+        (``/metrics``, read now): requests and their rate, error rates, latency p50/p99,
+        missing and expired feature rates; during a canary or shadow both versions
+        (``serving/health.py``). ``token`` (with ``deployment.invoke``) for a server that
+        asks for one. Needs ``deployment.read``."""
+        return self._health(self.get(name), token)
+
+    def _health(self, info: DeploymentInfo, token: str | None) -> DeploymentHealth:
+        from goldenpath.serving import health
+
+        if info.runtime != "local":
+            return health.unavailable(info.name, f"runtime {info.runtime}: see the cluster")
+        if info.status != "running":
+            return health.unavailable(info.name, f"the deployment is {info.status}")
+        wildcard = info.host in ("0.0.0.0", "::")
+        host = LOOPBACK if wildcard else info.host
+        if ":" in host:
+            host = f"[{host}]"
+        scheme = "https" if info.settings.get("tls_cert") else "http"
+        roles = health.roles_of(info.primary_version, info.candidate_version, info.candidate_mode)
+        return health.scrape(
+            info.name,
+            f"{scheme}://{host}:{info.port}/metrics",
+            roles,
+            token=token,
+            cafile=info.settings.get("tls_cert"),
+        )
+
+    def health_all(self, *, token: str | None = None) -> builtins.list[DeploymentHealth]:
+        """:meth:`health` of every deployment you may read that is running."""
+        return [self._health(info, token) for info in self.list() if info.status == "running"]
+
     def list(self) -> builtins.list[DeploymentInfo]:
         readable = self._access.projects_with("deployment.read")
         with self._store.connect() as conn:
@@ -646,6 +854,12 @@ class DeploymentService:
                 "loaded_generation": state.get("generation"),
                 "restarts": state.get("restarts", 0),
                 "error": state.get("error"),
+                # Predictions the log's flush could not append (spool.dead-letter/).
+                "log_invalid": dead_letter_count(folder / "spool"),
+                # What the server applies now (it reports it), not what the row asks for.
+                "enforced": state.get("enforced") if supervisor is not None else None,
+                # Why the deployment's own principal may not read features now (None: it may).
+                "identity": state.get("identity") if supervisor is not None else None,
             },
             events=events,
         )
@@ -736,6 +950,18 @@ class PredictionService:
             hint="request ids are in each answer (request_id, X-Request-Id); the log is "
             "written about a second after the answer",
         )
+
+
+def principal_name(deployment: str) -> str:
+    """The name of deployment ``deployment``'s own principal: ``deploy-NAME`` (a long name
+    is cut and made unique with a digest, within the 63 characters of a name)."""
+    import hashlib
+
+    name = PRINCIPAL_PREFIX + deployment
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha256(deployment.encode()).hexdigest()[:8]
+    return f"{PRINCIPAL_PREFIX}{deployment[: 63 - len(PRINCIPAL_PREFIX) - 9]}-{digest}"
 
 
 def _plain(record: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ One per deployment on the local runtime, in its own session (it outlives the ``g
 that started it). It runs the inference server as a child process and restarts it when it
 dies (backing off; after :data:`CRASHES_MAX` crashes within :data:`CRASH_WINDOW` seconds it
 gives up and records ``failed``), and moves the prediction log's spool files into the Delta
-table every :data:`FLUSH_SECONDS` (readers also read the spool, so nothing waits for it).
+table every :data:`FLUSH_SECONDS` (readers also read the spool, so nothing waits for it; a
+record that does not fit the table goes to ``spool.dead-letter/``, see ``prediction_log``).
 On SIGTERM it stops the server (which finishes the requests in flight first), flushes the
 log one last time and exits. The monitor of the next issue will run here too.
 """

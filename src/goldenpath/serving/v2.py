@@ -11,7 +11,6 @@ bytes). Outputs are JSON unless the request asks for binary (``outputs[].paramet
 
 from __future__ import annotations
 
-import json
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from goldenpath.core import json_strict
 from goldenpath.serving.columns import column, kind_of
 from goldenpath.serving.models import ServedModel, v2_datatype
 from goldenpath.serving.problem import Problem, invalid
@@ -52,7 +52,7 @@ class InferRequest:
 
 
 def parse(
-    body: bytes, header_length: str | None, model: ServedModel, rows_max: int
+    body: bytes, header_length: str | None, model: ServedModel, rows_max: int, depth_max: int
 ) -> InferRequest:
     """A V2 infer body checked against ``model``'s signature, as ONNX feeds."""
     binary = b""
@@ -68,7 +68,7 @@ def parse(
                 "the body",
             )
         body, binary = body[:length], body[length:]
-    doc = loads(body)
+    doc = loads(body, depth_max)
     if not isinstance(doc, dict):
         raise Problem(400, f"the request must be a JSON object, got {kind_of(doc)}")
     request_id = doc.get("id")
@@ -89,18 +89,14 @@ def parse(
     return InferRequest(request_id, rows, feeds, binary_outputs, wanted)
 
 
-def loads(body: bytes) -> Any:
-    """JSON, parsed by orjson; a body it refuses is parsed again by the standard library,
-    which reads ``NaN`` and ``Infinity``, so the value checks refuse them naming the field
-    (any other error is a 400 with the parser's message)."""
+def loads(body: bytes, depth_max: int) -> Any:
+    """JSON, by the one strict decoder (``core/json_strict.py``): a lone surrogate, nesting past
+    ``depth_max`` or an integer past 64 bits is a 400/422 problem naming where it is. ``NaN``
+    and ``Infinity`` are let through, so the value checks refuse them naming the field."""
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise Problem(400, f"the body is not valid JSON: {exc}") from None
+        return json_strict.loads(body, depth_max=depth_max, nonfinite=True)
+    except json_strict.JSONRefused as exc:
+        raise Problem(exc.http_status, exc.message, field=exc.field) from None
 
 
 def dumps(value: Any) -> bytes:

@@ -350,6 +350,10 @@ runs = Table(
     Column("duration_s", Float, nullable=True),
     Column("cpu_s", Float, nullable=True),
     Column("created_by", String(128), nullable=False),
+    # The process that owns a running run ({"pid", "started", "boot_id", "host"}; migration
+    # 0012) and the heartbeat it writes while it trains: readers judge lost runs by them.
+    Column("process", JSON, nullable=True),
+    Column("heartbeat_at", UTCDateTime(), nullable=True),
     Index("ix_runs_project_started", "project_id", "started_at"),
     Index("ix_runs_project_experiment_started", "project_id", "experiment", "started_at"),
 )

@@ -1,4 +1,6 @@
-"""The training process: ``python -m goldenpath.training.child WORKDIR``.
+"""The training process: ``run(WORKDIR)``, started by the keeper of
+``training/containment.py`` (``python -m goldenpath.training.child WORKDIR [PARENT_PID]`` runs
+the same keeper).
 
 It runs the project's ``train(ctx)`` away from the caller (``gp train``, the server), so a
 crash, a runaway loop or a memory blow-up in user code cannot take the caller down; the parent
@@ -8,7 +10,10 @@ JSON result and, on success, the packaged model (registry/packaging.py: the nati
 in a safe format, the ONNX model and the native model's validation scores as ``.npy``).
 
 Every failure is written to ``result.json`` as the step that failed, a one-line message and
-the traceback, so the parent can mark the run failed and say why in one line.
+the traceback, so the parent can mark the run failed and say why in one line; a limit of
+``training.limits`` that was hit is named with the figure reached. The process starts as the
+keeper (it dies with its parent; its training process and everything that starts end with
+the run).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import sys
 import traceback
 from pathlib import Path
 from typing import Any
+
+from goldenpath.training.containment import CpuLimitReached
 
 REQUEST = "request.json"
 RESULT = "result.json"
@@ -70,6 +77,16 @@ def _load_function(entry: Path, function: str, project_dir: Path) -> Any:
             + (f" (it defines: {', '.join(offered[:10])})" if offered else ""),
         )
     return found
+
+
+def _failure_line(exc: BaseException) -> str:
+    from goldenpath.training import sandbox
+    from goldenpath.training.containment import limit_reached
+
+    line = limit_reached(exc) or _one_line(exc)
+    if sandbox.enforced and isinstance(exc, PermissionError):
+        line += f" ({sandbox.BOUNDARY})"
+    return line
 
 
 def _one_line(exc: BaseException) -> str:
@@ -123,21 +140,32 @@ def run(workdir: Path) -> int:
         try:
             model = function(ctx)
         except Exception as exc:
-            raise StepFailed("train", _one_line(exc)) from exc
+            raise StepFailed("train", _failure_line(exc)) from exc
         if model is None:
             raise StepFailed("train", "train(ctx) returned None: return the fitted model")
         step = "register"
         from goldenpath.core.errors import GoldenpathError
+        from goldenpath.core.limits import Limits
         from goldenpath.registry.packaging import package
 
         try:
-            packaged = package(model, ctx.X_validation, request["task"])
+            limits = Limits.model_validate(request.get("packaging_limits") or {})
+            packaged = package(model, ctx.X_validation, request["task"], limits=limits)
         except GoldenpathError as exc:
-            raise StepFailed("register", str(exc).replace("\n", "; ")) from exc
+            from goldenpath.training.containment import limit_reached
+
+            line = limit_reached(exc) or str(exc).replace("\n", "; ")
+            raise StepFailed("register", line) from exc
         except Exception as exc:
-            raise StepFailed("register", f"packaging the model failed: {_one_line(exc)}") from exc
+            line = _failure_line(exc)
+            if line == _one_line(exc):
+                line = f"packaging the model failed: {line}"
+            raise StepFailed("register", line) from exc
         packaged.write(workdir / PACKAGE_DIR)
         log.info("packaged a %s model", type(model).__name__)
+        from goldenpath.training.containment import peak_memory_line
+
+        log.info("%s", peak_memory_line())
         _write_result(workdir, {"ok": True, "model_type": type(model).__name__})
     except StepFailed as exc:
         log.error("%s failed: %s", exc.step, exc.message)
@@ -150,13 +178,13 @@ def run(workdir: Path) -> int:
                 "traceback": traceback.format_exc(),
             },
         )
-    except Exception as exc:
+    except (Exception, CpuLimitReached) as exc:  # CpuLimitReached: not an Exception
         _write_result(
             workdir,
             {
                 "ok": False,
                 "step": step,
-                "message": _one_line(exc),
+                "message": _failure_line(exc),
                 "traceback": traceback.format_exc(),
             },
         )
@@ -164,4 +192,6 @@ def run(workdir: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run(Path(sys.argv[1])))
+    from goldenpath.training.containment import main
+
+    sys.exit(main(sys.argv[1:]))

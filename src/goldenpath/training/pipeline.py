@@ -14,10 +14,13 @@ changed reuses the stored training set and says so.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,10 +30,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from goldenpath.core import processes
 from goldenpath.core.artifacts import ArtifactStore
 from goldenpath.core.errors import GoldenpathError, InvalidInput, TrainingFailed
 from goldenpath.registry.metrics import Evaluation, evaluate
-from goldenpath.training import child
+from goldenpath.training import child, sandbox
 from goldenpath.training.config import (
     ParamValue,
     TrainingConfig,
@@ -39,6 +43,7 @@ from goldenpath.training.config import (
 )
 from goldenpath.training.environment import capture
 from goldenpath.training.process import run_child
+from goldenpath.training.runs import TRAIN_LOG, TRAIN_WORKDIR_PREFIX
 
 if TYPE_CHECKING:
     from goldenpath.data.service import DatasetService
@@ -49,9 +54,45 @@ if TYPE_CHECKING:
 CACHE_TAG = "training_set_key"
 CONFIG_ARTIFACT = "training.json"
 ENTRY_ARTIFACT = "entry.py"
-LOG_ARTIFACT = "train.log"
+LOG_ARTIFACT = TRAIN_LOG
 LOG_BYTES_MAX = 4 << 20
 FEATURES_FILE = "features.py"
+WORK_DIR_PREFIX = TRAIN_WORKDIR_PREFIX  # gp-train-<run id>-<random>
+OWNER_FILE = "owner.json"
+# A work dir without an owner file is one whose process died between making it and writing
+# the file (or one made before owner files existed): removed once this old.
+UNOWNED_STALE_SECONDS = 3600
+
+
+def write_owner(workdir: Path) -> None:
+    """Record this process as the owner of ``workdir`` (what the sweep reads)."""
+    (workdir / OWNER_FILE).write_text(json.dumps(processes.identity()), encoding="utf-8")
+
+
+def sweep_stale_work_dirs(scratch: Path) -> list[Path]:
+    """Remove the work dirs under ``scratch`` whose owner process is gone (a ``gp train``
+    killed with SIGKILL cannot remove its own); keep those of live processes and those this
+    machine cannot judge (another host). Returns what was removed."""
+    removed = []
+    for path in scratch.glob(f"{WORK_DIR_PREFIX}*"):
+        try:
+            owner = json.loads((path / OWNER_FILE).read_text(encoding="utf-8"))
+            stale = isinstance(owner, dict) and processes.is_alive(owner) is False
+        except FileNotFoundError:
+            try:
+                stale = time.time() - path.stat().st_mtime > UNOWNED_STALE_SECONDS
+            except OSError:
+                continue
+        except (OSError, ValueError):
+            continue
+        if stale:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+# The steps of a training run, in order (each ends with a StepEvent).
+STEPS = ("contract", "training_set", "split", "train", "evaluate", "register")
 
 
 @dataclass(frozen=True)
@@ -76,12 +117,15 @@ class TrainResult:
     evaluation: dict[str, Any]
     steps: list[StepEvent] = field(default_factory=list)
     seconds: float = 0.0
+    # An earlier version with the same fingerprint (a rerun reproduced it): "fraud@1".
+    same_fingerprint_as: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "run": self.run_id,
             "model": self.model,
             "fingerprint": self.fingerprint,
+            "same_fingerprint_as": self.same_fingerprint_as,
             "training_set": self.training_set,
             "reused_training_set": self.reused_training_set,
             "metrics": self.metrics,
@@ -119,7 +163,11 @@ class TrainingService:
         runs: RunService,
         models: ModelRegistry,
         storage_root: Path,
+        protected: Sequence[Path] = (),
     ) -> None:
+        """``protected``: what train.py must never read (the workspace, its storage and
+        database, the audit key), though it lie inside the project or Python folders."""
+        self._protected = [storage_root, *protected]
         self._datasets = datasets
         self._features = features
         self._runs = runs
@@ -149,12 +197,10 @@ class TrainingService:
                 hint="write a train(ctx) function there (docs/training.md), or point "
                 "training.entry in gp.yaml at your file",
             )
-        if config.gates is not None:
-            self._check_gates(config.gates)
         from goldenpath.registry.cards import check_fields
 
         try:
-            check_fields(config.card)
+            check_fields(config.card, self._models.limits)
         except InvalidInput as exc:
             raise InvalidInput(f"gp.yaml: training.card: {exc.message}", hint=exc.hint) from None
         plan = _Plan(config, resolved, project, entry.read_bytes())
@@ -204,6 +250,8 @@ class TrainingService:
         config = plan.config
         started = time.perf_counter()
         steps: list[StepEvent] = []
+        if self._scratch.is_dir():
+            sweep_stale_work_dirs(self._scratch)
 
         def done(step: str, detail: str, since: float) -> None:
             event = StepEvent(step, detail, time.perf_counter() - since)
@@ -222,9 +270,18 @@ class TrainingService:
             source="pipeline",
             rerun_of=plan.rerun_of,
         )
+        # The heartbeat, written while this process works: a reader elsewhere that finds it
+        # stale marks the run failed (process lost); ``lost`` is set if one already has.
+        keeper = run.keep_alive()
+        lost = keeper.__enter__()
         step = "contract"
         try:
-            run.set_environment(capture(plan.project_dir, config.seed))
+            run.set_environment(
+                {
+                    **capture(plan.project_dir, config.seed),
+                    "sandbox": sandbox.describe(network=config.network),
+                }
+            )
             run.log_artifact(
                 CONFIG_ARTIFACT,
                 json.dumps(
@@ -268,18 +325,26 @@ class TrainingService:
 
             step = "train"
             since = time.perf_counter()
-            with tempfile.TemporaryDirectory(prefix="gp-train-", dir=self._scratch_dir()) as tmp:
+            with tempfile.TemporaryDirectory(
+                prefix=f"{TRAIN_WORKDIR_PREFIX}{run.id}-", dir=self._scratch_dir()
+            ) as tmp:
                 workdir = Path(tmp)
-                outcome, log_text = self._train_in_child(workdir, plan, train_df, valid_df, inputs)
+                write_owner(workdir)
+                # The validation rows exactly as the training process will read them, held
+                # here: the child can rewrite its copy in the work dir, never this one.
+                valid_bytes = _parquet_bytes(valid_df)
+                valid_df = pd.read_parquet(io.BytesIO(valid_bytes))
+                outcome, log_text = self._train_in_child(
+                    workdir, plan, train_df, valid_bytes, inputs, lost
+                )
                 run.log_artifact(LOG_ARTIFACT, log_text)
                 failure = outcome.failure(config.time_limit)
                 if failure is not None:
                     raise _StepError(*failure)
                 from goldenpath.registry.packaging import Package
 
+                # Only the model artifact is read back from the work dir.
                 package = Package.read(workdir / child.PACKAGE_DIR)
-                # The rows exactly as the training process read (and scored) them.
-                valid_df = pd.read_parquet(workdir / child.VALIDATION_ROWS)
             model_type = (outcome.result or {}).get("model_type", "model")
             done(
                 "train",
@@ -289,7 +354,11 @@ class TrainingService:
 
             step = "evaluate"
             since = time.perf_counter()
-            scores = np.asarray(package.scores, dtype=np.float64).reshape(-1)
+            # Scored here, by the ONNX graph (the model that is served), on the rows held
+            # here: not the native scores the training process wrote beside it.
+            from goldenpath.registry.scoring import package_scores
+
+            scores = package_scores(package, valid_df)
             evaluation = evaluate(
                 config.task,
                 valid_df[config.label].to_numpy(),
@@ -322,6 +391,8 @@ class TrainingService:
                 "feature_versions": self._features.versions_read_by(info.ref),
                 "contract_passed": passed,
                 "contracts": contracts,
+                # What the metrics at a threshold (f1) used: shown with them.
+                "threshold": evaluation.threshold,
             }
             version = self._models.register_package(
                 config.model,
@@ -337,7 +408,13 @@ class TrainingService:
             )
             model_ref = f"{version.name}@{version.version}"
             run.set_tag("model_version", model_ref)
-            done("register", f"{model_ref} (fingerprint {version.fingerprint[:12]})", since)
+            same_as = self._models.same_fingerprint(version)
+            done(
+                "register",
+                f"{model_ref} (fingerprint {version.fingerprint[:12]}"
+                + (f"; same fingerprint as {same_as}: the same model)" if same_as else ")"),
+                since,
+            )
             run.end("finished", cpu_s=outcome.cpu_s)
         except _StepError as exc:
             run.fail(exc.step, exc.message, exc.traceback)
@@ -350,10 +427,13 @@ class TrainingService:
 
             run.fail(step, f"{type(exc).__name__}: {exc}", traceback.format_exc())
             raise
+        finally:
+            keeper.__exit__(None, None, None)
         return TrainResult(
             run_id=run.id,
             model=model_ref,
             fingerprint=version.fingerprint,
+            same_fingerprint_as=same_as,
             training_set=info.ref,
             reused_training_set=reused,
             metrics={k: (v if np.isfinite(v) else None) for k, v in metrics.items()},
@@ -367,17 +447,6 @@ class TrainingService:
     def _scratch_dir(self) -> Path:
         self._scratch.mkdir(parents=True, exist_ok=True)
         return self._scratch
-
-    def _check_gates(self, gates: Mapping[str, Any]) -> None:
-        from goldenpath.registry.gates import GatesConfig
-
-        try:
-            GatesConfig.model_validate(gates)
-        except Exception as exc:
-            raise InvalidInput(
-                f"gp.yaml: training.gates: {exc}".splitlines()[0],
-                hint="docs/models.md lists the gates and their form",
-            ) from None
 
     def _original_contracts(self, original: Any) -> list[dict[str, Any]]:
         """The contract results of the run a rerun repeats (what its version recorded)."""
@@ -557,32 +626,54 @@ class TrainingService:
         workdir: Path,
         plan: _Plan,
         train_df: pd.DataFrame,
-        valid_df: pd.DataFrame,
+        valid_bytes: bytes,
         inputs: list[str],
+        lost: threading.Event,
     ) -> tuple[Any, bytes]:
         config = plan.config
         entry_path = workdir / "entry" / Path(config.entry_file).name
         entry_path.parent.mkdir()
         entry_path.write_bytes(plan.entry_source)
         train_df.to_parquet(workdir / child.TRAIN_ROWS, index=False)
-        valid_df.to_parquet(workdir / child.VALIDATION_ROWS, index=False)
+        (workdir / child.VALIDATION_ROWS).write_bytes(valid_bytes)
         request = {
             "entry_path": str(entry_path),
             "function": config.entry_function,
             "project_dir": str(plan.project_dir),
             "params": plan.params,
             "seed": config.seed,
+            # What packaging checks in the child (it reads no workspace config).
+            "packaging_limits": self._models.limits.model_dump(
+                include={"model_features_max", "model_validation_rows_max"}
+            ),
             "task": config.task,
             "label": config.label,
             "features": inputs,
+            "limits": config.limits.for_child(),
+            "sandbox": sandbox.plan(
+                workdir, plan.project_dir, self._protected, network=config.network
+            ),
         }
         (workdir / child.REQUEST).write_text(json.dumps(request), encoding="utf-8")
-        log_path = workdir / "train.log"
-        outcome = run_child(workdir, time_limit=config.time_limit, log_path=log_path)
+        log_path = workdir / TRAIN_LOG
+        outcome = run_child(
+            workdir,
+            time_limit=config.time_limit,
+            log_path=log_path,
+            stop=lost,
+            cpu_seconds=config.limits.cpu_seconds,
+            environment=config.environment,
+        )
         log = log_path.read_bytes()
         if len(log) > LOG_BYTES_MAX:
             log = b"[... the start of the log is cut ...]\n" + log[-LOG_BYTES_MAX:]
         return outcome, log
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
 
 
 def _inputs(config: TrainingConfig, table: pa.Table, refs: list[str]) -> list[str]:
@@ -708,7 +799,18 @@ def _split(
 
 
 def _metric_line(evaluation: Evaluation) -> str:
-    parts = []
-    for name, value in evaluation.metrics.items():
-        parts.append(f"{name} {value:.4f}" if np.isfinite(value) else f"{name} NaN")
-    return "  ".join(parts) + f" on {evaluation.rows:,} validation rows"
+    """The threshold-free metrics, then those at the threshold, naming it: ``roc_auc 0.81
+    ... | at threshold 0.5: f1 0.0000`` (an F1 of 0 on rare fraud is the threshold's doing)."""
+    from goldenpath.registry.metrics import AT_THRESHOLD
+
+    def shown(name: str, value: float) -> str:
+        return f"{name} {value:.4f}" if np.isfinite(value) else f"{name} NaN"
+
+    free = [shown(k, v) for k, v in evaluation.metrics.items() if k not in AT_THRESHOLD]
+    fixed = [shown(k, v) for k, v in evaluation.metrics.items() if k in AT_THRESHOLD]
+    line = "  ".join(free)
+    if fixed and evaluation.threshold is not None:
+        line += f"  | at threshold {evaluation.threshold:g}: " + "  ".join(fixed)
+    elif fixed:
+        line += "  " + "  ".join(fixed)
+    return line + f" on {evaluation.rows:,} validation rows"

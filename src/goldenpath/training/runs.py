@@ -15,11 +15,13 @@ runs, ``get`` finds a run anywhere the principal may read it (``run.read``); wri
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import math
 import platform
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -28,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, select, update
 
+from goldenpath.core import processes
 from goldenpath.core.actor import Actor
 from goldenpath.core.artifacts import Artifact, ArtifactStore
 from goldenpath.core.clock import utcnow
@@ -290,6 +293,13 @@ _INSERT_PARAMS = run_params.insert()
 _INSERT_HISTORY = run_metric_history.insert()
 _INSERT_RUN = runs.insert()
 _RUN_STATE = select(runs.c.status, runs.c.started_at).where(runs.c.id == bindparam("run_id"))
+_HEARTBEAT = (
+    update(runs)
+    .where(runs.c.id == bindparam("run_id"), runs.c.status == "running")
+    .values(heartbeat_at=bindparam("now"))
+)
+LOST_STEP = "lost"
+LOST_REASON = "process lost"
 _END_RUN = (
     update(runs)
     .where(runs.c.id == bindparam("run_id"), runs.c.status == "running")
@@ -471,6 +481,36 @@ class ActiveRun(RunLogger):
         self.flush()
         return self._service.get(self.id)
 
+    @contextlib.contextmanager
+    def keep_alive(self) -> Iterator[threading.Event]:
+        """Write the run's heartbeat now and every ``limits.run_heartbeat_seconds`` until the
+        block ends (a daemon thread). The event it yields is set if a write finds the run no
+        longer running (a reader judged it lost): the caller should stop its work."""
+        ended = threading.Event()
+        stop = threading.Event()
+        interval = self._service._limits.run_heartbeat_seconds
+
+        def beat() -> None:
+            try:
+                if not self._service._beat(self.id):
+                    ended.set()
+            except Exception:  # a database that is away for a moment: the next beat retries
+                pass
+
+        beat()
+
+        def loop() -> None:
+            while not stop.wait(interval) and not ended.is_set():
+                beat()
+
+        thread = threading.Thread(target=loop, name="gp-run-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield ended
+        finally:
+            stop.set()
+            thread.join()
+
 
 def _artifact_name(name: object) -> str:
     if not isinstance(name, str) or not name or not name.isprintable() or name != name.strip():
@@ -481,6 +521,12 @@ def _artifact_name(name: object) -> str:
     if len(name) > ARTIFACT_NAME_CHARS_MAX:
         raise InvalidInput(f"an artifact name is at most {ARTIFACT_NAME_CHARS_MAX} characters")
     return name
+
+
+# The training process's output, kept as an artifact of its run by gp train; while it runs it
+# is written in the run's work dir, named TRAIN_WORKDIR_PREFIX + run id + "-" + random.
+TRAIN_LOG = "train.log"
+TRAIN_WORKDIR_PREFIX = "gp-train-"
 
 
 class RunService:
@@ -498,6 +544,7 @@ class RunService:
     ) -> None:
         self._store = store
         self._artifacts = ArtifactStore(storage_root)
+        self._scratch = storage_root / "tmp"
         self._actor = actor
         self._access = access
         self._project = project
@@ -520,8 +567,12 @@ class RunService:
         """Start a run in the workspace's project and return it, open for logging.
 
         ``experiment`` defaults to the project's name; ``name`` to a readable one
-        (``swift-heron-417``). Use it as a context manager, or call ``end()``/``fail()``."""
-        info = self.create(
+        (``swift-heron-417``). Use it as a context manager, or call ``end()``/``fail()``.
+
+        The run records this process's identity (:mod:`goldenpath.core.processes`): once the
+        process is gone, the next reader on this machine marks the run failed, "process
+        lost"."""
+        info = self._create(
             name,
             experiment=experiment,
             params=params,
@@ -529,6 +580,7 @@ class RunService:
             seed=seed,
             source=source,
             rerun_of=rerun_of,
+            process=processes.identity(),
         )
         return ActiveRun(self, info)
 
@@ -544,7 +596,34 @@ class RunService:
         rerun_of: str | None = None,
         environment: Mapping[str, Any] | None = None,
     ) -> RunInfo:
-        """Record a new running run (what ``start`` and the HTTP API do) and return it."""
+        """Record a new running run (what ``start`` and the HTTP API do) and return it.
+
+        It records no owning process (the caller is elsewhere), so it is never judged lost:
+        end it with :meth:`end`."""
+        return self._create(
+            name,
+            experiment=experiment,
+            params=params,
+            tags=tags,
+            seed=seed,
+            source=source,
+            rerun_of=rerun_of,
+            environment=environment,
+        )
+
+    def _create(
+        self,
+        name: str | None = None,
+        *,
+        experiment: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        seed: int | None = None,
+        source: str = "notebook",
+        rerun_of: str | None = None,
+        environment: Mapping[str, Any] | None = None,
+        process: dict[str, Any] | None = None,
+    ) -> RunInfo:
         self._access.require("run.write", self._project)
         experiment = validate_name(experiment or self._project, kind="experiment name")
         if source not in SOURCES:
@@ -591,6 +670,8 @@ class RunService:
                     duration_s=None,
                     cpu_s=None,
                     created_by=self._actor.name,
+                    process=process,
+                    heartbeat_at=None,
                 ),
             )
             write_log(conn, run_id, pending)
@@ -744,6 +825,62 @@ class RunService:
             found = self._load(conn, [run_id])
         return found[0]
 
+    def train_log(self, run: str) -> str:
+        """The output of a ``gp train`` run's training process (its ``train.log``): the stored
+        artifact once the run has ended, the live file while it runs. Needs ``run.read``."""
+        info = self.get(run)
+        stored = self._train_log_artifact(info)
+        if stored is not None:
+            return stored
+        live = self._live_train_log(info.id)
+        if info.status == "running" and live is not None:
+            return live.read_bytes().decode("utf-8", "replace")
+        raise NotFound(
+            f"run {info.short_id} has no {TRAIN_LOG}"
+            + (" yet" if info.status == "running" else ""),
+            hint="only gp train keeps one (its training process's output); a run logged from "
+            "a notebook has none",
+        )
+
+    def follow_train_log(self, run: str, *, poll_seconds: float = 0.5) -> Iterator[str]:
+        """``train_log``, then each new part as the training process writes it, until the
+        run ends (then what the stored artifact holds beyond what was yielded)."""
+        import time
+
+        info = self.get(run)
+        sent = 0
+        while True:
+            stored = self._train_log_artifact(info)
+            if stored is not None:
+                if len(stored) > sent:
+                    yield stored[sent:]
+                return
+            live = self._live_train_log(info.id)
+            if live is not None:
+                try:
+                    text = live.read_bytes().decode("utf-8", "replace")
+                except OSError:  # removed as the run ended: the artifact has it
+                    text = ""
+                if len(text) > sent:
+                    yield text[sent:]
+                    sent = len(text)
+            if info.status != "running":
+                return
+            time.sleep(poll_seconds)
+            info = self.get(info.id)
+
+    def _train_log_artifact(self, info: RunInfo) -> str | None:
+        for artifact in info.artifacts:
+            if artifact["name"] == TRAIN_LOG:
+                return self._artifacts.read_bytes(artifact["digest"]).decode("utf-8", "replace")
+        return None
+
+    def _live_train_log(self, run_id: str) -> Path | None:
+        """The training process's output while it runs, in its work dir (named after the
+        run by the pipeline: ``storage/tmp/gp-train-RUNID-*/train.log``)."""
+        found = sorted(self._scratch.glob(f"{TRAIN_WORKDIR_PREFIX}{run_id}-*/{TRAIN_LOG}"))
+        return found[0] if found else None
+
     def list(
         self,
         filter: str | None = None,
@@ -782,7 +919,9 @@ class RunService:
                 ids += [row[0] for row in conn.execute(query.limit(limit - len(ids)))]
                 if len(ids) >= limit:
                     break
-            return self._load(conn, ids)
+            found = self._load(conn, ids)
+        # A run judged lost while it was read is no longer one of the running runs asked for.
+        return found if status is None else [r for r in found if r.status == status]
 
     def compare(self, a: str, b: str) -> RunComparison:
         """Two runs' params and metrics side by side, with differences marked."""
@@ -814,6 +953,77 @@ class RunService:
             row["differs"] = row["key"] not in ("duration_s", "cpu_s") and row["a"] != row["b"]
         return RunComparison(first, second, rows(first.params, second.params), metrics, attributes)
 
+    # -- lost runs -----------------------------------------------------------------------------
+
+    def _beat(self, run_id: str) -> bool:
+        """Write a running run's heartbeat; False if it is no longer running."""
+        with self._store.begin() as conn:
+            return bool(conn.execute(_HEARTBEAT, {"run_id": run_id, "now": utcnow()}).rowcount)
+
+    def _lost(self, rows: Any) -> dict[str, Any]:
+        """The rows of running runs whose process is gone (judged on this machine) or whose
+        heartbeat is older than ``limits.run_lost_after_seconds``, after marking each failed
+        ("process lost"): {id: the row as it is now}."""
+        now = utcnow()
+        found = {}
+        for row in rows:
+            if row.status != "running" or (row.process is None and row.heartbeat_at is None):
+                continue
+            why = lost_because(row.process, row.heartbeat_at, now, self._limits)
+            if why is not None:
+                self.mark_lost(row.id, row.heartbeat_at, why)
+                found[row.id] = row
+        if not found:
+            return {}
+        with self._store.connect() as conn:  # as they are now (marked by us or by another)
+            fresh = conn.execute(
+                select(runs, projects.c.name.label("project"))
+                .join(projects, projects.c.id == runs.c.project_id)
+                .where(runs.c.id.in_(list(found)))
+            )
+            return {r.id: r for r in fresh}
+
+    def mark_lost(self, run_id: str, heartbeat_at: datetime | None, why: str) -> bool:
+        """End a running run failed, "process lost: ``why``", and audit it, if it is still
+        running with the heartbeat this reader saw; True if this call marked it. The UPDATE is
+        conditional, so of two readers that judge the same run at once only one marks and
+        audits it, and a heartbeat written since the judgement keeps the run running."""
+        now = utcnow()
+        heartbeat = (
+            runs.c.heartbeat_at.is_(None)
+            if heartbeat_at is None
+            else runs.c.heartbeat_at == heartbeat_at
+        )
+        message = f"{LOST_REASON}: {why}"
+        error = clip_error(LOST_STEP, message, "")
+        with self._store.begin() as conn:
+            state = conn.execute(_RUN_STATE, {"run_id": run_id}).first()
+            if state is None:
+                return False
+            duration = max((now - state.started_at).total_seconds(), 0.0)
+            marked = conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.status == "running", heartbeat)
+                .values(status="failed", ended_at=now, duration_s=duration, error=error)
+            )
+            if marked.rowcount != 1:
+                return False
+            audit.record(
+                conn,
+                self._actor,
+                "run.fail",
+                "run",
+                run_id,
+                {
+                    "status": "failed",
+                    "duration_s": round(duration, 3),
+                    "step": LOST_STEP,
+                    "reason": LOST_REASON,
+                    "message": message[:200],
+                },
+            )
+        return True
+
     # -- helpers -------------------------------------------------------------------------------
 
     def _project_id(self, conn: Connection, name: str, missing_ok: bool = False) -> Any:
@@ -828,7 +1038,8 @@ class RunService:
         return found
 
     def _resolve(self, conn: Connection, run: str) -> tuple[str, str]:
-        """A run's full id and its project's name, from its id or a unique prefix."""
+        """A run's full id and its project's name, from its id or a unique prefix, among the
+        runs the caller may read (any other is :class:`NotFound`, as a missing one)."""
         if not isinstance(run, str):
             raise InvalidInput(f"a run id is text, got {type(run).__name__}")
         wanted = run.strip().upper()
@@ -846,6 +1057,11 @@ class RunService:
             .order_by(runs.c.id)
             .limit(2)
         )
+        # Only the runs the caller may read: one it may not answers exactly like a missing
+        # one (and a prefix is never "ambiguous" because of runs it cannot see).
+        readable = self._access.projects_with("run.read")
+        if readable is not None:
+            query = query.where(projects.c.name.in_(sorted(readable)))
         found = conn.execute(query).all()
         if not found:
             raise NotFound(f"no run {run!r}", hint="see the runs with: gp runs list")
@@ -901,6 +1117,9 @@ class RunService:
             .order_by(run_artifacts.c.name)
         ):
             artifacts[run_id].append({"name": name, "digest": digest, "size": size})
+        lost = self._lost(rows.values())
+        if lost:
+            rows = {**rows, **lost}
         shorts = short_ids(conn, ids)
         result = []
         for run_id in ids:
@@ -931,6 +1150,24 @@ class RunService:
                 )
             )
         return result
+
+
+def lost_because(
+    process: Mapping[str, Any] | None, heartbeat_at: datetime | None, now: datetime, limits: Limits
+) -> str | None:
+    """Why a running run that records ``process`` and ``heartbeat_at`` is lost, or None if
+    nothing says so: its process is gone (a reader on its machine can tell), or its heartbeat
+    is older than ``limits.run_lost_after_seconds`` (any reader, on any machine)."""
+    if process is not None and processes.is_alive(dict(process)) is False:
+        return f"process {process.get('pid')} on {process.get('host')} is gone"
+    if heartbeat_at is not None:
+        age = (now - heartbeat_at).total_seconds()
+        if age > limits.run_lost_after_seconds:
+            return (
+                f"no heartbeat for {age:,.0f} s (limits.run_lost_after_seconds is "
+                f"{limits.run_lost_after_seconds:g})"
+            )
+    return None
 
 
 def search_queries(

@@ -3,6 +3,7 @@ time passes, pushes, incremental == full, backfills, bad keys and limits."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 
 import goldenpath
-from goldenpath.core.errors import Conflict, InvalidInput, NotFound, ValidationFailed
+from goldenpath.core.errors import (
+    Conflict,
+    GoldenpathError,
+    InvalidInput,
+    NotFound,
+    ValidationFailed,
+)
 from goldenpath.core.ids import new_id
 from goldenpath.core.limits import Limits
 from goldenpath.features import (
@@ -26,7 +33,7 @@ from goldenpath.features import (
     SqlSource,
 )
 from goldenpath.features.online import OnlineStore
-from goldenpath.features.online_service import OnlineFeatures
+from goldenpath.features.online_service import OnlineFeatures, OnlineResult
 from goldenpath.features.project import Definitions
 from tests.conftest import write
 from tests.features.online.reference import Row, row_value, window_value
@@ -77,6 +84,7 @@ def _ingest(
             "ts": pa.array([r["ts"] for r in rows], TS),
             "amount": pa.array([r["amount"] for r in rows], pa.float64()),
             "merchant": pa.array([r["merchant"] for r in rows], pa.string()),
+            "created": pa.array([r.get("created") for r in rows], TS),
         }
     )
     path = tmp / f"{new_id()}.parquet"
@@ -97,6 +105,8 @@ def _random_rows(rng: random.Random, count: int, users: int = 8) -> list[Row]:
                 "ts": T0 + timedelta(minutes=rng.randrange(0, 3 * 24 * 60, 7)),
                 "amount": None if rng.random() < 0.1 else round(rng.uniform(1, 100), 2),
                 "merchant": rng.choice(["a", "b", "c", None]),
+                # few distinct values, and nulls: ties in created time happen too
+                "created": rng.choice([None, T0, T0 + timedelta(hours=1), T0 + timedelta(days=9)]),
             }
         )
     return rows
@@ -132,11 +142,52 @@ def _expected(view: FeatureView, rows: list[Row], key: int, at: datetime) -> dic
     return out
 
 
+def _both(
+    online: OnlineFeatures,
+    store: OnlineStore,
+    entity_rows: list[dict[str, Any]],
+    refs: list[str],
+    at: datetime | None = None,
+) -> OnlineResult:
+    """The lookup blocking and awaited (``online_async``: Redis' reads through
+    ``redis.asyncio``, SQLite's inline): the same answer, or the same error."""
+
+    async def awaited() -> OnlineResult:
+        try:
+            return await online.online_async(entity_rows, refs, at=at)
+        finally:
+            reads = store.async_reads()
+            if reads is not None:
+                await reads.aclose()
+
+    try:
+        blocking = online.online(entity_rows, refs, at=at)
+    except GoldenpathError as exc:
+        with pytest.raises(type(exc)) as raised:
+            asyncio.run(awaited())
+        assert str(raised.value) == str(exc)
+        raise
+    got = asyncio.run(awaited())
+    assert (got.values, got.statuses) == (blocking.values, blocking.statuses)
+    if at is not None:
+        assert got.ages == blocking.ages
+    return blocking
+
+
 def _check(
-    online: OnlineFeatures, view: FeatureView, rows: list[Row], at: datetime, users: int = 8
+    online: OnlineFeatures,
+    view: FeatureView,
+    rows: list[Row],
+    at: datetime,
+    users: int = 8,
+    store: OnlineStore | None = None,
 ) -> None:
     entity_rows = [{"user_id": k} for k in range(users + 1)]  # the last one has no rows
-    got = online.online(entity_rows, [f"{view.name}:{n}" for n in ALL], at=at).to_rows()
+    refs = [f"{view.name}:{n}" for n in ALL]
+    if store is not None:
+        got = _both(online, store, entity_rows, refs, at).to_rows()
+    else:
+        got = online.online(entity_rows, refs, at=at).to_rows()
     for key, row in enumerate(got):
         expected = _expected(view, rows, key, at)
         for name in ALL:
@@ -163,15 +214,21 @@ def test_values_match_the_rules_as_time_passes(
     _ingest(module_ws, dataset, rows[150:], tmp_path)
     # exact duplicates of existing rows: each counts as an event
     dupes = [dict(r) for r in rows[:20]]
+    # and rows tied with each entity's newest event, created earlier, later or not at all:
+    # at the instants checked (from the newest event on) the created time decides these
+    for key in range(8):
+        newest = max((r for r in rows if r["user_id"] == key), key=lambda r: r["ts"])
+        for created in (None, T0 - timedelta(days=1), T0 + timedelta(days=5)):
+            dupes.append({**newest, "amount": float(key) + 0.5, "created": created})
     _ingest(module_ws, dataset, dupes, tmp_path)
     rows += dupes
-    view = _view(dataset, ttl="1d")
+    view = _view(dataset, ttl="1d", created_timestamp="created")
     online = _service(module_ws, store, view)
     result = online.materialize()
-    assert result.views[0].mode == "full" and result.views[0].rows_read == 320
+    assert result.views[0].mode == "full" and result.views[0].rows_read == 344
     assert result.views[0].dataset_versions == {dataset: [1, 2, 3]}
     for at in _instants(rows):
-        _check(online, view, rows, at)
+        _check(online, view, rows, at, store=store)
 
 
 def test_statuses_ttl_and_ages(
@@ -196,10 +253,16 @@ def test_statuses_ttl_and_ages(
     assert got.values["amount"] == [-1.0, 7.0, -1.0, -1.0]  # the default when not live
     assert got.ages["amount"] == [7230.0, 3630.0, None, None]
     assert got.values["tx_10m"] == [0, 0, 0, 0]
-    assert got.statuses["tx_10m"] == ["missing"] * 4
+    # a count over a window without events is a known 0; a null key is no entity
+    assert got.statuses["tx_10m"] == ["present", "present", "present", "missing"]
+    assert got.ages["tx_10m"] == [None] * 4
     # exactly at the TTL the value is still live (T - event <= ttl)
     edge = online.online([{"user_id": 1}], [f"{view.name}:amount"], at=T0 + timedelta(hours=2))
     assert edge.statuses["amount"] == ["present"] and edge.values["amount"] == [5.0]
+    # one microsecond later it is not
+    past = T0 + timedelta(hours=2, microseconds=1)
+    late = online.online([{"user_id": 1}], [f"{view.name}:amount"], at=past)
+    assert late.statuses["amount"] == ["expired"] and late.values["amount"] == [-1.0]
 
 
 def test_ties_are_broken_by_version_then_position(
@@ -239,6 +302,33 @@ def test_ties_are_broken_by_version_then_position(
         assert got.values["amounts_1h"][0] == 3  # counting a column skips its nulls
 
 
+def test_created_time_breaks_ties_for_one_key_as_for_many(
+    module_ws: goldenpath.Workspace, store: OnlineStore, tmp_path: Path
+) -> None:
+    dataset = _unique("tx")
+    same = T0 + timedelta(hours=3)
+
+    def row(amount: float, created: datetime | None) -> Row:
+        return {"user_id": 1, "ts": same, "amount": amount, "merchant": "a", "created": created}
+
+    # The latest created time wins, whatever the version or position: a null created time
+    # is lowest, and a later version created earlier loses.
+    first = [row(1.0, same), row(2.0, same + timedelta(minutes=9)), row(3.0, None)]
+    second = [row(4.0, same + timedelta(minutes=1)), row(5.0, None)]
+    _ingest(module_ws, dataset, first, tmp_path)
+    _ingest(module_ws, dataset, second, tmp_path)
+    rows = first + second
+    view = _view(dataset, created_timestamp="created")
+    online = _service(module_ws, store, view)
+    online.materialize()
+    refs = [f"{view.name}:amount", f"{view.name}:tx_10m"]
+    assert row_value(view, rows, 1, same, "amount") == 2.0  # the reference reads created times
+    for entity_rows in ([{"user_id": 1}], [{"user_id": 1}, {"user_id": 2}]):
+        got = online.online(entity_rows, refs, at=same)
+        assert got.values["amount"][0] == 2.0 and got.values["tx_10m"][0] == 5, entity_rows
+    _check(online, view, rows, same, users=2, store=store)
+
+
 def test_incremental_equals_full_and_overwrite_rebuilds(
     module_ws: goldenpath.Workspace, store: OnlineStore, tmp_path: Path
 ) -> None:
@@ -271,7 +361,7 @@ def test_incremental_equals_full_and_overwrite_rebuilds(
     fresh = [{"user_id": 3, "ts": T0, "amount": 1.5, "merchant": "z"}]
     _ingest(module_ws, dataset, fresh, tmp_path, mode="overwrite")
     assert online.materialize().views[0].mode == "full"
-    _check(online, view, fresh, T0 + timedelta(minutes=5))
+    _check(online, view, fresh, T0 + timedelta(minutes=5), store=store)
 
 
 def test_backfill_upserts_a_time_range(
@@ -293,7 +383,7 @@ def test_backfill_upserts_a_time_range(
     result = online.materialize(start=T0, end=T0 + timedelta(minutes=10)).views[0]
     assert (result.mode, result.rows_read) == ("backfill", 2)
     assert result.event_start == T0 and result.event_end == T0 + timedelta(minutes=5)
-    _check(online, view, rows, T0 + timedelta(minutes=25), users=2)
+    _check(online, view, rows, T0 + timedelta(minutes=25), users=2, store=store)
 
 
 def test_push_updates_rows_and_windows_and_the_offline_log(
@@ -315,7 +405,7 @@ def test_push_updates_rows_and_windows_and_the_offline_log(
         row["_version"], row["_position"] = 2, position
     # the offline log holds exactly what is served
     assert module_ws.datasets.read(f"{dataset}@2").num_rows == 3
-    _check(online, view, rows + pushed, T0 + timedelta(minutes=5), users=3)
+    _check(online, view, rows + pushed, T0 + timedelta(minutes=5), users=3, store=store)
     # the push advanced the recorded state: nothing left to materialise
     assert online.materialize().views[0].mode == "unchanged"
 
@@ -465,7 +555,7 @@ def test_on_demand_features_run_on_online_inputs(
     )
     assert got.values == {"amount": [30.0, -1.0], "ratio": [1.5, None], "above_max": [True, True]}
     with pytest.raises(InvalidInput, match="lacks request field 'request_amount'"):
-        online.online([{"user_id": 1}], [f"{odfv.name}:ratio"], at=T0)
+        online.online([{"user_id": 1}], [f"{odfv.name}:ratio"], at=T0 + timedelta(minutes=2))
 
 
 def test_nan_is_null_on_every_store(
@@ -510,3 +600,77 @@ def test_a_new_definition_is_materialised_in_full_and_old_readers_are_told(
     assert new_online.online([{"user_id": 1}], [ref], at=T0).values == {"amount": [40.0]}
     with pytest.raises(Conflict, match="rewritten under another version"):
         old_online.online([{"user_id": 1}], [ref], at=T0)  # planned before: told, not misled
+
+
+def test_a_changed_window_is_a_new_version_rebuilt_online(
+    module_ws: goldenpath.Workspace, store: OnlineStore, tmp_path: Path
+) -> None:
+    dataset = _unique("tx")
+    rows = [
+        {"user_id": 1, "ts": T0 + timedelta(minutes=m), "amount": 1.0, "merchant": "a"}
+        for m in (0, 30, 50)
+    ]
+    _ingest(module_ws, dataset, rows, tmp_path)
+    name = _unique("w")
+
+    def windowed(window: str) -> FeatureView:
+        return FeatureView(
+            name=name,
+            entities=[USER],
+            source=dataset,
+            timestamp="ts",
+            aggregations=[Aggregation(name="n", function="count", window=window)],
+        )
+
+    hour, quarter = windowed("1h"), windowed("15m")
+    assert hour.version_hash != quarter.version_hash
+    _service(module_ws, store, hour).materialize()
+    old = store.layout(name)
+    assert old is not None and old.retention_us == 3_600 * 1_000_000
+    at = T0 + timedelta(minutes=55)
+    online = _service(module_ws, store, quarter)
+    assert online.materialize().views[0].mode == "full"
+    new = store.layout(name)
+    assert new is not None and new.definition_hash == quarter.version_hash
+    assert new.retention_us == 900 * 1_000_000
+    assert online.online([{"user_id": 1}], [f"{name}:n"], at=at).values == {"n": [1]}
+
+
+def test_an_instant_the_store_no_longer_answers_is_refused(
+    module_ws: goldenpath.Workspace, store: OnlineStore, tmp_path: Path
+) -> None:
+    """Before an entity's oldest kept row (its newest event as of the last write), rows may
+    have been pruned: the lookup is refused naming the window, never answered as missing."""
+    dataset = _unique("tx")
+    rows = [
+        {"user_id": 1, "ts": T0 + timedelta(hours=h), "amount": float(h), "merchant": "a"}
+        for h in (0, 1, 2)
+    ]
+    future = datetime.now(UTC) + timedelta(days=30)  # dated after now: nothing pruned for it
+    rows.append({"user_id": 5, "ts": future, "amount": 9.0, "merchant": "f"})
+    _ingest(module_ws, dataset, rows, tmp_path)
+    view = _view(dataset, ttl="1d")
+    online = _service(module_ws, store, view)
+    online.materialize()
+    refs = [f"{view.name}:amount", f"{view.name}:amount_sum_1h", f"{view.name}:tx_10m"]
+    before = T0 + timedelta(minutes=90)  # user 1 had amount 1.0 then: the store kept only 2.0
+    window = r"for user_id=1 from 2026-03-01T02:00:00\+00:00 on .* 2026-03-01T01:30:00\+00:00"
+    for entity_rows in ([{"user_id": 1}], [{"user_id": 2}, {"user_id": 1}]):
+        with pytest.raises(InvalidInput, match=window):
+            _both(online, store, entity_rows, refs, at=before)
+        with pytest.raises(InvalidInput, match=window):  # aggregations alone too
+            _both(online, store, entity_rows, [f"{view.name}:tx_10m"], at=before)
+    # From the oldest kept row on, the answer is exact; an unknown entity is missing, and an
+    # entity whose only row is still in the future is answered as having none yet.
+    edge = T0 + timedelta(hours=2)
+    got = _both(online, store, [{"user_id": 1}, {"user_id": 2}, {"user_id": 5}], refs, at=edge)
+    assert got.values == {
+        "amount": [2.0, -1.0, -1.0],
+        "amount_sum_1h": [2.0, None, None],
+        "tx_10m": [1, 0, 0],
+    }
+    assert got.statuses["amount"] == ["present", "missing", "missing"]
+    assert got.statuses["tx_10m"] == ["present", "present", "present"]
+    assert got.statuses["amount_sum_1h"] == ["present", "missing", "missing"]
+    now = online.online([{"user_id": 1}, {"user_id": 5}], refs)  # now: always answered
+    assert now.values["amount"] == [-1.0, -1.0] and now.statuses["amount"] == ["expired", "missing"]

@@ -132,12 +132,49 @@ class OnlineStore(Protocol):
         for :meth:`read_rows`)."""
         ...
 
+    def oldest_rows(self, layout: ViewLayout, keys: Sequence[str]) -> list[int | None]:
+        """Per key, the event time (microseconds) of the oldest row the store keeps, or None
+        if it keeps none (:class:`Conflict` as for :meth:`read_rows`). Rows older than it may
+        have been pruned: the store is exact for that entity from this instant on."""
+        ...
+
+    def entity_keys(self, layout: ViewLayout, limit: int) -> list[str]:
+        """Up to ``limit`` entity keys the store holds rows for, in the backend's own order
+        (what a deploy's freshness check samples; :class:`Conflict` as for :meth:`read_rows`)."""
+        ...
+
     def drop(self, view: str) -> None:
         """Remove every value and the layout of ``view``."""
         ...
 
+    def async_reads(self) -> AsyncReads | None:
+        """The reads as coroutines on the running event loop, for a store across the network
+        (Redis), so an inference server's lookup never blocks its loop; None for a local store
+        (SQLite: a read is microseconds, cheaper on the loop than any hand-off)."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
+        ...
+
+
+class AsyncReads(Protocol):
+    """:meth:`OnlineStore.read_rows`, ``read_events`` and ``oldest_rows`` as coroutines, with
+    the same answers and errors. Cancelling one (a lookup's time limit) leaves the store
+    usable: the connection it was using is dropped, not reused half-read."""
+
+    async def read_rows(
+        self, layout: ViewLayout, keys: Sequence[str], at_us: int
+    ) -> list[StoredRow | None]: ...
+
+    async def read_events(
+        self, layout: ViewLayout, keys: Sequence[str], start_us: int, end_us: int
+    ) -> list[list[StoredEvent]]: ...
+
+    async def oldest_rows(self, layout: ViewLayout, keys: Sequence[str]) -> list[int | None]: ...
+
+    async def aclose(self) -> None:
+        """Release this loop's connections (a process that ends need not)."""
         ...
 
 

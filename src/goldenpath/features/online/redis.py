@@ -12,6 +12,10 @@ written); a full rebuild replaces entity by entity, so a crash mid-rebuild leave
 readable with either its old or its new values, and the next run redoes it. A new definition is
 written under a new tag, then the layout switches to it, then the old tag's keys are removed:
 readers see the old values or the new ones, never a mix within a view.
+
+Reads have an awaitable twin (:class:`AsyncRedisReads`, ``redis.asyncio``) for an inference
+server's event loop: the same commands and reply parsing (``_queue_ranges``, ``_checked``,
+``_rows``), so the two paths cannot drift.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
 _EV = 20  # the event time again (offset, 20 digits): read without Redis' score parsing
 _PREFIX = _EV + 41  # then 19 digits created, 10 version, 12 position
 _CHUNK = 2_000
+ASYNC_CONNECTIONS = 32  # per event loop (an inference server's): see AsyncRedisReads
 
 # Per entity key: drop rows older than the newest row <= now (ties kept), or events older than
 # the window of the newest event <= now. ARGV: now, window (-1 for rows).
@@ -75,6 +80,7 @@ class RedisOnlineStore:
         self._redis: redis_lib.Redis = redis.Redis.from_url(url, socket_connect_timeout=5)
         self._errors: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
         self._prune = self._redis.register_script(_PRUNE)
+        self._async: AsyncRedisReads | None = None
         try:
             self._redis.ping()
         except self._errors as exc:
@@ -174,15 +180,7 @@ class RedisOnlineStore:
             layout,
             [(self._key(layout, "r", key), at_us, "-inf", True) for key in keys],
         )
-        found: list[StoredRow | None] = []
-        for reply in replies:
-            if not reply:
-                found.append(None)
-            else:
-                member = reply[0]
-                event = int(member[:_EV]) + NO_CREATED
-                found.append((event, tuple(json.loads(member[_PREFIX:]))))
-        return found
+        return _rows(replies)
 
     def read_events(
         self, layout: ViewLayout, keys: Sequence[str], start_us: int, end_us: int
@@ -195,27 +193,157 @@ class RedisOnlineStore:
         )
         return [_events(reply) for reply in replies]
 
+    def oldest_rows(self, layout: ViewLayout, keys: Sequence[str]) -> list[int | None]:
+        if not keys:
+            return []
+        try:
+            with self._redis.pipeline(transaction=False) as pipe:
+                pipe.get(f"{self._ns}{layout.view}:layout")
+                for key in keys:
+                    pipe.zrange(self._key(layout, "r", key), 0, 0)  # the lowest member
+                replies = pipe.execute()
+        except self._errors as exc:
+            raise BackendUnavailable(f"Redis online store unreachable: {exc}") from None
+        return [int(r[0][:_EV]) + NO_CREATED if r else None for r in _checked(layout, replies)]
+
+    def entity_keys(self, layout: ViewLayout, limit: int) -> list[str]:
+        stored = self.layout(layout.view)
+        if stored is None or stored.definition_hash != layout.definition_hash:
+            raise redefined(layout.view)
+        prefix = self._key(layout, "r", "")
+        found: list[str] = []
+        try:
+            for raw in self._redis.scan_iter(match=_glob(prefix) + "*", count=1000):
+                found.append(raw.decode()[len(prefix) :])
+                if len(found) >= limit:
+                    break
+        except self._errors as exc:
+            raise BackendUnavailable(f"Redis online store unreachable: {exc}") from None
+        return found
+
     def _read(self, layout: ViewLayout, ranges: list[tuple[str, Any, Any, bool]]) -> list[Any]:
         """One round trip: the view's layout (to check the definition) and each range, by
         score (``newest``: only the greatest member at or below the first bound)."""
         try:
             with self._redis.pipeline(transaction=False) as pipe:
-                pipe.get(f"{self._ns}{layout.view}:layout")
-                for name, low, high, newest in ranges:
-                    if newest:
-                        pipe.zrange(name, low, high, byscore=True, desc=True, offset=0, num=1)
-                    else:
-                        pipe.zrange(name, low, high, byscore=True)
+                _queue_ranges(pipe, f"{self._ns}{layout.view}:layout", ranges)
                 replies = pipe.execute()
         except self._errors as exc:
             raise BackendUnavailable(f"Redis online store unreachable: {exc}") from None
-        stored = replies[0]
-        if stored is None or layout.definition_hash.encode() not in stored:
-            raise redefined(layout.view)
-        return list(replies[1:])
+        return _checked(layout, replies)
+
+    def async_reads(self) -> AsyncRedisReads:
+        """The reads on the running event loop (``redis.asyncio``), made once per loop."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async.loop is not loop:
+            self._async = AsyncRedisReads(self, loop)
+        return self._async
 
     def close(self) -> None:
         self._redis.close()
+
+
+class AsyncRedisReads:
+    """:class:`RedisOnlineStore`'s reads as coroutines (``redis.asyncio``), for one event loop.
+
+    At most :data:`ASYNC_CONNECTIONS` connections: while Redis stalls, waiting lookups queue
+    for a connection (and meet their time limit there) instead of opening one each. A lookup
+    cancelled mid-read drops its connection (redis-py disconnects on cancellation), so the
+    next lookup never reads the stale reply."""
+
+    def __init__(self, store: RedisOnlineStore, loop: Any) -> None:
+        import redis.asyncio as aioredis
+
+        self.loop = loop
+        self._store = store
+        pool = aioredis.BlockingConnectionPool.from_url(
+            store._url, max_connections=ASYNC_CONNECTIONS, timeout=None, socket_connect_timeout=5
+        )
+        self._redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
+
+    async def read_rows(
+        self, layout: ViewLayout, keys: Sequence[str], at_us: int
+    ) -> list[StoredRow | None]:
+        if not keys:
+            return []
+        key = self._store._key
+        replies = await self._read(
+            layout, [(key(layout, "r", k), at_us, "-inf", True) for k in keys]
+        )
+        return _rows(replies)
+
+    async def read_events(
+        self, layout: ViewLayout, keys: Sequence[str], start_us: int, end_us: int
+    ) -> list[list[StoredEvent]]:
+        if layout.retention_us == 0 or not keys:
+            return [[] for _ in keys]
+        key = self._store._key
+        replies = await self._read(
+            layout, [(key(layout, "e", k), f"({start_us}", end_us, False) for k in keys]
+        )
+        return [_events(reply) for reply in replies]
+
+    async def oldest_rows(self, layout: ViewLayout, keys: Sequence[str]) -> list[int | None]:
+        if not keys:
+            return []
+        store = self._store
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.get(f"{store._ns}{layout.view}:layout")
+                for key in keys:
+                    pipe.zrange(store._key(layout, "r", key), 0, 0)
+                replies = await pipe.execute()
+        except store._errors as exc:
+            raise BackendUnavailable(f"Redis online store unreachable: {exc}") from None
+        return [int(r[0][:_EV]) + NO_CREATED if r else None for r in _checked(layout, replies)]
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+    async def _read(
+        self, layout: ViewLayout, ranges: list[tuple[str, Any, Any, bool]]
+    ) -> list[Any]:
+        store = self._store
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                _queue_ranges(pipe, f"{store._ns}{layout.view}:layout", ranges)
+                replies = await pipe.execute()
+        except store._errors as exc:
+            raise BackendUnavailable(f"Redis online store unreachable: {exc}") from None
+        return _checked(layout, replies)
+
+
+def _queue_ranges(pipe: Any, layout_key: str, ranges: list[tuple[str, Any, Any, bool]]) -> None:
+    """Queue the layout's GET and each range read (``newest``: only the greatest member at or
+    below the first bound) on a pipeline, sync or async alike."""
+    pipe.get(layout_key)
+    for name, low, high, newest in ranges:
+        if newest:
+            pipe.zrange(name, low, high, byscore=True, desc=True, offset=0, num=1)
+        else:
+            pipe.zrange(name, low, high, byscore=True)
+
+
+def _checked(layout: ViewLayout, replies: list[Any]) -> list[Any]:
+    """The replies after the layout's, if the layout is still the one planned with."""
+    stored = replies[0]
+    if stored is None or layout.definition_hash.encode() not in stored:
+        raise redefined(layout.view)
+    return list(replies[1:])
+
+
+def _rows(replies: list[Any]) -> list[StoredRow | None]:
+    found: list[StoredRow | None] = []
+    for reply in replies:
+        if not reply:
+            found.append(None)
+        else:
+            member = reply[0]
+            event = int(member[:_EV]) + NO_CREATED
+            found.append((event, tuple(json.loads(member[_PREFIX:]))))
+    return found
 
 
 def _glob(text: str) -> str:

@@ -205,6 +205,28 @@ class SqliteOnlineStore:
         except sqlite3.OperationalError:
             raise redefined(layout.view) from None
 
+    def oldest_rows(self, layout: ViewLayout, keys: Sequence[str]) -> list[int | None]:
+        if not keys:
+            return []
+        try:
+            found = dict(
+                self._conn().execute(
+                    self._sql(layout, "oldest", len(keys)), tuple(_in_params(keys))
+                )
+            )
+        except sqlite3.OperationalError:
+            raise redefined(layout.view) from None
+        return [found.get(key) for key in keys]
+
+    def entity_keys(self, layout: ViewLayout, limit: int) -> list[str]:
+        rows = _table(layout.tag, layout.view, "rows")
+        try:
+            # The table is clustered on key first: DISTINCT walks the B-tree, no sort.
+            found = self._conn().execute(f"SELECT DISTINCT key FROM {rows} LIMIT ?", (limit,))
+            return [str(r[0]) for r in found]
+        except sqlite3.OperationalError:
+            raise redefined(layout.view) from None
+
     def _read_rows(
         self, layout: ViewLayout, keys: Sequence[str], at_us: int
     ) -> list[StoredRow | None]:
@@ -249,6 +271,8 @@ class SqliteOnlineStore:
                 f"SELECT key, ev, cr, ver, pos{fields} FROM {rows} "
                 f"WHERE key IN {_in(count)} AND ev <= ?"
             )
+        elif kind == "oldest":
+            sql = f"SELECT key, min(ev) FROM {rows} WHERE key IN {_in(count)} GROUP BY key"
         elif kind == "events-one":
             sql = f"SELECT ev{columns} FROM {events} WHERE key = ? AND ev > ? AND ev <= ?"
         else:
@@ -276,6 +300,10 @@ class SqliteOnlineStore:
         ):
             found[row[0]].append((row[1], row[2:]))
         return [found[key] for key in keys]
+
+    def async_reads(self) -> None:
+        """None: a local read is cheaper on the event loop than handed off (see base.py)."""
+        return None
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
