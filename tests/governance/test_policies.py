@@ -405,3 +405,61 @@ def test_one_approval_allows_one_of_two_racing_actions(org: goldenpath.Workspace
             thread.join(timeout=60)
         assert sorted(outcomes) == ["allowed", "denied"]
         assert len(org.audit.list(action="approval.use")) == round_ + 1
+
+
+TWO_STEPS = (
+    POLICIES
+    + """\
+  - name: prod-promotions-need-approval
+    actions: [model.promote]
+    when: 'object.environment == "prod"'
+    allow: approved
+    message: promotions in prod need an approval
+    approval: true
+"""
+)
+PROMOTE = {"environment": "prod", "model": "fraud"}
+
+
+def test_a_hold_spends_its_approval_only_with_the_action_that_completes_it(
+    org: goldenpath.Workspace,
+) -> None:
+    """A change checked by two actions' policies (a prod promotion: the deployment's, then the
+    model's) spends the first's approval only when the second allows it too."""
+    write_policies(org, TWO_STEPS)
+    bob, carol = as_(org, "bob"), as_(org, "carol")
+    with pytest.raises(PolicyDenied) as denied:
+        bob.policies.hold("deployment.create", "api@prod", PROD, project="fraud")
+    first = denied.value.request_id or ""
+    carol.policies.approve(first)
+    held = bob.policies.hold("deployment.create", "api@prod", PROD, project="fraud")
+    assert held.approval == first and org.policies.get(first).status == "approved"
+    # The second action's policy refuses: the first approval is left as it was.
+    with pytest.raises(PolicyDenied) as second:
+        bob.policies.enforce("model.promote", "fraud@2", PROMOTE, project="fraud", holds=[held])
+    assert org.policies.get(first).status == "approved"
+    carol.policies.approve(second.value.request_id or "")
+    bob.policies.enforce("model.promote", "fraud@2", PROMOTE, project="fraud", holds=[held])
+    assert org.policies.get(first).status == "used"
+    assert org.policies.get(second.value.request_id or "").status == "used"
+    assert len(org.audit.list(action="approval.use")) == 2
+
+
+def test_a_hold_whose_approval_was_used_meanwhile_is_asked_again_and_spends_nothing(
+    org: goldenpath.Workspace,
+) -> None:
+    write_policies(org, TWO_STEPS)
+    bob, carol = as_(org, "bob"), as_(org, "carol")
+    with pytest.raises(PolicyDenied) as denied:
+        bob.policies.hold("deployment.create", "api@prod", PROD, project="fraud")
+    carol.policies.approve(denied.value.request_id or "")
+    held = bob.policies.hold("deployment.create", "api@prod", PROD, project="fraud")
+    with pytest.raises(PolicyDenied) as second:
+        bob.policies.enforce("model.promote", "fraud@2", PROMOTE, project="fraud")
+    carol.policies.approve(second.value.request_id or "")
+    # Another request of bob's uses the first approval before the promotion completes.
+    bob.policies.enforce("deployment.create", "api@prod", PROD, project="fraud")
+    with pytest.raises(PolicyDenied, match="prod-deploys-need-approval"):
+        bob.policies.enforce("model.promote", "fraud@2", PROMOTE, project="fraud", holds=[held])
+    # The promotion's own approval was not spent with the refused change.
+    assert org.policies.get(second.value.request_id or "").status == "approved"

@@ -119,7 +119,8 @@ def test_a_slow_policy_does_not_block_other_writers(
     thread.join(timeout=30)
     checker.close()
     assert outcome and 3.5 < outcome[0] < 8.0, outcome  # it ran to its limit, and stopped
-    assert writes < 2.0, f"writers waited {writes:.1f} s behind a policy evaluation"
+    # Behind the evaluation, they would wait for its 4 s limit; 3 s leaves a loaded machine room.
+    assert writes < 3.0, f"writers waited {writes:.1f} s behind a policy evaluation"
     assert token.info.principal == "pipeline"
 
 
@@ -166,7 +167,8 @@ def test_policy_checks_over_http_do_not_starve_token_creation(
         for thread in threads:
             thread.join(timeout=60)
     assert created.status_code == 201, created.text
-    assert took < 1.5, f"token creation waited {took:.1f} s behind policy checks"
+    # Behind the checks, it would wait for their 3 s limit (or fail); 2.5 s leaves room.
+    assert took < 2.5, f"token creation waited {took:.1f} s behind policy checks"
     assert statuses == [403, 403, 403]
 
 
@@ -210,4 +212,7 @@ def test_the_time_limit_holds_when_the_stop_lands_where_python_drops_it(
     finally:
         gc.callbacks.remove(callback)
         gc.set_threshold(*thresholds)
-    assert took < 2.0, f"the evaluation ran {took:.1f} s past a 0.5 s limit"
+    # Unbounded, it runs for minutes (223 s measured). Bounded, it stops within ~1 s on a
+    # quiet machine; everything here (the denial's audit write too) collects garbage after
+    # every allocation, so a loaded machine takes longer: 10 s separates the two.
+    assert took < 10.0, f"the evaluation ran {took:.1f} s past a 0.5 s limit"

@@ -180,3 +180,45 @@ def test_a_prod_promotion_the_gates_refuse_leaves_its_approval_unspent(
     finally:
         sws.models.update_card("fraud@2", {"owners": card["owners"]})
         sws.deployments.stop("gov-gates")
+
+
+MODEL_POLICY = """policies:
+  - name: prod-promotions-need-approval
+    actions: [model.promote]
+    when: 'object.environment == "prod"'
+    allow: approved
+    message: promotions in prod need an approval
+    approval: true
+"""
+
+
+def test_a_prod_promotion_the_model_policies_refuse_leaves_the_deployment_approval_unspent(
+    sws: Workspace, serving_home: Path, policy: Path
+) -> None:
+    """Full traffic asks two sets of policies: the deployment's, then the model's. The first
+    one's approval is spent only with the second's consent."""
+    sws.deployments.deploy("fraud@1", "gov-two", stage="prod")
+    model_policy = policy.parent / "prod-promotions.yaml"
+    try:
+        with pytest.raises(PolicyDenied) as denied:
+            sws.deployments.deploy("fraud@2", "gov-two", canary=10)
+        _approve(serving_home, sws, denied.value)
+        sws.deployments.deploy("fraud@2", "gov-two", canary=10)
+        with pytest.raises(PolicyDenied) as denied:
+            sws.deployments.promote("gov-two", reason="looked fine")
+        deployment_request = str(denied.value.request_id)
+        _approve(serving_home, sws, denied.value)
+        model_policy.write_text(MODEL_POLICY, encoding="utf-8")
+        with pytest.raises(PolicyDenied, match="prod-promotions-need-approval") as refused:
+            sws.deployments.promote("gov-two", reason="looked fine")
+        assert _approval_status(sws, deployment_request) == "approved"
+        now = sws.deployments.get("gov-two")
+        assert (now.primary_version, now.candidate_version) == (1, 2)
+        _approve(serving_home, sws, refused.value)
+        promoted = sws.deployments.promote("gov-two", reason="looked fine")
+        assert (promoted.primary_version, promoted.candidate_version) == (2, None)
+        assert _approval_status(sws, deployment_request) == "used"
+        assert _approval_status(sws, str(refused.value.request_id)) == "used"
+    finally:
+        model_policy.unlink(missing_ok=True)
+        sws.deployments.stop("gov-two")

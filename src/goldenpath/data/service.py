@@ -32,7 +32,8 @@ from goldenpath.data import Mode
 from goldenpath.data.schema import SchemaChanges, diff_schemas, schema_json
 from goldenpath.data.versions import DatasetSummary, DatasetVersion, IngestResult, PendingCheck
 from goldenpath.governance import audit
-from goldenpath.governance.access import AccessControl, Enforcer
+from goldenpath.governance.access import AccessControl
+from goldenpath.governance.principals import Enforcer
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import dataset_versions, datasets, projects, validations
 

@@ -41,7 +41,8 @@ from goldenpath.features.training_sets import (
     fingerprint,
 )
 from goldenpath.governance import audit
-from goldenpath.governance.access import AccessControl, Enforcer
+from goldenpath.governance.access import AccessControl
+from goldenpath.governance.principals import Enforcer
 from goldenpath.lineage.edges import record_edge
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import projects, training_sets

@@ -12,7 +12,7 @@ import builtins
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Protocol, Self
+from typing import Any, Self
 
 from sqlalchemy import Connection, bindparam, select
 
@@ -24,6 +24,7 @@ from goldenpath.core.names import validate_name
 from goldenpath.governance import audit
 from goldenpath.governance.principals import (
     BearerToken,
+    Enforcer,
     Identity,
     Principal,
     principal_by_id,
@@ -73,14 +74,6 @@ _GRANTS_OF = select(grants.c.role, grants.c.scope_kind, grants.c.scope_name).whe
     grants.c.principal_id == bindparam("principal_id")
 )
 _TEAMS = select(projects.c.name, projects.c.team)
-
-
-class Enforcer(Protocol):
-    """Policy enforcement as the services need it (``PolicyService.enforce``)."""
-
-    def enforce(
-        self, action: str, object_ref: str, attributes: dict[str, Any], *, project: str | None
-    ) -> object: ...
 
 
 class AccessControl:

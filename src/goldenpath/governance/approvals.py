@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from goldenpath.governance import audit
 from goldenpath.governance.access import AccessControl
 from goldenpath.governance.policies import (
     Decision,
+    Hold,
     Policy,
     evaluate,
     find,
@@ -81,6 +83,10 @@ class ApprovalRequest:
                 "decided_at": datetime.fromisoformat(decided) if decided else None,
             }
         )
+
+
+class _Undo(Exception):
+    """Rolls back :meth:`PolicyService._spend`'s transaction."""
 
 
 class PolicyService:
@@ -199,30 +205,94 @@ class PolicyService:
         return decision
 
     def enforce(
-        self, action: str, object_ref: str, attributes: dict[str, Any], *, project: str | None
+        self,
+        action: str,
+        object_ref: str,
+        attributes: dict[str, Any],
+        *,
+        project: str | None,
+        holds: Sequence[Hold] = (),
     ) -> Decision:
         """Raise :class:`PolicyDenied` unless every policy that applies allows the action;
-        return the allowing decision.
+        return the allowing decision. ``holds`` (from :meth:`hold`): actions allowed earlier
+        that this one completes; their approvals are spent here, with this action's own, in
+        one transaction (all or none).
 
         Policies are evaluated with no transaction open (a slow one must not hold SQLite's
         write lock and stall every other writer); the write transaction that follows only
         records the outcome, and re-checks the one thing that can change meanwhile: that an
-        approval relied on is still unused (if another request used it first, the action is
-        evaluated again without it)."""
+        approval relied on is still unused (if another request used one first, nothing is
+        spent and that action is evaluated again without it)."""
+        decision, approval = self._allow(action, object_ref, attributes, project)
+        pending = [h for h in holds if h.approval is not None]
+        if approval is not None:
+            pending.append(Hold(action, object_ref, attributes, project, approval))
+        while pending:
+            lost = self._spend(pending)
+            if not lost:
+                break
+            # Another request used one of these approvals first: each such action is asked
+            # again (another approved request may serve it, or its policy denies).
+            again = [
+                self.hold(h.action, h.object_ref, h.attributes, project=h.project) for h in lost
+            ]
+            pending = [h for h in pending if h not in lost] + [
+                h for h in again if h.approval is not None
+            ]
+        return decision
+
+    def hold(
+        self, action: str, object_ref: str, attributes: dict[str, Any], *, project: str | None
+    ) -> Hold:
+        """Check ``action`` exactly as :meth:`enforce` does (a denial raises, opening an
+        approval request) but spend nothing: pass the hold to the ``enforce`` of the action
+        that completes the change."""
+        _, approval = self._allow(action, object_ref, attributes, project)
+        return Hold(action, object_ref, dict(attributes), project, approval)
+
+    def _allow(
+        self, action: str, object_ref: str, attributes: dict[str, Any], project: str | None
+    ) -> tuple[Decision, str | None]:
+        """The allowing decision and the approved request it relies on (None if none was
+        needed), spending nothing; a denial opens (or reuses) a request and raises."""
         policies = [p for p in load_policies(self.directory) if p.applies_to(action)]
         if not policies:
-            return Decision(True, message="no policy applies")
+            return Decision(True, message="no policy applies"), None
         with self._store.connect() as conn:
             approval = self._request(conn, "approved", action, object_ref, attributes, project)
         decision = self._evaluate(policies, action, attributes, project, approval is not None)
-        if decision.allowed and approval is not None and decision.evaluated:
-            with self._store.begin() as conn:
-                used = self._use(conn, approval, action, object_ref)
-            if used:
-                return decision
-            decision = self._evaluate(policies, action, attributes, project, False)
         if decision.allowed:
-            return decision
+            return decision, approval if decision.evaluated else None
+        raise self._deny(decision, action, object_ref, attributes, project)
+
+    def _spend(self, pending: Sequence[Hold]) -> builtins.list[Hold]:
+        """Mark every approval of ``pending`` used, in one transaction; if one was used by
+        another request meanwhile, none is, and those lost are returned."""
+        lost: builtins.list[Hold] = []
+        try:
+            with self._store.begin() as conn:
+                for held in pending:
+                    used = held.approval is None or self._use(
+                        conn, held.approval, held.action, held.object_ref
+                    )
+                    if not used:
+                        lost.append(held)
+                if lost:
+                    raise _Undo
+        except _Undo:
+            pass
+        return lost
+
+    def _deny(
+        self,
+        decision: Decision,
+        action: str,
+        object_ref: str,
+        attributes: dict[str, Any],
+        project: str | None,
+    ) -> PolicyDenied:
+        """Record a denial (opening or reusing an approval request if the policy allows one)
+        and return the error to raise."""
         with self._store.begin() as conn:
             request_id = None
             if decision.approvable:
@@ -242,7 +312,7 @@ class PolicyService:
             if request_id
             else "see the policy with: gp policy list"
         )
-        raise PolicyDenied(
+        return PolicyDenied(
             f"policy {decision.policy!r} denies {action} on {object_ref}: {decision.message}",
             hint=hint,
             policy=decision.policy or "",

@@ -83,6 +83,20 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """An action its policies allow, not carried out yet (``PolicyService.hold``): the
+    approval it relies on, if any, is spent only with the check of the action that completes
+    it (``enforce(..., holds=[hold])``), so a change that needs two actions' policies (a prod
+    promotion: the deployment's and the model's) spends nothing when the second refuses."""
+
+    action: str
+    object_ref: str
+    attributes: dict[str, Any]
+    project: str | None
+    approval: str | None  # the approved request relied on; None if none was needed
+
+
+@dataclass(frozen=True)
 class Policy:
     spec: PolicySpec
     source: str

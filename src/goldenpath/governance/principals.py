@@ -17,9 +17,10 @@ import builtins
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, bindparam, select
 
@@ -39,6 +40,9 @@ from goldenpath.governance import Kind, audit
 from goldenpath.governance.roles import PERMISSIONS
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import grants, principals, tokens
+
+if TYPE_CHECKING:
+    from goldenpath.governance.policies import Hold
 
 TOKEN_PATTERN = re.compile(r"gp_[A-Za-z0-9_-]{43}")
 _DURATION = re.compile(r"^(\d+)([mhdw])$")
@@ -285,11 +289,22 @@ class Caller(Protocol):
 
 
 class Enforcer(Protocol):
-    """Policy enforcement (``PolicyService.enforce``)."""
+    """Policy enforcement as the services need it (``PolicyService``): ``enforce`` before an
+    action; ``hold`` checks one that another action's ``enforce(..., holds=)`` completes."""
 
     def enforce(
-        self, action: str, object_ref: str, attributes: dict[str, Any], *, project: str | None
+        self,
+        action: str,
+        object_ref: str,
+        attributes: dict[str, Any],
+        *,
+        project: str | None,
+        holds: Sequence[Hold] = (),
     ) -> object: ...
+
+    def hold(
+        self, action: str, object_ref: str, attributes: dict[str, Any], *, project: str | None
+    ) -> Hold: ...
 
 
 def narrowed_scopes(

@@ -22,7 +22,7 @@ import hashlib
 import io
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -40,7 +40,8 @@ from goldenpath.core.ids import new_id
 from goldenpath.core.limits import Limits
 from goldenpath.core.names import MAX_VERSION, validate_name
 from goldenpath.governance import audit
-from goldenpath.governance.access import AccessControl, Enforcer
+from goldenpath.governance.access import AccessControl
+from goldenpath.governance.principals import Enforcer
 from goldenpath.lineage.edges import record_edge
 from goldenpath.registry import cards, gates, native
 from goldenpath.registry.metrics import DEFAULT_THRESHOLD, TASKS, evaluate
@@ -59,6 +60,7 @@ if TYPE_CHECKING:  # numpy, onnx and onnxruntime load with the call that needs t
     import numpy as np
     import pandas as pd
 
+    from goldenpath.governance.policies import Hold
     from goldenpath.registry.packaging import Package
 
 CHAMPION = "champion"
@@ -892,6 +894,7 @@ class ModelRegistry:
         results: builtins.list[gates.GateResult] | None = None,
         forced: bool = False,
         environment: str | None = None,
+        holds: Sequence[Hold] = (),
     ) -> None:
         """The policies on ``model.promote``, asked before every alias move (promote, alias,
         delete), never skipped (``--force`` overrides gates, not policies). They see which
@@ -922,6 +925,7 @@ class ModelRegistry:
                 "sandboxed": self._sandboxed(version),
             },
             project=project,
+            holds=holds,
         )
 
     def _sandboxed(self, version: ModelVersion | None) -> bool:
@@ -1110,11 +1114,14 @@ class ModelRegistry:
         force: bool = False,
         reason: str | None = None,
         environment: str | None = None,
+        holds: Sequence[Hold] = (),
     ) -> Promotion:
         """Move ``alias`` (default ``champion``) to ``ref`` if every gate stored with the
         version passes and the policies on ``model.promote`` allow it. ``force`` (with a
         ``reason``; needs ``model.promote_force``) overrides failed gates, never a policy.
-        The gates are checked first (``check_promotion``): a failed one spends no approval."""
+        The gates are checked first (``check_promotion``): a failed one spends no approval.
+        ``holds``: other actions' policy checks this promotion completes (a prod deployment's,
+        ``ws.policies.hold``): their approvals are spent only if these policies allow it."""
         check = self.check_promotion(ref, alias, force=force, reason=reason)
         version, current, results, reason = (
             check.version,
@@ -1137,6 +1144,7 @@ class ModelRegistry:
             results=results,
             forced=forced,
             environment=environment,
+            holds=holds,
         )
         if current == version.version:
             return Promotion(

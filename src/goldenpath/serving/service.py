@@ -37,6 +37,7 @@ from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import deployment_events, deployments, projects
 
 if TYPE_CHECKING:
+    from goldenpath.governance.policies import Hold
     from goldenpath.serving.features import FeaturePlan
     from goldenpath.serving.health import DeploymentHealth
 
@@ -445,14 +446,18 @@ class DeploymentService:
         runtime: str = "local",
         change: str = "deploy",
         from_stage: str | None = None,
-    ) -> None:
+        hold: bool = False,
+    ) -> Hold | None:
         """A change of a deployment that is prod before or after it (a deploy, a swap, a
         canary or shadow, a stage change, a promotion, a rollback to a version that has not
         served it in prod) asks the policies on ``deployment.create`` first, as ``NAME@prod``
-        with ``environment`` ``prod``: relabelling a prod deployment dev is a prod change."""
+        with ``environment`` ``prod``: relabelling a prod deployment dev is a prod change.
+        ``hold``: check without spending an approval; the hold returned is spent by the
+        check that completes the change (a promotion's ``model.promote`` policies)."""
         if "prod" not in (stage, from_stage):
-            return
-        self._policies.enforce(
+            return None
+        ask = self._policies.hold if hold else self._policies.enforce
+        decided = ask(
             "deployment.create",
             f"{name}@prod",
             {
@@ -472,6 +477,7 @@ class DeploymentService:
             },
             project=version.project,
         )
+        return decided if hold else None
 
     def _check_plan(self, version: Any, features: str | None) -> FeaturePlan:
         from goldenpath.serving.features import plan_for
@@ -584,11 +590,14 @@ class DeploymentService:
         # spend the prod approval below (nothing would have been promoted with it).
         check = self._models.check_promotion(ref, reason=reason)
         # All traffic to the candidate is a swap: a prod deployment asks its policies next
-        # (what a canary was allowed is not what full traffic is).
-        self._check_policies(
-            name, row["stage"], check.version, change="promote", from_stage=row["stage"]
+        # (what a canary was allowed is not what full traffic is), spending its approval only
+        # with the model's: a promotion the model.promote policies refuse spends neither.
+        held = self._check_policies(
+            name, row["stage"], check.version, change="promote", from_stage=row["stage"], hold=True
         )
-        self._models.promote(ref, reason=reason, environment=row["stage"])
+        self._models.promote(
+            ref, reason=reason, environment=row["stage"], holds=[held] if held else []
+        )
         self._move(name, row, "promote", candidate, {"reason": reason or "", "stage": row["stage"]})
         return self._apply(name)
 
