@@ -56,6 +56,7 @@ LOCAL_ONLY = {
     "training.train": "runs the project's train.py, which needs the project folder",
     "training.rerun": "runs the recorded train.py in a training process on this machine",
     "policies.enforce": "the services' own check before an action (policies.check asks it)",
+    "policies.hold": "the services' own first check of a change that enforce completes",
     "policies.new": "writes a policy file into the workspace folder",
     "deployments.table_path": "the prediction log's folder on this machine",
     "deployments.health_all": "gp status's local summary (deployments.health is the operation)",
