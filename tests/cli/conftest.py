@@ -14,9 +14,18 @@ ACTOR = "quickstart-user"
 
 @pytest.fixture(scope="module")
 def quickstart_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workspace made by ``gp quickstart`` (do not change it: copy it with ``fresh_home``)."""
+    """A workspace made by ``gp quickstart --data-only`` (the sample data at its fixed times; do
+    not change it: copy it with ``fresh_home``)."""
     home = tmp_path_factory.mktemp("quickstart") / "home"
-    made = gp("quickstart", "--workspace", str(home), "--rows", "300", env={"GP_ACTOR": ACTOR})
+    made = gp(
+        "quickstart",
+        "--workspace",
+        str(home),
+        "--rows",
+        "300",
+        "--data-only",
+        env={"GP_ACTOR": ACTOR},
+    )
     assert made.code == 0, str(made)
     return home
 

@@ -11,9 +11,11 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -47,7 +49,7 @@ class Quickstart:
 
 
 @pytest.fixture(scope="module")
-def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Quickstart:
+def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Quickstart]:
     tmp = tmp_path_factory.mktemp("quickstart")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GP_")}
     env.pop("XDG_DATA_HOME", None)
@@ -59,7 +61,10 @@ def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Quickstart:
         ["gp", "quickstart"], cwd=tmp / "work", env=env, capture_output=True, text=True, timeout=180
     )
     assert done.returncode == 0, done.stderr
-    return Quickstart(done.stdout, env, tmp / "work", Path(env["GP_HOME"]))
+    made = Quickstart(done.stdout, env, tmp / "work", Path(env["GP_HOME"]))
+    yield made
+    if made.home.exists():  # the endpoint it left running, if a test did not stop it
+        made.run("gp deployments stop fraud-api")
 
 
 def test_it_says_where_the_workspace_is(quickstart: Quickstart) -> None:
@@ -90,7 +95,15 @@ def test_every_suggestion_works_as_printed(quickstart: Quickstart) -> None:
     suggestions = quickstart.section("try next")
     assert len(suggestions) >= 8, quickstart.out
     commands = [s.split("  #", 1)[0].strip() for s in suggestions]
-    for wanted in ("data head", "data profile", "data quarantine", "data validate", "audit"):
+    for wanted in (
+        "predictions show",
+        "deployments status",
+        "data head",
+        "data profile",
+        "data quarantine",
+        "data validate",
+        "audit",
+    ):
         assert any(c.startswith(f"gp {wanted}") for c in commands), (wanted, commands)
     failures = []
     for suggestion in suggestions:
@@ -103,10 +116,18 @@ def test_every_suggestion_works_as_printed(quickstart: Quickstart) -> None:
     assert (latest["version"], latest["batch_rows"], latest["quarantined_rows"]) == (2, 500, 0)
 
 
-def test_the_printed_removal_removes_the_workspace(quickstart: Quickstart) -> None:
-    removal = quickstart.section("done?")
-    assert len(removal) == 1 and removal[0].startswith("rm -rf "), quickstart.out
+def test_the_printed_stop_and_removal_stop_the_endpoint_and_remove_the_workspace(
+    quickstart: Quickstart,
+) -> None:
+    stop, removal = quickstart.section("done?")
+    assert stop.startswith("gp deployments stop fraud-api"), quickstart.out
+    assert removal.startswith("rm -rf "), quickstart.out
+    url = quickstart.out.split("deploy fraud-api: serving fraud@1 at ", 1)[1].split()[0]
+    assert httpx.get(f"{url}/v2/health/live", timeout=10).status_code == 200
+    assert quickstart.run(stop).returncode == 0
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/v2/health/live", timeout=10)
     assert quickstart.home.is_dir()
-    done = quickstart.run(removal[0])
+    done = quickstart.run(removal)
     assert done.returncode == 0, done.stderr
     assert not quickstart.home.exists()

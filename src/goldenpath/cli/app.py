@@ -31,7 +31,8 @@ from goldenpath.core.errors import GoldenpathError
 app = App(
     name="gp",
     help=(
-        "goldenpath: from notebook to governed production in one command.\n\nExample: gp quickstart"
+        "goldenpath: from notebook to governed production in one command.\n\n"
+        "Example: gp quickstart && gp deployments stop fraud-api"
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,

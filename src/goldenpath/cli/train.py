@@ -34,9 +34,15 @@ def local_workspace() -> Workspace:
     return ws
 
 
-def run_pipeline(call: Callable[[Callable[[StepEvent], None]], TrainResult], json_: bool) -> None:
+def run_pipeline(
+    call: Callable[[Callable[[StepEvent], None]], TrainResult],
+    json_: bool,
+    *,
+    next_line: bool = True,
+) -> TrainResult:
     """Run ``call`` (gp train or a rerun) printing each step as it ends, then the result; on a
-    terminal (and not under --json) a live line on stderr shows the step running now."""
+    terminal (and not under --json) a live line on stderr shows the step running now.
+    ``next_line``: end with what to run next (gp quickstart goes on by itself)."""
     from goldenpath.training.pipeline import STEPS
 
     live = None
@@ -62,7 +68,7 @@ def run_pipeline(call: Callable[[Callable[[StepEvent], None]], TrainResult], jso
             result = call(show)
     if json_:
         render.print_json(result.as_dict())
-        return
+        return result
     render.out.print(
         f"run {result.run_id} finished in {result.seconds:.1f}s: {result.model} registered"
         + (
@@ -73,11 +79,13 @@ def run_pipeline(call: Callable[[Callable[[StepEvent], None]], TrainResult], jso
         markup=False,
         highlight=False,
     )
-    render.out.print(
-        f"next: gp models show {result.model}    gp models promote {result.model}",
-        markup=False,
-        highlight=False,
-    )
+    if next_line:
+        render.out.print(
+            f"next: gp models show {result.model}    gp models promote {result.model}",
+            markup=False,
+            highlight=False,
+        )
+    return result
 
 
 def train(

@@ -18,11 +18,13 @@ def transactions(
     bad_rows: int = 12,
     first_id: int = 0,
     start: datetime = START,
+    span: timedelta = SPAN,
 ) -> pa.Table:
     """Card transactions with a fraud label; ``bad_rows`` of them break the contract.
 
-    Ids run from ``tx_{first_id:06d}`` and times from ``start`` (over :data:`SPAN`), so a
-    later batch (``first_id=rows, start=START + SPAN``) follows the first without overlap.
+    Ids run from ``tx_{first_id:06d}`` and times from ``start`` over ``span`` (default
+    :data:`SPAN`), so a later batch (``first_id=rows, start=START + SPAN``) follows the first
+    without overlap.
     """
     rng = np.random.default_rng(seed)
     users = rng.integers(1, 500, rows)
@@ -30,7 +32,7 @@ def transactions(
     # Fraud is rare and likelier the larger the amount: a signal a model can learn.
     fraud = rng.random(rows) < 0.01 + 0.04 * (amount > 60) + 0.25 * (amount > 200)
     currency = rng.choice(np.array(["EUR", "USD", "GBP"]), rows, p=[0.6, 0.3, 0.1]).astype(object)
-    offsets = np.sort(rng.integers(0, int(SPAN.total_seconds()), rows))
+    offsets = np.sort(rng.integers(0, int(span.total_seconds()), rows))
     ts = np.array([start + timedelta(seconds=int(s)) for s in offsets], dtype="datetime64[us]")
     tx_id = np.array([f"tx_{i:06d}" for i in range(first_id, first_id + rows)], dtype=object)
     # Plant a few contract violations so the quickstart shows quarantine at work.
