@@ -36,6 +36,7 @@ LAYERS = {
     "templates": 3,
     # composition
     "workspace": 4,
+    "project": 4,  # gp up: the services in order, over one workspace
     # shells
     "cli": 5,
     "server": 5,

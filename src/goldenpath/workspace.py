@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from goldenpath.data.service import DatasetService
     from goldenpath.features.online.base import OnlineStore
     from goldenpath.features.service import FeatureStore
+    from goldenpath.project.up import UpService
     from goldenpath.registry.service import ModelRegistry
     from goldenpath.serving.service import DeploymentService, PredictionService
     from goldenpath.training.pipeline import TrainingService
@@ -270,6 +271,13 @@ class Workspace:
             self.policies,
             serving=self.stack.serving,
         )
+
+    @cached_property
+    def up(self) -> UpService:
+        """``ws.up(project_dir)``: the project carried to a served, checked endpoint (gp up)."""
+        from goldenpath.project.up import UpService
+
+        return UpService(self)
 
     @cached_property
     def predictions(self) -> PredictionService:

@@ -108,6 +108,7 @@ def test_only_a_few_examples_are_not_run() -> None:
         "runs show",
         "server",
         "tokens revoke",
+        "up",
     ]
 
 

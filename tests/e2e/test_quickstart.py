@@ -32,7 +32,7 @@ def _gp(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProce
 
 def _endpoint(out: str) -> tuple[str, str]:
     """The served URL and the live prediction's request id quickstart printed."""
-    url = re.search(r"deploy fraud-api: serving fraud@1 at (http://127\.0\.0\.1:\d+)", out)
+    url = re.search(r"deploy\s+fraud-api: serving fraud@1 at (http://127\.0\.0\.1:\d+)", out)
     request_id = re.search(r"\(request id ([0-9A-Z]{26})\)", out)
     assert url and request_id, out
     return url.group(1), request_id.group(1)

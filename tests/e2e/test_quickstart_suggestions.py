@@ -122,7 +122,7 @@ def test_the_printed_stop_and_removal_stop_the_endpoint_and_remove_the_workspace
     stop, removal = quickstart.section("done?")
     assert stop.startswith("gp deployments stop fraud-api"), quickstart.out
     assert removal.startswith("rm -rf "), quickstart.out
-    url = quickstart.out.split("deploy fraud-api: serving fraud@1 at ", 1)[1].split()[0]
+    url = quickstart.out.split("fraud-api: serving fraud@1 at ", 1)[1].split()[0]
     assert httpx.get(f"{url}/v2/health/live", timeout=10).status_code == 200
     assert quickstart.run(stop).returncode == 0
     with pytest.raises(httpx.ConnectError):

@@ -21,6 +21,7 @@ from goldenpath.cli import (
     runs,
     server,
     train,
+    up,
     workspace,
 )
 from goldenpath.cli.context import state
@@ -69,6 +70,7 @@ app.command("status")(workspace.status)
 app.command("quickstart")(quickstart.quickstart)
 app.command("server")(server.serve)
 app.command("train")(train.train)
+app.command("up")(up.up)
 app.command("deploy")(deploy.deploy)
 app.add_typer(deploy.deployments_app, name="deployments")
 app.add_typer(deploy.predictions_app, name="predictions")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import time
@@ -106,16 +105,19 @@ def quickstart(
     )
     render.out.print(f"generated {rows:,} card transactions: {data_file}")
 
-    result = ws.datasets.ingest(
-        "transactions",
-        data_file,
-        mode="overwrite",  # a rerun replaces the rows (the first version is recorded as append)
-        contract=contract_file,
-        allow_breaking=True,
-        progress=StepProgress("ingest"),
-    )
-    print_ingested(result)
-    served = None if data_only else _serve(ws, folder)
+    if data_only:
+        result = ws.datasets.ingest(
+            "transactions",
+            data_file,
+            mode="overwrite",  # a rerun replaces the rows (the first is recorded as append)
+            contract=contract_file,
+            allow_breaking=True,
+            progress=StepProgress("ingest"),
+        )
+        print_ingested(result)
+        served = None
+    else:
+        result, served = _up(ws, folder)
     render.out.print(f"\nthe golden path took {time.perf_counter() - started:.1f}s")
     v = result.version
     render.out.print("\n[bold]try next[/bold]", markup=True)
@@ -195,85 +197,28 @@ def quickstart(
         )
 
 
-def _serve(ws: Workspace, folder: Path) -> tuple[Any, str]:
-    """The rest of the path, each step the SDK call its own command makes: features apply,
-    train (and register), promote, materialise, deploy, then one prediction over HTTP.
-    Returns the deployment and the prediction's request id."""
-    import httpx
+def _up(ws: Workspace, folder: Path) -> tuple[Any, tuple[Any, str]]:
+    """The rest of the path is gp up on the project quickstart wrote (ws.up: ingest, features,
+    train, promote, materialise, deploy, one prediction). Returns the ingest and the
+    deployment with the prediction's request id."""
+    from goldenpath.cli.up import print_up, show_step, show_training_step
 
-    from goldenpath.cli.deploy import curl_line
-    from goldenpath.cli.train import run_pipeline
+    def show(event: Any) -> None:
+        if event.ingested is not None:
+            print_ingested(event.ingested)
+        else:
+            show_step(event)
 
-    steps = StepProgress("quickstart")
-    with steps.step("features"):
-        plan = ws.features.apply(folder / "features.py")
-    render.out.print(f"\n[bold]features[/bold] {_plan_line(plan)}", markup=True)
-    render.out.print("\n[bold]train[/bold]", markup=True)
-    trained = run_pipeline(
-        lambda show: ws.training.train(folder, on_step=show), False, next_line=False
+    done = ws.up(
+        folder,
+        on_step=show,
+        on_train_step=show_training_step,
+        ingest_options={"allow_breaking": True, "progress": StepProgress("ingest")},
     )
-    with steps.step("promote"):
-        promotion = ws.models.promote(trained.model)
-    render.out.print(
-        f"\n[bold]promote[/bold] {trained.model} is {promotion.alias}: "
-        + ", ".join(f"{g.name} passed" for g in promotion.gates),
-        markup=True,
-    )
-    with steps.step("online"):
-        materialized = ws.features.materialize()
-    written = sum(v.entities_written for v in materialized.views)
-    render.out.print(
-        f"[bold]materialize[/bold] {written:,} entities' newest values online", markup=True
-    )
-    with steps.step("deploy"):
-        info = ws.deployments.deploy(trained.model, DEPLOYMENT, features=folder / "features.py")
-    render.out.print(
-        f"[bold]deploy[/bold] {info.name}: serving {info.traffic} at {escape(info.url)}",
-        markup=True,
-    )
-    example = info.example or {"path": "/v1/predict", "body": {"request": {}}}
-    with steps.step("predict"):
-        answer = httpx.post(info.url + example["path"], json=example["body"], timeout=30)
-    if answer.status_code != 200:
-        raise GoldenpathError(
-            f"the first prediction failed: HTTP {answer.status_code}: {answer.text[:300]}",
-            hint=f"see the endpoint's log: gp deployments logs {info.name}",
-        )
-    body = answer.json()
-    request_id = str(body.get("request_id") or answer.headers.get("x-request-id", ""))
-    with steps.step("logged"):
-        _wait_until_logged(ws, request_id)
-    render.out.print(f"\n[bold]a live prediction[/bold]  {curl_line(info)}", markup=True)
-    render.out.print(
-        f"  {json.dumps(body.get('prediction', body), sort_keys=True)}  (request id {request_id})",
-        markup=False,
-        highlight=False,
-    )
-    return info, request_id
-
-
-def _wait_until_logged(ws: Workspace, request_id: str, seconds: float = 10.0) -> None:
-    """Wait (at most ``seconds``) for the server to spool the prediction (every 0.5 s), so
-    the printed ``gp predictions show`` finds it at once."""
-    from goldenpath.core.errors import NotFound
-
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            ws.predictions.show(request_id)
-            return
-        except NotFound:
-            if time.monotonic() > deadline:
-                return  # shown anyway: the log may still catch up
-            time.sleep(0.1)
-
-
-def _plan_line(plan: Any) -> str:
-    changes = [
-        f"{c.kind} {c.name}" + (f"@{c.version}" if c.version else "") + f" ({c.status})"
-        for c in plan.pending
-    ]
-    return "applied " + (", ".join(changes) if changes else "nothing: every definition unchanged")
+    print_up(done)
+    if done.deployment is None or done.request_id is None:
+        raise GoldenpathError("gp up ended without a deployment", hint="run it again with --debug")
+    return done.ingested[0], (done.deployment, done.request_id)
 
 
 def _replace_own(chosen: Path | str | None) -> bool:

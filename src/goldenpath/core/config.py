@@ -83,6 +83,11 @@ class ProjectConfig(BaseModel):
     stack: StackSettings = StackSettings()
     # What the project trains (training/config.py validates it, with line numbers).
     training: dict[str, Any] | None = None
+    # What gp up carries to an endpoint (project/spec.py validates them, with line numbers).
+    intent: Any = None
+    data: Any = None
+    features: Any = None
+    deploy: Any = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,2 @@
+"""A project folder as one declaration (``gp.yaml``) and ``gp up``, which carries it to a
+served, checked endpoint."""
