@@ -49,8 +49,7 @@ def _line(step: str, detail: str) -> None:
 
 
 def show_step(event: UpEvent) -> None:
-    if event.step != "train":  # its own steps were shown as they ended
-        _line(event.step, f"{event.detail} ({event.seconds:.1f}s)")
+    _line(event.step, f"{event.detail} ({event.seconds:.1f}s)")
 
 
 def show_training_step(event: StepEvent) -> None:
