@@ -104,8 +104,8 @@ def test_gp_help_loads_no_pydantic() -> None:
     assert "pydantic" not in _gp_modules("--help")
 
 
-# What a listing needs: the metadata database (SQLAlchemy), the config (pydantic, YAML) and
-# the audit key (cryptography); never a data or model engine.
+# What a listing needs: the metadata database (SQLAlchemy's SQLite dialect), the config
+# (pydantic, YAML); never a data or model engine, nor the audit key's cryptography.
 ENGINES = {
     "deltalake",
     "duckdb",
@@ -134,4 +134,9 @@ def test_listings_load_no_data_engine(
     )
     assert done.returncode == 0, done.stderr
     line = next(x for x in done.stderr.splitlines() if x.startswith("MODULES "))
-    assert _top_level(json.loads(line.removeprefix("MODULES "))) & ENGINES == set()
+    loaded = json.loads(line.removeprefix("MODULES "))
+    assert _top_level(loaded) & ENGINES == set()
+    # Nor what only some commands need: cryptography signs and verifies the audit trail
+    # (gp init, gp audit), SQLAlchemy's PostgreSQL dialect serves PostgreSQL workspaces.
+    assert "cryptography" not in _top_level(loaded)
+    assert [m for m in loaded if m.startswith("sqlalchemy.dialects.postgresql")] == []
