@@ -60,8 +60,15 @@ def main() -> None:
     args = parser.parse_args()
 
     home = big_workspace(args.runs)
+    # Without PYTHONDONTWRITEBYTECODE (which a test or CI environment may set): a user's
+    # second and later commands load bytecode from __pycache__, so the warm-up run writes it
+    # and the measured runs read it, as theirs do.
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("GP_")},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("GP_") and k != "PYTHONDONTWRITEBYTECODE"
+        },
         "GP_HOME": str(home),
         "GP_ACTOR": "bench",
         "COLUMNS": "200",

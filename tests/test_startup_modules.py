@@ -98,14 +98,37 @@ def test_gp_help_loads_no_engine(args: tuple[str, ...]) -> None:
     assert loaded & HEAVY == set()
 
 
-def test_gp_help_loads_no_pydantic() -> None:
-    # ``gp GROUP --help`` does: Typer 0.29 coerces the global options' values with pydantic
-    # (typer/_adapters.py), so only the top-level help can be checked for it.
-    assert "pydantic" not in _gp_modules("--help")
+@pytest.mark.parametrize("args", [("--help",), ("runs", "--help")], ids=" ".join)
+def test_gp_help_loads_no_pydantic_nor_markdown(args: tuple[str, ...]) -> None:
+    # Typer 0.29 would coerce the global options' values with pydantic (typer/_adapters.py),
+    # and its rich help formatter imports rich.markdown (markdown-it, pygments) and
+    # rich.traceback (attrs, through rich.pretty): cli/help.py passes plain values through
+    # and loads the formatter with stand-ins for those two.
+    loaded = _gp_modules(*args)
+    assert loaded & {"pydantic", "markdown_it", "pygments", "attr"} == set()
 
 
-# What a listing needs: the metadata database (SQLAlchemy), the config (pydantic, YAML) and
-# the audit key (cryptography); never a data or model engine.
+def test_the_help_formatters_stand_ins_load_the_real_classes() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from goldenpath.cli.help import load_rich_help; load_rich_help(); "
+            "from typer import rich_utils; assert 'rich.markdown' not in sys.modules; "
+            "md = rich_utils.Markdown('# x'); tb = rich_utils.Traceback.from_exception; "
+            "import rich.markdown, rich.traceback; "
+            "assert type(md) is rich.markdown.Markdown, type(md); "
+            "assert tb.__func__ is rich.traceback.Traceback.from_exception.__func__",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+# What a listing needs: the metadata database (SQLAlchemy's SQLite dialect), the config
+# (pydantic, YAML); never a data or model engine, nor the audit key's cryptography.
 ENGINES = {
     "deltalake",
     "duckdb",
@@ -134,4 +157,9 @@ def test_listings_load_no_data_engine(
     )
     assert done.returncode == 0, done.stderr
     line = next(x for x in done.stderr.splitlines() if x.startswith("MODULES "))
-    assert _top_level(json.loads(line.removeprefix("MODULES "))) & ENGINES == set()
+    loaded = json.loads(line.removeprefix("MODULES "))
+    assert _top_level(loaded) & ENGINES == set()
+    # Nor what only some commands need: cryptography signs and verifies the audit trail
+    # (gp init, gp audit), SQLAlchemy's PostgreSQL dialect serves PostgreSQL workspaces.
+    assert "cryptography" not in _top_level(loaded)
+    assert [m for m in loaded if m.startswith("sqlalchemy.dialects.postgresql")] == []

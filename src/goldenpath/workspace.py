@@ -37,7 +37,6 @@ from goldenpath.core.names import validate_name
 from goldenpath.governance import audit
 from goldenpath.governance.access import AccessControl, AccessService, insert_grant
 from goldenpath.governance.approvals import PolicyService
-from goldenpath.governance.audit_keys import AuditKeys
 from goldenpath.governance.principals import (
     PrincipalService,
     authenticate,
@@ -465,6 +464,8 @@ def init_workspace(
         # The audit signing key is made here, once (first, so that a key that cannot be
         # written leaves no workspace behind); later a missing key is an error, never
         # silently a new one (gp audit rotate-key replaces it on purpose).
+        from goldenpath.governance.audit_keys import AuditKeys  # only a new workspace signs
+
         key = AuditKeys(signing.key_path(home)).create_first(utcnow().isoformat())
         audit_key = signing.key_id(key.public_key())
         write_workspace_config(home, settings or StackSettings())

@@ -137,6 +137,7 @@ def test_compare_side_by_side_and_diff_only(home: Path) -> None:
         (("list", "--filter", "metrics.x >"), 2, "error: bad filter at position 12"),
         (("list", "--filter", "params.x = 'a'; DROP TABLE runs"), 2, "expected 'and' or the end"),
         (("list", "--limit", "20000"), 2, "limit 20,000 is more than 10,000"),
+        (("list", "--limit", "ten"), 2, "'--limit' / '-n': Input should be a valid integer"),
         (("list", "--status", "done"), 2, "status is one of running, finished, failed"),
         (("show", "01ZZZZZZZZZZZZ"), 4, "error: no run '01ZZZZZZZZZZZZ'"),
         (("show", "abc"), 2, "at least its first 6"),

@@ -204,3 +204,37 @@ def test_kubernetes_apply_goes_through_server_side_apply(
     assert len(patches) == 3
     assert all(r.content_type == "application/apply-patch+yaml" for r in patches)
     assert all(r.query["fieldManager"] == ["goldenpath"] for r in patches)
+
+
+def test_deploy_shows_its_steps_on_a_terminal_plain_when_piped_none_under_json(
+    serving_home: Path, tmp_path: Path
+) -> None:
+    from tests.cli.test_progress import environment, on_terminal
+
+    env = {**environment(serving_home), "GP_ACTOR": "alice"}
+    steps = ["checks", "principal", "start", "health"]
+    code, out, terminal = on_terminal(
+        [*GP, "deploy", "fraud@1", "--name", "steps-api"], env, cwd=tmp_path
+    )
+    try:
+        assert code == 0, terminal
+        assert "steps-api: serving fraud@1" in out
+        assert "deploy: checks" in terminal and "deploy: health" in terminal  # live lines
+        assert "\x1b[" in terminal
+        # Each step's line once it ends, in order.
+        ended = [re.search(rf"  {step} +\d+\.\d\ds", terminal) for step in steps]
+        assert all(ended), terminal
+        assert [m.start() for m in ended if m] == sorted(m.start() for m in ended if m)
+        # Piped (a swap to the same version): one plain line per step, and its time.
+        piped = gp(serving_home, "deploy", "fraud@1", "--name", "steps-api", cwd=tmp_path)
+        assert piped.returncode == 0, piped.stderr
+        lines = [x for x in piped.stderr.splitlines() if x.startswith("  ")]
+        assert [x.split()[0] for x in lines] == steps, piped.stderr
+        assert all(re.fullmatch(r"  \w+ +\d+\.\d\ds", x) for x in lines), lines
+        assert "\x1b[" not in piped.stderr
+        quiet = gp(serving_home, "deploy", "fraud@1", "--name", "steps-api", "--json", cwd=tmp_path)
+        assert quiet.returncode == 0, quiet.stderr
+        assert json.loads(quiet.stdout)["name"] == "steps-api"
+        assert not any(x.split()[:1] in ([s] for s in steps) for x in quiet.stderr.splitlines())
+    finally:
+        gp(serving_home, "deployments", "stop", "steps-api")

@@ -12,7 +12,7 @@ from sqlalchemy import func, inspect, select, text
 from goldenpath.core.actor import Actor
 from goldenpath.governance import audit
 from goldenpath.store.engine import HEAD_REVISION, MIGRATIONS_DIR, open_store
-from goldenpath.store.tables import audit_events, metadata
+from goldenpath.store.tables import HASH_INDEXES, audit_events, metadata
 
 
 def test_head_revision_constant_matches_the_migration_scripts() -> None:
@@ -29,9 +29,13 @@ def test_migrating_an_empty_database_yields_the_declared_schema(metadata_url: st
         for table in metadata.sorted_tables:
             columns = {c["name"] for c in inspector.get_columns(table.name)}
             assert columns == {c.name for c in table.columns}, table.name
-            indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes(table.name)}
+            found = {i["name"]: i for i in inspector.get_indexes(table.name)}
             for index in table.indexes:
-                assert indexes.get(index.name) == [c.name for c in index.columns], index.name
+                assert found[index.name]["column_names"] == [c.name for c in index.columns]
+                if store.dialect == "postgresql":
+                    using = found[index.name].get("dialect_options", {}).get("postgresql_using")
+                    wanted = "hash" if index.name in HASH_INDEXES else "btree"
+                    assert (using or "btree") == wanted, index.name
     finally:
         store.dispose()
 

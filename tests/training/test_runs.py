@@ -3,6 +3,7 @@ failures, permissions, audit, hostile input and index use, on SQLite and Postgre
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -492,3 +493,37 @@ def test_list_searches_the_workspace_project_only(two_projects: Workspace) -> No
         assert _names(_runs(churn).list()) == ["there"]
     assert _names(_runs(ws).list()) == ["here"]
     assert _runs(ws).get(there.id).project == "churn"  # get finds it anywhere readable
+
+
+def _shortest_unique(run_id: str, every: list[str]) -> str:
+    """The shortest prefix of ``run_id`` (at least 8 characters) that no other id starts with."""
+    length = 8
+    while any(o != run_id and o.startswith(run_id[:length]) for o in every):
+        length += 1
+    return run_id[:length]
+
+
+def test_short_ids_are_the_shortest_unique_prefixes(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Run ids that share long prefixes of many lengths (real ones do when runs start within
+    # a millisecond): after 8 characters of the time, 18 drawn from "01" only. Both neighbours
+    # in the id index decide each length; a page ordered by a metric lists ids whose
+    # neighbours are not on it.
+    draw = random.Random(24)
+    made: set[str] = set()
+    while len(made) < 120:
+        made.add("01JD8X4M" + "".join(draw.choice("01") for _ in range(18)))
+    ids = sorted(made)
+    draw.shuffle(ids)  # made in no order of their ids
+    monkeypatch.setattr("goldenpath.training.runs.new_id", iter(ids).__next__)
+    service = _runs(ws)
+    for i in range(120):
+        with service.start(params={"i": i}) as run:
+            run.log_metric("score", (i * 37) % 101)
+    every = [r.id for r in service.list(limit=1000)]
+    assert sorted(every) == sorted(made)
+    for found in (service.list(limit=1000), service.list(order_by="metrics.score", limit=40)):
+        shorts = {r.id: r.short_id for r in found}
+        assert shorts == {i: _shortest_unique(i, every) for i in shorts}
+        assert len({len(s) for s in shorts.values()}) > 3  # many lengths to get right

@@ -133,9 +133,12 @@ def deploy(
         raise InvalidInput("--dry-run renders Kubernetes manifests", hint="add --target kubernetes")
     if features is None and Path("features.py").is_file():
         features = Path("features.py")
+    from goldenpath.cli.progress import StepProgress
+
     info = ws.deployments.deploy(
         ref,
         name,
+        progress=StepProgress("deploy", enabled=not json_),
         port=port,
         stage=stage,
         canary=canary,

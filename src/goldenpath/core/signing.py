@@ -13,13 +13,18 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING
 
 from goldenpath.core.atomic import write_atomically
 from goldenpath.core.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    # cryptography (~30 ms to import) loads in the functions that sign, verify or read a key:
+    # key_path() and the message builders serve commands that never do.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 
 def key_path(home: Path) -> Path:
@@ -30,6 +35,9 @@ def key_path(home: Path) -> Path:
 
 def load_key(path: Path) -> Ed25519PrivateKey:
     """The private key at ``path``; :class:`NotFound` if there is none."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -51,6 +59,8 @@ def load_key(path: Path) -> Ed25519PrivateKey:
 
 def write_key(path: Path, key: Ed25519PrivateKey) -> None:
     """Write ``key`` to ``path`` (0600, atomically: a reader sees the old key or the new)."""
+    from cryptography.hazmat.primitives import serialization
+
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -66,11 +76,15 @@ def write_key(path: Path, key: Ed25519PrivateKey) -> None:
 
 def public_hex(public: Ed25519PublicKey) -> str:
     """A public key's raw 32 bytes, hex."""
+    from cryptography.hazmat.primitives import serialization
+
     return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
 
 
 def public_from_hex(text: str) -> Ed25519PublicKey:
     """The public key whose raw bytes are ``text`` (hex); :class:`InvalidInput` if it is not."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         return Ed25519PublicKey.from_public_bytes(bytes.fromhex(text))
     except (ValueError, TypeError):
@@ -79,6 +93,8 @@ def public_from_hex(text: str) -> Ed25519PublicKey:
 
 def key_id(public: Ed25519PublicKey) -> str:
     """A short, stable name for a public key: the sha256 of its raw bytes, hex."""
+    from cryptography.hazmat.primitives import serialization
+
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:32]
 
@@ -100,6 +116,8 @@ def signature_digest(signature_hex: str) -> str:
 
 def signature_valid(public: Ed25519PublicKey, signature_hex: str, message: bytes) -> bool:
     """Whether ``signature_hex`` is ``public``'s signature of ``message``."""
+    from cryptography.exceptions import InvalidSignature
+
     try:
         public.verify(bytes.fromhex(signature_hex), message)
     except (InvalidSignature, ValueError, TypeError):

@@ -15,11 +15,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 from weakref import WeakKeyDictionary
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Engine, func, select
 
 from goldenpath.core import signing
@@ -32,10 +32,15 @@ from goldenpath.core.ids import new_id
 from goldenpath.core.progress import Progress
 from goldenpath.core.redact import redact, redact_value, suspicious
 from goldenpath.governance.audit_findings import AuditProblem, AuditVerification
-from goldenpath.governance.audit_keys import AuditKeys, public_record
-from goldenpath.governance.audit_verify import Verifier, parse_anchor
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import audit_checkpoints, audit_events
+
+if TYPE_CHECKING:
+    # The keys and the verifier load cryptography (~30 ms): only checkpoints, rotation and
+    # verification import them, so a command that only records events does not pay for it.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from goldenpath.governance.audit_keys import AuditKeys
 
 # The append: one statement, one round trip. It inserts the event as ``seq = head + 1`` only if
 # the head it links to is still there (``EXISTS``) and no other event took that place (``ON
@@ -189,9 +194,14 @@ class AuditService:
     ) -> None:
         self._store = store
         self._key_file = key_file
-        self._keys = AuditKeys(key_file)
         self._actor = actor
         self._access = access
+
+    @cached_property
+    def _keys(self) -> AuditKeys:
+        from goldenpath.governance.audit_keys import AuditKeys
+
+        return AuditKeys(self._key_file)
 
     def _require(self, permission: str) -> None:
         if self._access is not None:
@@ -253,6 +263,8 @@ class AuditService:
         # which key signed (exclusive when the first key is made: two must not race).
         with self._keys.locked(exclusive=not ever):
             point, previous, public = self._sign_checkpoint(at, ever, signer)
+        from goldenpath.governance.audit_keys import public_record
+
         point = {**point, **public_record(public), "previous": previous}
         write_atomically(self._head_file, (json.dumps(point, indent=2) + "\n").encode(), mode=0o644)
         return point
@@ -366,6 +378,8 @@ class AuditService:
                 "workspace's keys",
                 hint="run gp audit verify to see why",
             )
+        from goldenpath.governance.audit_keys import public_record
+
         return {**point, **public_record(public)}
 
     def verify(
@@ -375,6 +389,8 @@ class AuditService:
         checkpoints the trail recorded, the signing key, the append-only triggers and, if
         given, an external ``anchor`` (a checkpoint exported and kept elsewhere).
         ``progress`` hears how many events have been checked."""
+        from goldenpath.governance.audit_verify import Verifier, parse_anchor
+
         self._require("audit.read")
         parsed = parse_anchor(anchor) if anchor is not None else None
         return Verifier(self._store, self._keys, self._head_file).verify(parsed, progress)

@@ -27,6 +27,7 @@ from goldenpath.core.clock import utcnow
 from goldenpath.core.errors import Conflict, GoldenpathError, InvalidInput, NotFound
 from goldenpath.core.ids import new_id
 from goldenpath.core.names import validate_name
+from goldenpath.core.progress import NoProgress, Progress
 from goldenpath.governance import audit
 from goldenpath.governance.access import AccessControl
 from goldenpath.governance.roles import ROLES, SERVING_ROLE
@@ -138,188 +139,199 @@ class DeploymentService:
         features: str | Path | None = None,
         require_token: bool = False,
         wait: bool = True,
+        progress: Progress | None = None,
     ) -> DeploymentInfo:
         """Serve ``ref`` (``fraud``, ``fraud@3``, ``fraud@champion``: the alias is resolved
         now and the version pinned) as deployment ``name``. An existing deployment of the same
         model swaps to the version with no failed request, or with ``canary=P`` sends P% of
         traffic (sticky by entity key) to it, or with ``shadow`` scores it silently."""
-        validate_name(name, kind="deployment name")
-        if canary is not None and shadow:
-            raise InvalidInput("--canary and --shadow exclude each other", hint="choose one")
-        if canary is not None and (type(canary) is not int or not 1 <= canary <= 99):
-            raise InvalidInput(
-                f"--canary must be a percentage from 1 to 99, got {canary!r}",
-                hint="e.g. --canary 10 sends 10% of requests to the new version",
-            )
-        if port is not None and (type(port) is not int or not 1 <= port <= 65535):
-            raise InvalidInput(f"--port must be 1-65535, got {port!r}")
-        version = self._models.get(ref)
-        self._access.require("deployment.deploy", version.project)
-        if version.status != "ready":
-            raise Conflict(f"{version.ref} is archived and cannot be deployed")
-        with self._store.connect() as conn:
-            existing = self._row(conn, name, missing_ok=True)
-        if existing is not None:
-            self._access.require("deployment.deploy", existing["project"])
-            if existing["model"] != version.name:
-                raise Conflict(
-                    f"deployment {name} serves model {existing['model']}, not {version.name}",
-                    hint="deploy it under another --name, or stop this one first",
+        shown = progress or NoProgress()
+        with shown.step("checks"):
+            validate_name(name, kind="deployment name")
+            if canary is not None and shadow:
+                raise InvalidInput("--canary and --shadow exclude each other", hint="choose one")
+            if canary is not None and (type(canary) is not int or not 1 <= canary <= 99):
+                raise InvalidInput(
+                    f"--canary must be a percentage from 1 to 99, got {canary!r}",
+                    hint="e.g. --canary 10 sends 10% of requests to the new version",
                 )
-        stage = stage or (existing["stage"] if existing else "dev")
-        if stage not in STAGES:
-            raise InvalidInput(f"--stage must be dev or prod, got {stage!r}")
-        settings = self._settings(existing, host, insecure_bind, tls_cert, tls_key, features)
-        if require_token:
-            settings["require_token"] = True
-        bind = settings["host"]
-        if existing is not None and existing["status"] == "running":
-            self._check_swap_settings(name, existing, settings)
-        if (canary is not None or shadow) and (existing is None or existing["status"] != "running"):
-            raise Conflict(
-                f"a {'canary' if canary is not None else 'shadow'} needs a running deployment "
-                f"{name} to join",
-                hint=f"deploy the current version first: gp deploy {version.name}@N --name {name}",
-            )
-        # The feature plan (on-demand code, entity keys) and the freshness of the online values
-        # it reads are checked here, before anything changes (and before the policies, so a
-        # refused deploy spends no approval).
-        plan = self._check_plan(version, settings.get("features"))
-        checked = (
-            self._features.freshness(list(dict.fromkeys(plan.refs.values())))
-            if plan.uses_features
-            else []
-        )
-        if stage == "prod":
-            deploy_checks.refuse_stale_prod(name, checked)
-        if canary is not None or shadow:
-            change = "canary" if canary is not None else "shadow"
-        elif existing is not None and existing["status"] == "running":
-            change = "swap"
-        else:
-            change = "deploy"
-        self._check_policies(
-            name,
-            stage,
-            version,
-            canary=canary,
-            shadow=shadow,
-            change=change,
-            from_stage=existing["stage"] if existing is not None else None,
-        )
-        # The deployment acts as its own principal, with what serving needs: the deployer can
-        # grant only what they hold.
-        for permission in sorted(ROLES[SERVING_ROLE]):
-            self._access.require(permission, version.project)
-        if port is None:
-            port = existing["port"] if existing else local.free_port(bind)
-        now = utcnow()
-        with self._store.begin() as conn:
-            row = self._row(conn, name, missing_ok=True)
-            if (row is None) != (existing is None) or (
-                row is not None and row["generation"] != existing["generation"]
-            ):
-                raise Conflict(f"deployment {name} changed meanwhile", hint="run the command again")
-            settings["principal"] = self._own_principal(conn, name, version.project, settings)
-            if row is not None and row["status"] == "running" and row["port"] != port:
-                raise Conflict(
-                    f"deployment {name} is running on port {row['port']}; --port cannot move it",
-                    hint=f"stop it first: gp deployments stop {name}",
-                )
-            values: dict[str, Any]
-            if row is None:
-                if not local.port_free(bind, port):
+            if port is not None and (type(port) is not int or not 1 <= port <= 65535):
+                raise InvalidInput(f"--port must be 1-65535, got {port!r}")
+            version = self._models.get(ref)
+            self._access.require("deployment.deploy", version.project)
+            if version.status != "ready":
+                raise Conflict(f"{version.ref} is archived and cannot be deployed")
+            with self._store.connect() as conn:
+                existing = self._row(conn, name, missing_ok=True)
+            if existing is not None:
+                self._access.require("deployment.deploy", existing["project"])
+                if existing["model"] != version.name:
                     raise Conflict(
-                        f"port {port} on {bind} is in use",
-                        hint="choose another --port, or leave it out",
+                        f"deployment {name} serves model {existing['model']}, not {version.name}",
+                        hint="deploy it under another --name, or stop this one first",
                     )
-                values = {
-                    "id": new_id(),
-                    "project_id": self._project_id(conn, version.project),
-                    "name": name,
-                    "model": version.name,
-                    "stage": stage,
-                    "runtime": "local",  # Kubernetes goes through apply_kubernetes
-                    "status": "running",
-                    "primary_version": version.version,
-                    "candidate_version": None,
-                    "candidate_mode": None,
-                    "canary_percent": None,
-                    "previous_version": None,
-                    "generation": 1,
-                    "host": bind,
-                    "port": port,
-                    "settings": settings,
-                    "created_at": now,
-                    "created_by": self._actor.name,
-                    "updated_at": now,
-                    "updated_by": self._actor.name,
-                }
-                conn.execute(deployments.insert().values(**values))
-                action, previous = "deploy", None
-            else:
-                if row["status"] != "running" and not local.port_free(bind, port):
-                    raise Conflict(f"port {port} on {bind} is in use", hint="choose another --port")
-                values = {
-                    "stage": stage,
-                    "status": "running",
-                    "generation": row["generation"] + 1,
-                    "host": bind,
-                    "port": port,
-                    "settings": settings,
-                    "updated_at": now,
-                    "updated_by": self._actor.name,
-                }
-                previous = row["primary_version"]
-                if canary is not None or shadow:
-                    if version.version == row["primary_version"]:
-                        raise Conflict(
-                            f"{version.ref} already answers on {name}; a candidate must differ"
-                        )
-                    values.update(
-                        candidate_version=version.version,
-                        candidate_mode="canary" if canary is not None else "shadow",
-                        canary_percent=canary,
-                    )
-                    action = "canary" if canary is not None else "shadow"
-                else:
-                    values.update(
-                        primary_version=version.version,
-                        candidate_version=None,
-                        candidate_mode=None,
-                        canary_percent=None,
-                    )
-                    if version.version != row["primary_version"]:
-                        values["previous_version"] = row["primary_version"]
-                    action = "swap" if row["status"] == "running" else "deploy"
-                conn.execute(
-                    deployments.update().where(deployments.c.id == row["id"]).values(**values)
+            stage = stage or (existing["stage"] if existing else "dev")
+            if stage not in STAGES:
+                raise InvalidInput(f"--stage must be dev or prod, got {stage!r}")
+            settings = self._settings(existing, host, insecure_bind, tls_cert, tls_key, features)
+            if require_token:
+                settings["require_token"] = True
+            bind = settings["host"]
+            if existing is not None and existing["status"] == "running":
+                self._check_swap_settings(name, existing, settings)
+            joins = canary is not None or shadow
+            if joins and (existing is None or existing["status"] != "running"):
+                raise Conflict(
+                    f"a {'canary' if canary is not None else 'shadow'} needs a running deployment "
+                    f"{name} to join",
+                    hint="deploy the current version first: "
+                    f"gp deploy {version.name}@N --name {name}",
                 )
-                values = {**dict(row), **values}
-            self._event(conn, values, action, previous, version.version, {"stage": stage})
-            record_edge(
-                conn,
-                "deployment",
-                values["id"],
-                "model_version",
-                version.id,
-                "serves",
-                {"deployment": name, "model": version.ref, "role": action},
+            # The feature plan (on-demand code, entity keys) and the freshness of the online values
+            # it reads are checked here, before anything changes (and before the policies, so a
+            # refused deploy spends no approval).
+            plan = self._check_plan(version, settings.get("features"))
+            checked = (
+                self._features.freshness(list(dict.fromkeys(plan.refs.values())))
+                if plan.uses_features
+                else []
             )
-            audit.record(
-                conn,
-                self._actor,
-                "deployment.create" if action == "deploy" else f"deployment.{action}",
-                "deployment",
+            if stage == "prod":
+                deploy_checks.refuse_stale_prod(name, checked)
+            if canary is not None or shadow:
+                change = "canary" if canary is not None else "shadow"
+            elif existing is not None and existing["status"] == "running":
+                change = "swap"
+            else:
+                change = "deploy"
+            self._check_policies(
                 name,
-                {
-                    "model": version.ref,
-                    "stage": stage,
-                    "generation": values["generation"],
-                    "port": port,
-                },
+                stage,
+                version,
+                canary=canary,
+                shadow=shadow,
+                change=change,
+                from_stage=existing["stage"] if existing is not None else None,
             )
-        info = self._apply(name, wait=wait)
+            # The deployment acts as its own principal, with what serving needs: the deployer can
+            # grant only what they hold.
+            for permission in sorted(ROLES[SERVING_ROLE]):
+                self._access.require(permission, version.project)
+            if port is None:
+                port = existing["port"] if existing else local.free_port(bind)
+        with shown.step("principal"):
+            now = utcnow()
+            with self._store.begin() as conn:
+                row = self._row(conn, name, missing_ok=True)
+                if (row is None) != (existing is None) or (
+                    row is not None and row["generation"] != existing["generation"]
+                ):
+                    raise Conflict(
+                        f"deployment {name} changed meanwhile", hint="run the command again"
+                    )
+                settings["principal"] = self._own_principal(conn, name, version.project, settings)
+                if row is not None and row["status"] == "running" and row["port"] != port:
+                    raise Conflict(
+                        f"deployment {name} is running on port {row['port']}; "
+                        "--port cannot move it",
+                        hint=f"stop it first: gp deployments stop {name}",
+                    )
+                values: dict[str, Any]
+                if row is None:
+                    if not local.port_free(bind, port):
+                        raise Conflict(
+                            f"port {port} on {bind} is in use",
+                            hint="choose another --port, or leave it out",
+                        )
+                    values = {
+                        "id": new_id(),
+                        "project_id": self._project_id(conn, version.project),
+                        "name": name,
+                        "model": version.name,
+                        "stage": stage,
+                        "runtime": "local",  # Kubernetes goes through apply_kubernetes
+                        "status": "running",
+                        "primary_version": version.version,
+                        "candidate_version": None,
+                        "candidate_mode": None,
+                        "canary_percent": None,
+                        "previous_version": None,
+                        "generation": 1,
+                        "host": bind,
+                        "port": port,
+                        "settings": settings,
+                        "created_at": now,
+                        "created_by": self._actor.name,
+                        "updated_at": now,
+                        "updated_by": self._actor.name,
+                    }
+                    conn.execute(deployments.insert().values(**values))
+                    action, previous = "deploy", None
+                else:
+                    if row["status"] != "running" and not local.port_free(bind, port):
+                        raise Conflict(
+                            f"port {port} on {bind} is in use", hint="choose another --port"
+                        )
+                    values = {
+                        "stage": stage,
+                        "status": "running",
+                        "generation": row["generation"] + 1,
+                        "host": bind,
+                        "port": port,
+                        "settings": settings,
+                        "updated_at": now,
+                        "updated_by": self._actor.name,
+                    }
+                    previous = row["primary_version"]
+                    if canary is not None or shadow:
+                        if version.version == row["primary_version"]:
+                            raise Conflict(
+                                f"{version.ref} already answers on {name}; a candidate must differ"
+                            )
+                        values.update(
+                            candidate_version=version.version,
+                            candidate_mode="canary" if canary is not None else "shadow",
+                            canary_percent=canary,
+                        )
+                        action = "canary" if canary is not None else "shadow"
+                    else:
+                        values.update(
+                            primary_version=version.version,
+                            candidate_version=None,
+                            candidate_mode=None,
+                            canary_percent=None,
+                        )
+                        if version.version != row["primary_version"]:
+                            values["previous_version"] = row["primary_version"]
+                        action = "swap" if row["status"] == "running" else "deploy"
+                    conn.execute(
+                        deployments.update().where(deployments.c.id == row["id"]).values(**values)
+                    )
+                    values = {**dict(row), **values}
+                self._event(conn, values, action, previous, version.version, {"stage": stage})
+                record_edge(
+                    conn,
+                    "deployment",
+                    values["id"],
+                    "model_version",
+                    version.id,
+                    "serves",
+                    {"deployment": name, "model": version.ref, "role": action},
+                )
+                audit.record(
+                    conn,
+                    self._actor,
+                    "deployment.create" if action == "deploy" else f"deployment.{action}",
+                    "deployment",
+                    name,
+                    {
+                        "model": version.ref,
+                        "stage": stage,
+                        "generation": values["generation"],
+                        "port": port,
+                    },
+                )
+        info = self._apply(name, wait=wait, progress=shown)
         stale = deploy_checks.freshness_warnings(checked)
         deploy_checks.warn_stale(stale)
         return replace(
@@ -689,19 +701,24 @@ class DeploymentService:
 
     # -- runtime -------------------------------------------------------------------------------
 
-    def _apply(self, name: str, *, wait: bool = True) -> DeploymentInfo:
+    def _apply(
+        self, name: str, *, wait: bool = True, progress: Progress | None = None
+    ) -> DeploymentInfo:
         """Write the spec from the row; start the supervisor if none runs; wait until the
         server serves this generation."""
+        shown = progress or NoProgress()
         with self._store.connect() as conn:
             row = self._row(conn, name)
         folder = folder_of(self._home, name)
-        spec = self._spec(row)
-        spec.write(folder)
-        (folder / "spool").mkdir(exist_ok=True)
-        if local.supervisor_pid(folder) is None:
-            local.start(folder, self._home)
+        with shown.step("start"):
+            spec = self._spec(row)
+            spec.write(folder)
+            (folder / "spool").mkdir(exist_ok=True)
+            if local.supervisor_pid(folder) is None:
+                local.start(folder, self._home)
         if wait:
-            local.wait_ready(folder, spec.generation)
+            with shown.step("health"):
+                local.wait_ready(folder, spec.generation)
         return self.get(name)
 
     def _spec(self, row: Any) -> DeploymentSpec:

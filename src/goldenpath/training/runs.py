@@ -1283,21 +1283,21 @@ def _search(
     return query.order_by(*order_terms).limit(limit)
 
 
-_NEIGHBOURS: dict[int, Any] = {}
 _SHORT_CHUNK = 200
 
 
-def _neighbours(count: int) -> Any:
-    """One statement that reads, for ``count`` ids (``:i0``, ``:i1``...), the id just before
-    and just after each in the primary key's index; built once per count."""
-    statement = _NEIGHBOURS.get(count)
-    if statement is None:
-        marks: builtins.list[Any] = [bindparam(f"i{n}") for n in range(count)]
-        statement = _NEIGHBOURS[count] = select(
-            *(select(func.max(runs.c.id)).where(runs.c.id < m).scalar_subquery() for m in marks),
-            *(select(func.min(runs.c.id)).where(runs.c.id > m).scalar_subquery() for m in marks),
-        )
-    return statement
+@cache
+def _neighbours() -> Any:
+    """One small statement: for each listed id (``:ids``, expanded when it runs), the id just
+    before and just after it in the primary key's index. Two correlated subqueries, not two
+    per id: it compiles in a fraction of a millisecond whatever the page size, which a fresh
+    ``gp runs list`` process pays every time (SQLAlchemy's statement cache dies with it)."""
+    before, after = runs.alias("before"), runs.alias("after")
+    return select(
+        runs.c.id,
+        select(func.max(before.c.id)).where(before.c.id < runs.c.id).scalar_subquery(),
+        select(func.min(after.c.id)).where(after.c.id > runs.c.id).scalar_subquery(),
+    ).where(runs.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def short_ids(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
@@ -1307,12 +1307,9 @@ def short_ids(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
     shorts = {}
     for start in range(0, len(ids), _SHORT_CHUNK):  # bounded statement size
         chunk = ids[start : start + _SHORT_CHUNK]
-        row = conn.execute(
-            _neighbours(len(chunk)), {f"i{n}": run_id for n, run_id in enumerate(chunk)}
-        ).one()
-        for n, run_id in enumerate(chunk):
+        for run_id, *neighbours in conn.execute(_neighbours(), {"ids": list(chunk)}):
             length = SHORT_ID
-            for neighbour in (row[n], row[len(chunk) + n]):
+            for neighbour in neighbours:
                 if neighbour:
                     common = 0
                     while common < 26 and run_id[common] == neighbour[common]:
