@@ -705,6 +705,64 @@ class PredictionLogReader:
         hit = dataset.to_table(filter=pc.field("request_id") == wanted)
         return _rows(hit.slice(0, 1))[0] if hit.num_rows else None
 
+    def count(
+        self,
+        *,
+        models: set[tuple[str, int]] | None,
+        values_from: Sequence[tuple[str, str]] = (),
+    ) -> dict[str, int]:
+        """How many logged predictions were ``scored`` by one of ``models`` (``(model,
+        version)`` pairs; None: every prediction), and how many were served a feature value
+        from one of ``values_from`` (``("dataset", "transactions@3")`` or ``("view",
+        "user_tx@1")``: the origins a feature entry records). One pass over four columns of
+        the whole log (batch by batch); spooled records flushed meanwhile are counted once."""
+        import re as regex
+
+        patterns = []
+        for kind, ref in values_from:
+            quoted = regex.escape(json.dumps(ref))
+            if kind == "dataset":
+                patterns.append(r'"dataset_versions":\[[^\]]*' + quoted)
+            else:
+                patterns.append(r'"source":' + quoted)
+        pattern = "|".join(f"(?:{p})" for p in patterns) if patterns else None
+        totals = {"scored": 0, "served_values": 0}
+
+        def add(batch: pa.Table | pa.RecordBatch) -> None:
+            if batch.num_rows == 0:
+                return
+            if models is None:
+                totals["scored"] += batch.num_rows
+            elif models:
+                hit = None
+                for model, version in models:
+                    one = pc.and_(
+                        pc.equal(batch["model"], model), pc.equal(batch["model_version"], version)
+                    )
+                    hit = one if hit is None else pc.or_(hit, one)
+                totals["scored"] += int(
+                    pc.sum(pc.fill_null(hit, False).cast(pa.int64())).as_py() or 0
+                )
+            if pattern is not None:
+                served = pc.match_substring_regex(batch["features"], pattern)
+                totals["served_values"] += int(
+                    pc.sum(pc.fill_null(served, False).cast(pa.int64())).as_py() or 0
+                )
+
+        columns = ["request_id", "model", "model_version", "features"]
+        spooled: list[str] = []
+        for table in self._spool_tables():
+            add(table.select(columns))
+            spooled.extend(table.column("request_id").to_pylist())
+        delta = _open_table(self._location)
+        if delta is None:
+            return totals
+        dataset = delta.to_pyarrow_dataset(filesystem=_native(self._location))
+        row_filter = ~pc.field("request_id").isin(spooled) if spooled else None
+        for batch in dataset.to_batches(columns=columns, filter=row_filter):
+            add(batch)
+        return totals
+
     def tail(self, limit: int = 20, *, since: datetime | None = None) -> list[dict[str, Any]]:
         """The newest ``limit`` predictions (by request id, i.e. arrival), newest first.
 
