@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attr
 import pytest
@@ -126,7 +126,7 @@ def test_a_malformed_event_is_refused_by_the_check(sws: Workspace) -> None:
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    received: list[tuple[str, dict[str, Any]]] = []
+    received: ClassVar[list[tuple[str, dict[str, Any]]]] = []
 
     def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
