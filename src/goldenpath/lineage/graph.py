@@ -397,8 +397,15 @@ class Walk:
         return self._by_id[key]
 
     def node_by_ref(self, kind: str, ref: str) -> Node | None:
-        found = _by_ref(self.conn, kind, ref)
-        return None if found is None else self.node(kind, found.id)
+        key = (kind, "@" + ref)  # ids hold no "@": one cache for both
+        if key not in self._by_id:
+            found = _by_ref(self.conn, kind, ref)
+            if found is not None:
+                self._by_id.setdefault((kind, found.id), self.admit(found))
+                self._by_id[key] = self._by_id[(kind, found.id)]
+            else:
+                self._by_id[key] = None
+        return self._by_id[key]
 
     def link(
         self, source: Node, target: Node, relation: str, attributes: Mapping[str, Any] | None = None
