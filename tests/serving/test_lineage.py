@@ -111,7 +111,10 @@ def test_a_dataset_version_lists_what_depends_on_it_with_counted_predictions(
     first = sws.lineage.downstream("transactions@1")
     assert {"fraud@1", "fraud@2"} <= set(first.refs("model_version"))
     assert "lineage-api" in first.refs("deployment")
-    assert first.refs("training_set")
+    training = sws.models.get("fraud@2").lineage["training_set"]["ref"]
+    edges = {(e["from"], e["to"], e["relation"]) for e in first.edges}
+    assert ("feature_view_version:user_tx@1", f"training_set:{training}", "input_of") in edges
+    assert (f"training_set:{training}", "model_version:fraud@2", "input_of") in edges
     counted = {d["deployment"]: d for d in (first.predictions or {})["deployments"]}
     assert counted["lineage-api"]["scored"] == 2  # this module's deployment answered twice
     # The version pushed for the serving tests: no model was trained on it, but the values
@@ -123,6 +126,10 @@ def test_a_dataset_version_lists_what_depends_on_it_with_counted_predictions(
     assert "user_tx@1" in later.refs("feature_view_version")
     counted = {d["deployment"]: d for d in (later.predictions or {})["deployments"]}
     assert counted["lineage-api"] == {"deployment": "lineage-api", "scored": 0, "served_values": 2}
+    # A view version's downstream: the predictions served its values are counted too.
+    view = sws.lineage.downstream("view:user_tx@1")
+    counted = {d["deployment"]: d for d in (view.predictions or {})["deployments"]}
+    assert counted["lineage-api"] == {"deployment": "lineage-api", "scored": 2, "served_values": 2}
     # A model version's downstream: its deployments and their predictions.
     model = sws.lineage.downstream("model:fraud@2")
     assert "lineage-api" in model.refs("deployment")
