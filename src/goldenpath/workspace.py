@@ -285,7 +285,9 @@ class Workspace:
         version), downstream (what depends on it); OpenLineage run events."""
         from goldenpath.lineage.service import LineageService
 
-        return LineageService(self.store, self.access_control, self.storage_root, self.stack.home)
+        return LineageService(
+            self.store, self.access_control, self.storage_root, self.stack.home, self.stack.limits
+        )
 
     def _online_store(self) -> OnlineStore:
         return shared_online_store(self.stack.online, self.stack.home, self.stack.metadata)

@@ -218,3 +218,21 @@ def test_the_cli_prints_the_chain_and_json(serving_home: Path, lineage_api: dict
     assert as_json.returncode == 0, as_json.stderr
     parsed = json.loads(as_json.stdout)
     assert parsed["direction"] == "downstream" and "fraud@2" in [n["ref"] for n in parsed["nodes"]]
+
+
+def test_the_limits_bound_a_walk_and_an_export(sws: Workspace) -> None:
+    from goldenpath.core.limits import Limits
+    from goldenpath.lineage.service import LineageService
+
+    narrow = LineageService(
+        sws.store,
+        sws.access_control,
+        sws.storage_root,
+        sws.stack.home,
+        Limits(lineage_edges_max=1, openlineage_runs_max=1),
+    )
+    cut = narrow.downstream("transactions@1")
+    assert cut.truncated and not sws.lineage.downstream("transactions@1").truncated
+    with pytest.raises(InvalidInput, match=r"limits\.openlineage_runs_max"):
+        narrow.openlineage_events(limit=2)
+    assert len({e["run"]["runId"] for e in narrow.openlineage_events(limit=1)}) == 1

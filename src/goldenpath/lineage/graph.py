@@ -38,8 +38,9 @@ from goldenpath.store.tables import (
 )
 
 EDGES_MAX = 10_000
-"""Edges read per node and direction: a view version pushed to every second for days has
-that many; a walk that meets more says it was cut (:attr:`Walk.truncated`)."""
+"""The default of ``limits.lineage_edges_max``: edges read per node and direction (a view
+version pushed to every second for days has that many); a walk that meets more says it was
+cut (:attr:`Walk.truncated`)."""
 
 MATERIALIZED = "materialized_into_online"
 PUSHED = "pushed_into_online"
@@ -366,8 +367,9 @@ class _Stored:
 class Walk:
     """The nodes and edges one query has met, with what was hidden from the caller."""
 
-    def __init__(self, conn: Connection, readable: Readable) -> None:
+    def __init__(self, conn: Connection, readable: Readable, edges_max: int = EDGES_MAX) -> None:
         self.conn = conn
+        self._edges_max = edges_max
         self._readable = readable
         self.nodes: dict[str, Node] = {}
         self.edges: dict[tuple[str, str, str], Edge] = {}
@@ -439,11 +441,11 @@ class Walk:
             )
             .where(where)
             .order_by(order, e.c.id)
-            .limit(EDGES_MAX + 1)
+            .limit(self._edges_max + 1)
         ).all()
-        if len(rows) > EDGES_MAX:
+        if len(rows) > self._edges_max:
             self.truncated = True
-            rows = rows[:EDGES_MAX]
+            rows = rows[: self._edges_max]
         for row in rows:
             yield _Stored(
                 row.from_kind,

@@ -24,13 +24,12 @@ from typing import Any
 from sqlalchemy import select
 
 from goldenpath.core.errors import InvalidInput, NotFound
+from goldenpath.core.limits import Limits
 from goldenpath.governance.access import AccessControl
 from goldenpath.lineage import graph
 from goldenpath.lineage.refs import LineageRef, parse_ref
 from goldenpath.store.engine import MetadataStore
 from goldenpath.store.tables import deployments, projects
-
-EVENTS_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -91,8 +90,14 @@ class LineageService:
     """Lineage queries for one acting principal (see the module docstring)."""
 
     def __init__(
-        self, store: MetadataStore, access: AccessControl, storage_root: Path, home: Path
+        self,
+        store: MetadataStore,
+        access: AccessControl,
+        storage_root: Path,
+        home: Path,
+        limits: Limits | None = None,
     ) -> None:
+        self._limits = limits or Limits()
         self._store = store
         self._access = access
         self._storage = storage_root
@@ -111,7 +116,7 @@ class LineageService:
         if parsed.kind == "prediction":
             return self._prediction_upstream(parsed)
         with self._store.connect() as conn:
-            walk = graph.Walk(conn, self._readable)
+            walk = graph.Walk(conn, self._readable, self._limits.lineage_edges_max)
             root = graph.require(walk.admit(graph.find(conn, parsed)), parsed)
             graph.upstream(walk, root)
             return self._answer(parsed, "upstream", root.as_dict(), walk)
@@ -127,7 +132,7 @@ class LineageService:
                 hint=f"trace what went into it: gp lineage {parsed.text}",
             )
         with self._store.connect() as conn:
-            walk = graph.Walk(conn, self._readable)
+            walk = graph.Walk(conn, self._readable, self._limits.lineage_edges_max)
             root = graph.require(walk.admit(graph.find(conn, parsed)), parsed)
             dependants = graph.downstream(walk, root)
             where = {
@@ -225,7 +230,7 @@ class LineageService:
             },
         )
         with self._store.connect() as conn:
-            walk = graph.Walk(conn, self._readable)
+            walk = graph.Walk(conn, self._readable, self._limits.lineage_edges_max)
             walk.nodes[root.key] = root
             deployment = walk.admit(
                 graph.find(conn, LineageRef("deployment", name=str(record["deployment"])))
@@ -332,8 +337,11 @@ class LineageService:
         from goldenpath.core.names import validate_name
         from goldenpath.lineage import openlineage
 
-        if type(limit) is not int or not 1 <= limit <= EVENTS_MAX:
-            raise InvalidInput(f"limit must be 1-{EVENTS_MAX} runs, got {limit!r}")
+        most = self._limits.openlineage_runs_max
+        if type(limit) is not int or not 1 <= limit <= most:
+            raise InvalidInput(
+                f"limit must be 1-{most:,} runs (limits.openlineage_runs_max), got {limit!r}"
+            )
         if since is not None and since.utcoffset() is None:
             raise InvalidInput(
                 f"since {since.isoformat()} has no time zone",
