@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from goldenpath.data.service import DatasetService
     from goldenpath.features.online.base import OnlineStore
     from goldenpath.features.service import FeatureStore
+    from goldenpath.lineage.service import LineageService
     from goldenpath.project.up import UpService
     from goldenpath.registry.service import ModelRegistry
     from goldenpath.serving.service import DeploymentService, PredictionService
@@ -284,6 +285,16 @@ class Workspace:
         from goldenpath.serving.service import PredictionService
 
         return PredictionService(self.deployments, self.access_control, self.stack.home)
+
+    @cached_property
+    def lineage(self) -> LineageService:
+        """Lineage queries: upstream of an object (a prediction down to each value's dataset
+        version), downstream (what depends on it); OpenLineage run events."""
+        from goldenpath.lineage.service import LineageService
+
+        return LineageService(
+            self.store, self.access_control, self.storage_root, self.stack.home, self.stack.limits
+        )
 
     def _online_store(self) -> OnlineStore:
         return shared_online_store(self.stack.online, self.stack.home, self.stack.metadata)

@@ -25,6 +25,7 @@ REMOTE = {
     "features": remote.RemoteFeatures,
     "models": remote.RemoteModels,
     "runs": remote.RemoteRuns,
+    "lineage": remote.RemoteLineage,
 }
 
 # Local by nature: they read or run something on the caller's machine, or are the serving

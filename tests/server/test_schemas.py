@@ -249,6 +249,14 @@ def test_every_route_answers_in_its_declared_shape(api: Api) -> None:
     compared = get("GET", f"/api/v1/runs/{run_id}/compare/{failed}")
     assert compared["metrics"][0]["differs"]
 
+    # Lineage: a training set's inputs, a dataset version's dependants, OpenLineage events.
+    up = get("GET", "/api/v1/lineage/upstream?ref=training-set:train@1")
+    assert "transactions@1" in [n["ref"] for n in up["nodes"]]
+    down = get("GET", "/api/v1/lineage/downstream?ref=transactions@1")
+    assert "train@1" in [n["ref"] for n in down["nodes"]]
+    events = get("GET", "/api/v1/lineage/openlineage-events?limit=10")
+    assert {e["eventType"] for e in events} == {"START", "COMPLETE", "FAIL"}
+
     # Audit.
     get("GET", "/api/v1/audit/events")
     get("POST", "/api/v1/audit/checkpoint")

@@ -14,6 +14,7 @@ from goldenpath.cli import (
     data,
     deploy,
     features,
+    lineage,
     models,
     policy,
     quickstart,
@@ -78,6 +79,8 @@ app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
 app.add_typer(models.app, name="models")
 app.add_typer(runs.app, name="runs")
+app.command("lineage")(lineage.lineage)
+app.add_typer(lineage.openlineage_app, name="openlineage")
 app.add_typer(audit.app, name="audit")
 app.add_typer(access.principals_app, name="principals")
 app.add_typer(access.tokens_app, name="tokens")

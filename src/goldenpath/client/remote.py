@@ -28,6 +28,7 @@ from goldenpath.governance.approvals import ApprovalRequest
 from goldenpath.governance.audit import AuditEvent, AuditVerification
 from goldenpath.governance.policies import Decision
 from goldenpath.governance.principals import CreatedToken, Principal, TokenInfo
+from goldenpath.lineage.service import Lineage
 from goldenpath.registry.service import AliasMove, ModelSummary, ModelVersion, Promotion
 from goldenpath.training.run_log import Pending, RunLogger
 from goldenpath.training.runs import RunComparison, RunInfo
@@ -627,6 +628,46 @@ def _run_path(run: str) -> str:
     return run.strip()
 
 
+class RemoteLineage:
+    """``ws.lineage`` over HTTP: the same queries; an export sends the server's events from
+    the caller's machine."""
+
+    def __init__(self, http: Http) -> None:
+        self._http = http
+
+    def upstream(self, ref: str) -> Lineage:
+        return Lineage.from_dict(self._http.json("GET", "/lineage/upstream", params={"ref": ref}))
+
+    def downstream(self, ref: str) -> Lineage:
+        return Lineage.from_dict(self._http.json("GET", "/lineage/downstream", params={"ref": ref}))
+
+    def openlineage_events(
+        self, *, since: datetime | None = None, limit: int = 1000, namespace: str = "goldenpath"
+    ) -> builtins.list[dict[str, Any]]:
+        if since is not None and since.utcoffset() is None:
+            raise InvalidInput(
+                f"since {since.isoformat()} has no time zone",
+                hint="give a time zone, e.g. 2026-12-01T20:00:00Z",
+            )
+        params: dict[str, Any] = {"limit": limit, "namespace": namespace}
+        if since is not None:
+            params["since"] = since.isoformat()
+        return list(self._http.json("GET", "/lineage/openlineage-events", params=params))
+
+    def export_openlineage(
+        self,
+        target: str,
+        *,
+        since: datetime | None = None,
+        limit: int = 1000,
+        namespace: str = "goldenpath",
+    ) -> int:
+        from goldenpath.lineage import openlineage
+
+        events = self.openlineage_events(since=since, limit=limit, namespace=namespace)
+        return openlineage.emit(events, target)
+
+
 class _RemoteActor:
     def __init__(self, name: str, kind: str) -> None:
         self.name, self.kind = name, kind
@@ -645,6 +686,7 @@ class RemoteWorkspace:
         self.features = RemoteFeatures(self._http)
         self.models = RemoteModels(self._http)
         self.runs = RemoteRuns(self._http)
+        self.lineage = RemoteLineage(self._http)
         me = self.access.whoami()["principal"]  # authenticates now, not at first use
         self.actor = _RemoteActor(me["name"], me["kind"])
         self.project = project or "default"

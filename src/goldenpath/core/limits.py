@@ -68,6 +68,15 @@ class Limits(BaseModel):
         gt=0,
         description="entities of each feature view a deploy's freshness check looks up",
     )
+    # Lineage
+    lineage_edges_max: int = Field(
+        default=10_000,
+        gt=0,
+        description="lineage edges one query reads per object and direction (then it says cut)",
+    )
+    openlineage_runs_max: int = Field(
+        default=10_000, gt=0, description="training runs in one OpenLineage export"
+    )
     # Serving (the inference server of a deployment)
     deployment_grants_reload_seconds: float = Field(
         default=30.0,

@@ -66,6 +66,9 @@ if TYPE_CHECKING:
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+Origin = tuple[str | None, tuple[int, ...], int]
+"""Where an online value came from: see :attr:`OnlineResult.origins`."""
+
 EntityRows = Union[Sequence[Mapping[str, Any]], pa.Table, "pd.DataFrame"]
 PushRows = EntityRows
 
@@ -81,6 +84,15 @@ class OnlineResult:
     value is the feature's default); ``ages[feature][i]`` is the seconds from the value's
     event time (an aggregation: its newest event in the window) to ``at``, None without one.
     Features are named without their view.
+
+    ``origins[feature][i]`` says where the value came from (the lineage a prediction log
+    keeps): ``(dataset, versions, event_us)``, the view's source dataset, the dataset
+    versions of the rows it was computed from (one for a row-level value; each distinct one
+    of the events in the window for an aggregation) and the event time in microseconds of
+    that row (of the newest event in the window); ``dataset`` is None and ``versions`` empty
+    for a view over a SQL query (its rows are the query's output, see
+    ``goldenpath.lineage``). None without a value read from the store (missing, an on-demand
+    output, a read over HTTP).
     """
 
     at: datetime
@@ -88,6 +100,7 @@ class OnlineResult:
     values: dict[str, list[Any]]
     statuses: dict[str, list[str]]
     ages: dict[str, list[float | None]]
+    origins: dict[str, list[Origin | None]] = field(default_factory=dict)
 
     def to_rows(self) -> list[dict[str, Any]]:
         """One dict per entity row: its keys and every feature's value."""
@@ -149,6 +162,12 @@ class _ViewPlan:
     aggregations: tuple[tuple[Aggregation, int | None], ...]
     window_us: int
     ttl_us: int | None
+
+    @property
+    def dataset(self) -> str | None:
+        """The source dataset whose versions the stored rows carry (None: a SQL query)."""
+        source = self.view.source
+        return source if isinstance(source, str) else None
 
 
 @dataclass(frozen=True)
@@ -311,6 +330,7 @@ class OnlineFeatures:
         values: dict[str, list[Any]] = {}
         statuses: dict[str, list[str]] = {}
         ages: dict[str, list[float | None]] = {}
+        origins: dict[str, list[Origin | None]] = {}
         for plan in plans.views:
             keys = self._keys(plan, rows)
             present = [k for k in keys if k is not None]
@@ -324,18 +344,19 @@ class OnlineFeatures:
                     oldest = yield _Read("oldest", plan.layout, unsure)
                     self._check_exact(plan, unsure, oldest, at_us, now_us)
             if plan.fields:
-                self._fields(plan, stored, at_us, values, statuses, ages)
+                self._fields(plan, stored, at_us, values, statuses, ages, origins)
             if plan.aggregations:
                 start = at_us - plan.window_us
                 got = iter((yield _Read("events", plan.layout, present, start, at_us)))
                 events = [[] if k is None else next(got) for k in keys]
-                self._aggregate(plan, keys, events, at_us, values, statuses, ages)
+                self._aggregate(plan, keys, events, at_us, values, statuses, ages, origins)
         for odfv, outputs in plans.on_demand:
             run_on_demand(odfv, outputs, rows, values, statuses, ages)
         for name in plans.hidden:
             del values[name], statuses[name], ages[name]
+            origins.pop(name, None)
         at_time = at if at is not None else EPOCH + timedelta(microseconds=at_us)
-        return OnlineResult(at_time.astimezone(UTC), rows, values, statuses, ages)
+        return OnlineResult(at_time.astimezone(UTC), rows, values, statuses, ages, origins)
 
     def _plan(self, refs: tuple[str, ...]) -> _Plan:
         if not refs:
@@ -502,20 +523,26 @@ class OnlineFeatures:
         values: dict[str, list[Any]],
         statuses: dict[str, list[str]],
         ages: dict[str, list[float | None]],
+        origins: dict[str, list[Origin | None]],
     ) -> None:
         # Liveness once per entity, then one comprehension per feature (the hot path).
         live: list[tuple[Any, ...] | None] = []
         status: list[str] = []
         age: list[float | None] = []
+        origin: list[Origin | None] = []
         ttl = plan.ttl_us
+        dataset = plan.dataset
         for found in stored:
             if found is None:
                 live.append(None)
                 status.append("missing")
                 age.append(None)
+                origin.append(None)
                 continue
             elapsed = at_us - found[0]
             age.append(elapsed / 1e6)
+            # An expired row still says where the row it judged came from.
+            origin.append((dataset, (found[2],) if dataset is not None else (), found[0]))
             if ttl is not None and elapsed > ttl:
                 live.append(None)
                 status.append("expired")
@@ -533,6 +560,7 @@ class OnlineFeatures:
                 values[read.name] = [default if row is None else row[index] for row in live]
             statuses[read.name] = status[:]
             ages[read.name] = age[:]
+            origins[read.name] = origin[:]
 
     @staticmethod
     def _aggregate(
@@ -543,9 +571,11 @@ class OnlineFeatures:
         values: dict[str, list[Any]],
         statuses: dict[str, list[str]],
         ages: dict[str, list[float | None]],
+        origins: dict[str, list[Origin | None]],
     ) -> None:
         # Each entity's events in event-time order, once; a window is then a suffix found by
         # bisection, and the newest event in it is the last one.
+        dataset = plan.dataset
         timelines = []
         for entity in events:
             entity.sort(key=event_time)
@@ -555,6 +585,7 @@ class OnlineFeatures:
             column: list[Any] = []
             status: list[str] = []
             age: list[float | None] = []
+            origin: list[Origin | None] = []
             # A count over a window without events is a known 0 (for an entity: a null key is
             # no entity); the other functions have no value there.
             counted = aggregation.function in ("count", "count_distinct")
@@ -564,12 +595,16 @@ class OnlineFeatures:
                 if inside:
                     status.append("present")
                     age.append((at_us - inside[-1][0]) / 1e6)
+                    versions = tuple(sorted({e[2] for e in inside})) if dataset else ()
+                    origin.append((dataset, versions, inside[-1][0]))
                 else:
                     status.append("present" if counted and key is not None else "missing")
                     age.append(None)
+                    origin.append(None)
             values[aggregation.name] = column
             statuses[aggregation.name] = status
             ages[aggregation.name] = age
+            origins[aggregation.name] = origin
 
     # -- push -----------------------------------------------------------------------------------
 

@@ -54,6 +54,7 @@ def create_app(stack: Stack, store: MetadataStore | None = None) -> FastAPI:
         routes_data,
         routes_features,
         routes_governance,
+        routes_lineage,
         routes_models,
         routes_runs,
     )
@@ -88,6 +89,7 @@ def create_app(stack: Stack, store: MetadataStore | None = None) -> FastAPI:
     app.include_router(routes_features.router, prefix="/api/v1")
     app.include_router(routes_models.router, prefix="/api/v1")
     app.include_router(routes_runs.router, prefix="/api/v1")
+    app.include_router(routes_lineage.router, prefix="/api/v1")
     app.state.context = context
     # Uploads are parsed and written in worker processes: a crash there fails one request.
     app.state.uploads = UploadWorkers(stack)

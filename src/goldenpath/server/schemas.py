@@ -507,3 +507,81 @@ class RunLogged(_Answer):
     params: int
     metrics: int
     tags: int
+
+
+class LineageNode(_Answer):
+    """An object of the lineage graph; its other fields describe it (rows, status, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+    kind: str
+    ref: str
+    id: str
+    project: str
+
+
+class LineageEdge(_Answer):
+    from_: str = Field(alias="from")
+    to: str
+    relation: str
+    attributes: dict[str, Any]
+
+
+class LineageHidden(_Answer):
+    kind: str
+    count: int
+    reason: str
+
+
+class LineageFeature(_Answer):
+    """A served feature value of a prediction and where it came from."""
+
+    feature: str
+    value: Any
+    status: str | None
+    age_seconds: float | None
+    view_version: str | None
+    dataset_versions: list[str]
+    event_time: str | None
+    resolved: Literal["recorded", "materialization", "none"]
+    hidden: int
+
+
+class LineagePredictionCount(_Answer):
+    deployment: str
+    scored: int
+    served_values: int
+
+
+class LineagePredictions(_Answer):
+    scored: int
+    served_values: int
+    deployments: list[LineagePredictionCount]
+    hidden_deployments: int | None = None
+
+
+class Lineage(_Answer):
+    """``ws.lineage.upstream`` / ``downstream``: the graph around one object."""
+
+    ref: str
+    direction: Literal["upstream", "downstream"]
+    root: LineageNode
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+    hidden: list[LineageHidden]
+    truncated: bool
+    features: list[LineageFeature] | None = None
+    predictions: LineagePredictions | None = None
+
+
+class OpenLineageEvent(_Answer):
+    """One OpenLineage run event (spec 2-0-2), as openlineage-python serialises it."""
+
+    model_config = ConfigDict(extra="allow")
+    eventType: str
+    eventTime: str
+    producer: str
+    schemaURL: str
+    run: dict[str, Any]
+    job: dict[str, Any]
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]

@@ -22,6 +22,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,7 @@ class FeaturePlan:
                 values = result.values[feature]
                 statuses = result.statuses[feature]
                 ages = result.ages[feature]
+                origins = result.origins.get(feature) or [None] * n
                 for index in range(n):
                     if values[index] is None and statuses[index] != "present":
                         where = f"[{index}] " if n > 1 else ""
@@ -164,12 +166,16 @@ class FeaturePlan:
                             "and declares no default",
                             field=f"features.{name}",
                         )
-                    features[index][name] = {
+                    entry = {
                         "value": values[index],
                         "status": statuses[index],
                         "age_seconds": ages[index],
                         "source": self.sources.get(name),
                     }
+                    origin = origins[index]
+                    if origin is not None:
+                        entry.update(_origin(origin))
+                    features[index][name] = entry
                 feeds[name] = feature_column(kinds[name], values, f"features.{name}")
         return Resolved(feeds, features)
 
@@ -213,6 +219,25 @@ class FeaturePlan:
                 f"{', '.join(sorted(known)) or 'no request fields'}",
                 f"request.{extra[0]}",
             )
+
+
+def _origin(origin: tuple[str | None, tuple[int, ...], int]) -> dict[str, Any]:
+    """A value's origin as the prediction log keeps it: ``dataset_versions`` (``name@N``,
+    one per source version; empty for a view over a SQL query, which the lineage query
+    resolves from the materialisation then in force) and ``event_time`` (ISO-8601 UTC) of
+    the row (for an aggregation: the newest event in its window)."""
+    dataset, versions, event_us = origin
+    return {
+        "dataset_versions": [f"{dataset}@{v}" for v in versions],
+        "event_time": _iso_us(event_us),
+    }
+
+
+def _iso_us(micros: int) -> str:
+    return (_EPOCH + timedelta(microseconds=micros)).isoformat().replace("+00:00", "Z")
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _unavailable(detail: str) -> Problem:

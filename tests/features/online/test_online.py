@@ -36,7 +36,13 @@ from goldenpath.features.online import OnlineStore
 from goldenpath.features.online_service import OnlineFeatures, OnlineResult
 from goldenpath.features.project import Definitions
 from tests.conftest import write
-from tests.features.online.reference import Row, row_value, window_value
+from tests.features.online.reference import (
+    Row,
+    row_origin,
+    row_value,
+    window_origin,
+    window_value,
+)
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)  # in the past of the test machine's clock
 USER = Entity(name="user", join_keys=["user_id"])
@@ -169,6 +175,7 @@ def _both(
         raise
     got = asyncio.run(awaited())
     assert (got.values, got.statuses) == (blocking.values, blocking.statuses)
+    assert got.origins == blocking.origins
     if at is not None:
         assert got.ages == blocking.ages
     return blocking
@@ -185,9 +192,10 @@ def _check(
     entity_rows = [{"user_id": k} for k in range(users + 1)]  # the last one has no rows
     refs = [f"{view.name}:{n}" for n in ALL]
     if store is not None:
-        got = _both(online, store, entity_rows, refs, at).to_rows()
+        result = _both(online, store, entity_rows, refs, at)
     else:
-        got = online.online(entity_rows, refs, at=at).to_rows()
+        result = online.online(entity_rows, refs, at=at)
+    got = result.to_rows()
     for key, row in enumerate(got):
         expected = _expected(view, rows, key, at)
         for name in ALL:
@@ -195,6 +203,12 @@ def _check(
                 assert row[name] == pytest.approx(expected[name], rel=1e-12), (key, name, at)
             else:
                 assert row[name] == expected[name], (key, name, at)
+            # Where the value came from (the lineage a prediction log keeps).
+            agg = next((a for a in view.aggregations if a.name == name), None)
+            origin = (
+                window_origin(view, agg, rows, key, at) if agg else row_origin(view, rows, key, at)
+            )
+            assert result.origins[name][key] == origin, (key, name, at)
 
 
 def _instants(rows: list[Row]) -> list[datetime]:

@@ -73,11 +73,13 @@ class ViewLayout:
         )
 
 
-StoredRow = tuple[int, tuple[Any, ...]]
-"""A view's winning row for one entity: (event time in microseconds, field values)."""
+StoredRow = tuple[int, tuple[Any, ...], int]
+"""A view's winning row for one entity: (event time in microseconds, field values, the
+source dataset version the row came from: ``__ver``, 0 for a view over a SQL query)."""
 
-StoredEvent = tuple[int, tuple[Any, ...]]
-"""One event: (event time in microseconds, the aggregated columns' values)."""
+StoredEvent = tuple[int, tuple[Any, ...], int]
+"""One event: (event time in microseconds, the aggregated columns' values, its source dataset
+version as for :data:`StoredRow`)."""
 
 
 def redefined(view: str) -> Conflict:

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     import redis as redis_lib
 
 _EV = 20  # the event time again (offset, 20 digits): read without Redis' score parsing
-_PREFIX = _EV + 41  # then 19 digits created, 10 version, 12 position
+_VER = _EV + 19  # then 19 digits created, 10 version (the source dataset version), 12 position
+_PREFIX = _EV + 41
 _CHUNK = 2_000
 ASYNC_CONNECTIONS = 32  # per event loop (an inference server's): see AsyncRedisReads
 
@@ -342,7 +343,9 @@ def _rows(replies: list[Any]) -> list[StoredRow | None]:
         else:
             member = reply[0]
             event = int(member[:_EV]) + NO_CREATED
-            found.append((event, tuple(json.loads(member[_PREFIX:]))))
+            found.append(
+                (event, tuple(json.loads(member[_PREFIX:])), int(member[_VER : _VER + 10]))
+            )
     return found
 
 
@@ -358,7 +361,10 @@ def _events(reply: list[bytes]) -> list[StoredEvent]:
     if not reply:
         return []
     values = json.loads(b"[" + b",".join(m[_PREFIX:] for m in reply) + b"]")
-    return [(int(m[:_EV]) + NO_CREATED, tuple(v)) for m, v in zip(reply, values, strict=True)]
+    return [
+        (int(m[:_EV]) + NO_CREATED, tuple(v), int(m[_VER : _VER + 10]))
+        for m, v in zip(reply, values, strict=True)
+    ]
 
 
 def _members(data: pa.Table) -> list[str]:

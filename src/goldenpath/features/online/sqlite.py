@@ -235,7 +235,7 @@ class SqliteOnlineStore:
         conn = self._conn()
         if len(keys) == 1:
             one = conn.execute(self._sql(layout, "one", 1), (keys[0], at_us)).fetchone()
-            return [None if one is None else (int(one[0]), tuple(one[1:]))]
+            return [None if one is None else (int(one[0]), tuple(one[2:]), int(one[1]))]
         # One statement for many keys: every retained row <= at (normally one per key); the
         # winner, the greatest (ev, cr, ver, pos), is chosen here rather than by a sort.
         best: dict[str, tuple[Any, ...]] = {}
@@ -246,7 +246,7 @@ class SqliteOnlineStore:
         found: list[StoredRow | None] = []
         for key in keys:
             row = best.get(key)
-            found.append(None if row is None else (int(row[1]), tuple(row[5:])))
+            found.append(None if row is None else (int(row[1]), tuple(row[5:]), int(row[3])))
         return found
 
     def _sql(self, layout: ViewLayout, kind: str, count: int) -> str:
@@ -263,7 +263,7 @@ class SqliteOnlineStore:
         columns = "".join(", " + quote_identifier("e_" + name) for name in layout.event_columns)
         if kind == "one":
             sql = (
-                f"SELECT ev{fields} FROM {rows} WHERE key = ? AND ev <= ? "
+                f"SELECT ev, ver{fields} FROM {rows} WHERE key = ? AND ev <= ? "
                 "ORDER BY ev DESC, cr DESC, ver DESC, pos DESC LIMIT 1"
             )
         elif kind == "many":
@@ -274,10 +274,10 @@ class SqliteOnlineStore:
         elif kind == "oldest":
             sql = f"SELECT key, min(ev) FROM {rows} WHERE key IN {_in(count)} GROUP BY key"
         elif kind == "events-one":
-            sql = f"SELECT ev{columns} FROM {events} WHERE key = ? AND ev > ? AND ev <= ?"
+            sql = f"SELECT ev, ver{columns} FROM {events} WHERE key = ? AND ev > ? AND ev <= ?"
         else:
             sql = (
-                f"SELECT key, ev{columns} FROM {events} "
+                f"SELECT key, ev, ver{columns} FROM {events} "
                 f"WHERE key IN {_in(count)} AND ev > ? AND ev <= ?"
             )
         self._statements[cache_key] = sql
@@ -293,12 +293,12 @@ class SqliteOnlineStore:
             rows = conn.execute(
                 self._sql(layout, "events-one", 1), (keys[0], start_us, end_us)
             ).fetchall()
-            return [[(row[0], row[1:]) for row in rows]]
+            return [[(row[0], row[2:], row[1]) for row in rows]]
         found: dict[str, list[StoredEvent]] = {key: [] for key in keys}
         for row in conn.execute(
             self._sql(layout, "events-many", len(keys)), (*_in_params(keys), start_us, end_us)
         ):
-            found[row[0]].append((row[1], row[2:]))
+            found[row[0]].append((row[1], row[3:], row[2]))
         return [found[key] for key in keys]
 
     def async_reads(self) -> None:
