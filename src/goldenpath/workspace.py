@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from goldenpath.data.service import DatasetService
     from goldenpath.features.online.base import OnlineStore
     from goldenpath.features.service import FeatureStore
+    from goldenpath.monitoring.service import MonitoringService
     from goldenpath.registry.service import ModelRegistry
     from goldenpath.serving.service import DeploymentService, PredictionService
     from goldenpath.training.pipeline import TrainingService
@@ -269,6 +270,7 @@ class Workspace:
             _Lazy(lambda: self.features),
             self.policies,
             serving=self.stack.serving,
+            monitor=(self.stack.monitor_interval, self.stack.monitor_window),
         )
 
     @cached_property
@@ -277,6 +279,20 @@ class Workspace:
         from goldenpath.serving.service import PredictionService
 
         return PredictionService(self.deployments, self.access_control, self.stack.home)
+
+    @cached_property
+    def monitoring(self) -> MonitoringService:
+        """The monitor: drift and data quality of a deployment's traffic (gp monitor)."""
+        from goldenpath.monitoring.service import MonitoringService
+
+        return MonitoringService(
+            self.store,
+            self.stack.home,
+            self.access_control,
+            self.deployments,
+            _Lazy(lambda: self.models),
+            self.stack.limits,
+        )
 
     def _online_store(self) -> OnlineStore:
         return shared_online_store(self.stack.online, self.stack.home, self.stack.metadata)

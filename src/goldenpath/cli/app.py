@@ -15,6 +15,7 @@ from goldenpath.cli import (
     deploy,
     features,
     models,
+    monitor,
     policy,
     quickstart,
     render,
@@ -69,6 +70,7 @@ app.command("quickstart")(quickstart.quickstart)
 app.command("server")(server.serve)
 app.command("train")(train.train)
 app.command("deploy")(deploy.deploy)
+app.command("monitor")(monitor.monitor)
 app.add_typer(deploy.deployments_app, name="deployments")
 app.add_typer(deploy.predictions_app, name="predictions")
 app.add_typer(data.app, name="data")

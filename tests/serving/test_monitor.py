@@ -1,0 +1,209 @@
+"""The monitor (goldenpath.monitoring) on a real deployment, here beside the serving fixtures:
+traffic drawn from the reference profile shows no drift, shifted traffic shows drift on exactly
+the shifted inputs, a small window judges nothing, the figures land in the table, and the
+supervisor's monitor writes them unasked."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import goldenpath
+from goldenpath.core.errors import InvalidInput, NotFound
+from goldenpath.monitoring import verdicts
+from goldenpath.serving.spec import folder_of
+from goldenpath.workspace import Workspace
+from tests.serving.conftest import post
+
+NAME = "t-monitor"
+INPUTS = ("currency", "amount", "tx_count_1h", "amount_mean_7d")
+
+
+@pytest.fixture(scope="module")
+def monitored(serving_home: Path) -> Iterator[Any]:
+    """fraud@1 deployed with its monitor every second over the last minute."""
+    saved = {k: os.environ.get(k) for k in ("GP_HOME", "GP_MONITOR_INTERVAL", "GP_MONITOR_WINDOW")}
+    os.environ.update(
+        {"GP_HOME": str(serving_home), "GP_MONITOR_INTERVAL": "1s", "GP_MONITOR_WINDOW": "1m"}
+    )
+    try:
+        with goldenpath.connect(serving_home, actor="alice") as ws:
+            info = ws.deployments.deploy("fraud@1", NAME)
+            try:
+                yield info
+            finally:
+                ws.deployments.stop(NAME)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def sample_rows(ws: Workspace) -> list[dict[str, Any]]:
+    """The reference profile's sample rows with every input present."""
+    sample = ws.models.profile("fraud@1")["sample"]
+    rows = [
+        dict(zip(INPUTS, values, strict=True))
+        for values in zip(*(sample[n] for n in INPUTS), strict=True)
+    ]
+    return [r for r in rows if all(v is not None and v == v for v in r.values())]
+
+
+def send(url: str, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        inputs = [
+            {
+                "name": name,
+                "shape": [len(chunk), 1],
+                "datatype": "BYTES" if name == "currency" else "FP64",
+                "data": [r[name] for r in chunk],
+            }
+            for name in INPUTS
+        ]
+        answer = post(f"{url}/v2/models/fraud/infer", {"inputs": inputs})
+        assert answer.status_code == 200, answer.text
+
+
+def judged(ws: Workspace, start: datetime, rows: int, **kwargs: Any) -> Any:
+    """The report of the window from ``start`` to now, once the log holds ``rows`` rows of it
+    (the server spools every 0.5 s)."""
+    deadline = time.monotonic() + 20
+    while True:
+        end = max(datetime.now(UTC), start + timedelta(seconds=1))  # windows are >= 1 s
+        report = ws.monitoring.run(NAME, window=end - start, now=end, **kwargs)
+        if report.rows >= rows:
+            return report
+        assert time.monotonic() < deadline, f"only {report.rows} of {rows} rows were logged"
+        time.sleep(0.2)
+
+
+def by_feature(version: Any) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for f in version.figures:
+        found.setdefault(f.subject, {})[f.metric] = (f.value, f.verdict)
+    return found
+
+
+def drifted(version: Any) -> set[str]:
+    return {
+        f.subject for f in version.figures if f.kind == "feature" and f.verdict == verdicts.DRIFT
+    }
+
+
+def test_traffic_like_the_reference_shows_no_drift(sws: Workspace, monitored: Any) -> None:
+    rows = sample_rows(sws)
+    assert len(rows) >= 300
+    start = datetime.now(UTC) - timedelta(milliseconds=5)
+    send(monitored.url, rows)
+    report = judged(sws, start, len(rows))
+    assert report.rows == len(rows) and not report.capped
+    [version] = report.versions
+    assert version.model_version == 1 and version.role == "primary"
+    assert version.samples == len(rows)
+    assert drifted(version) == set(), version
+    figures = by_feature(version)
+    for name in ("amount", "tx_count_1h", "amount_mean_7d"):
+        psi, verdict = figures[name]["psi"]
+        assert psi is not None and psi < 0.1 and verdict == verdicts.OK, (name, psi)
+    assert figures["currency"]["unseen_share"][0] == 0.0
+    assert figures["currency"]["js_distance"][0] < 0.1
+    assert figures["score"]["psi"][0] < 0.1
+    assert figures["*"]["error_rate"][0] == 0.0
+    assert figures["*"]["latency_p99_ms"][0] > 0
+    # The figures are in the table, as reported.
+    stored = sws.monitoring.figures(NAME, since=report.window_end)
+    mine = {
+        (r["subject"], r["metric"]): r
+        for r in stored
+        if r["window_end"] == report.window_end.isoformat() and r["samples"] == len(rows)
+    }
+    for f in version.figures:
+        row = mine[(f.subject, f.metric)]
+        assert row["verdict"] == f.verdict and row["model_version"] == 1
+        assert (row["value"] is None and f.value is None) or math.isclose(row["value"], f.value)
+
+
+def test_shifted_amount_and_an_unseen_currency_drift_and_nothing_else(
+    sws: Workspace, monitored: Any
+) -> None:
+    rows = [{**r, "amount": r["amount"] * 5 + 500.0, "currency": "JPY"} for r in sample_rows(sws)]
+    start = datetime.now(UTC) - timedelta(milliseconds=5)
+    send(monitored.url, rows)
+    report = judged(sws, start, len(rows))
+    [version] = report.versions
+    assert version.samples == len(rows)
+    assert drifted(version) == {"amount", "currency"}, by_feature(version)
+    assert version.verdict == verdicts.DRIFT and report.verdict == verdicts.DRIFT
+    figures = by_feature(version)
+    assert figures["amount"]["psi"][0] > 0.2
+    assert figures["amount"]["wasserstein"][0] > 1.0  # more than a standard deviation
+    assert figures["currency"]["unseen_share"] == (1.0, verdicts.DRIFT)
+    assert figures["currency"]["js_distance"][1] == verdicts.DRIFT
+    assert figures["tx_count_1h"]["psi"][1] == verdicts.OK
+
+
+def test_fewer_rows_than_the_minimum_judge_nothing(sws: Workspace, monitored: Any) -> None:
+    rows = sample_rows(sws)[:40]
+    start = datetime.now(UTC) - timedelta(milliseconds=5)
+    send(monitored.url, [{**r, "currency": "JPY"} for r in rows])
+    report = judged(sws, start, len(rows))
+    [version] = report.versions
+    assert version.samples == 40
+    assert version.verdict == verdicts.NOT_ENOUGH
+    assert {f.verdict for f in version.figures} == {verdicts.NOT_ENOUGH}
+    # The same rows with a minimum they meet are judged: the unseen currency is drift.
+    report = ws_run(sws, start, min_samples=10)
+    assert by_feature(report.versions[0])["currency"]["unseen_share"][1] == verdicts.DRIFT
+
+
+def ws_run(ws: Workspace, start: datetime, **kwargs: Any) -> Any:
+    end = max(datetime.now(UTC), start + timedelta(seconds=1))
+    return ws.monitoring.run(NAME, window=end - start, now=end, **kwargs)
+
+
+def test_the_supervisors_monitor_writes_figures_unasked(
+    sws: Workspace, monitored: Any, serving_home: Path
+) -> None:
+    folder = folder_of(serving_home, NAME)
+    send(monitored.url, sample_rows(sws)[:50])
+    seen = datetime.now(UTC)
+    deadline = time.monotonic() + 60
+    while True:
+        status = (
+            json.loads((folder / "monitor.json").read_text())
+            if (folder / "monitor.json").exists()
+            else {}
+        )
+        if status.get("runs", 0) >= 1 and status.get("last_run_at", "") > seen.isoformat():
+            break
+        assert time.monotonic() < deadline, f"the monitor never ran: {status}"
+        time.sleep(0.2)
+    assert status["failures"] == 0, status
+    written = sws.monitoring.figures(NAME, since=seen)
+    assert written and {r["model_version"] for r in written} == {1}
+
+
+def test_bad_input_is_a_clear_error(sws: Workspace, monitored: Any) -> None:
+    with pytest.raises(NotFound, match="no deployment named 'nope'"):
+        sws.monitoring.run("nope")
+    with pytest.raises(InvalidInput, match="is not a duration"):
+        sws.monitoring.run(NAME, window="an hour")
+    with pytest.raises(InvalidInput, match="out of range"):
+        sws.monitoring.run(NAME, window="48h")
+    with pytest.raises(InvalidInput, match="out of range"):
+        sws.monitoring.run(NAME, window=timedelta(0))
+    with pytest.raises(InvalidInput, match="min_samples"):
+        sws.monitoring.run(NAME, min_samples=0)
+    with pytest.raises(InvalidInput, match="limit"):
+        sws.monitoring.figures(NAME, limit=0)
