@@ -83,6 +83,13 @@ def test_the_rows_read_are_bounded(tmp_path: Path) -> None:
     table, folder = make_log(tmp_path)
     window = read_window(table, folder, BASE, BASE + timedelta(hours=3), 150)
     assert window.rows.num_rows == 150 and window.capped
+    assert window.files_read == 2  # the read stopped in the second file: the third was never opened
+    whole = read_window(table, folder, BASE, BASE + timedelta(hours=3), 10_000)
+    assert whole.rows.num_rows == 300 and not whole.capped
+    rng = random.Random(9)
+    spool(folder, BASE, [record(BASE + timedelta(seconds=1), rng) for _ in range(20)], rng)
+    spooled = read_window(table, folder, BASE, BASE + timedelta(hours=3), 10)
+    assert spooled.rows.num_rows == 10 and spooled.capped and spooled.files_read == 0
 
 
 def test_spool_records_not_flushed_yet_are_read_once(tmp_path: Path) -> None:

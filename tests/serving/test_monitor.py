@@ -207,3 +207,63 @@ def test_bad_input_is_a_clear_error(sws: Workspace, monitored: Any) -> None:
         sws.monitoring.run(NAME, min_samples=0)
     with pytest.raises(InvalidInput, match="limit"):
         sws.monitoring.figures(NAME, limit=0)
+
+
+def test_gp_monitor_prints_a_table_per_version_and_clear_errors(
+    sws: Workspace, monitored: Any, serving_home: Path
+) -> None:
+    from tests.serving.test_cli_deploy import gp
+
+    rows = sample_rows(sws)[:150]
+    start = datetime.now(UTC) - timedelta(milliseconds=5)
+    send(monitored.url, rows)
+    judged(sws, start, len(rows))  # logged by now
+    shown = gp(serving_home, "monitor", NAME, "--window", "1h")
+    assert shown.returncode == 0, shown.stderr
+    out = shown.stdout
+    assert f"{NAME}: " in out and "v1 (primary): " in out, out
+    for word in ("psi", "js_distance", "unseen_share", "wasserstein", "ks_pvalue", "score"):
+        assert word in out, out
+    for rate in ("missing_feature_rate", "out_of_contract_rate", "error_rate", "latency_p99_ms"):
+        assert rate in out, out
+    as_json = json.loads(gp(serving_home, "monitor", NAME, "--window", "15m", "--json").stdout)
+    assert as_json["deployment"] == NAME and as_json["versions"][0]["samples"] >= 150
+    unknown = gp(serving_home, "monitor", "nope")
+    assert unknown.returncode == NotFound.exit_code
+    assert "no deployment named 'nope'" in unknown.stderr and "Traceback" not in unknown.stderr
+    for window, message in (
+        ("soon", "is not a duration"),
+        ("2d", "is not a duration"),
+        ("25h", "out of range"),
+    ):
+        bad = gp(serving_home, "monitor", NAME, "--window", window)
+        assert bad.returncode == InvalidInput.exit_code, bad.stderr
+        assert message in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_monitor_that_dies_is_restarted_and_serving_goes_on(
+    sws: Workspace, monitored: Any, serving_home: Path
+) -> None:
+    import signal
+
+    folder = folder_of(serving_home, NAME)
+
+    def status() -> dict[str, Any]:
+        try:
+            return dict(json.loads((folder / "monitor.json").read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    deadline = time.monotonic() + 60
+    while "pid" not in status():
+        assert time.monotonic() < deadline, "the monitor never wrote its status"
+        time.sleep(0.2)
+    first = status()["pid"]
+    os.kill(first, signal.SIGKILL)
+    send(monitored.url, sample_rows(sws)[:20])  # serving does not notice
+    deadline = time.monotonic() + 60
+    while status().get("pid") in (first, None):
+        assert time.monotonic() < deadline, "the supervisor never restarted its monitor"
+        time.sleep(0.2)
+    send(monitored.url, sample_rows(sws)[:20])
+    assert sws.deployments.get(NAME).status == "running"

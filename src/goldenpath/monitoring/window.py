@@ -73,11 +73,15 @@ def read_window(
             ids = table["request_id"]
             table = table.filter(pc.and_(pc.greater_equal(ids, low), pc.less(ids, high)))
             if table.num_rows:
+                if table.num_rows >= rows_max - total:
+                    table, capped = table.slice(0, rows_max - total), True
                 found.append(table.select(COLUMNS))
                 total += table.num_rows
+            if capped:
+                break
     files_read = 0
     delta = plog._open_table(plog._local(table_uri))
-    if delta is not None and total < rows_max:
+    if delta is not None and not capped:
         location = plog._local(table_uri)
         dataset = delta.to_pyarrow_dataset(
             file_pruning_predicate=[(plog.PARTITION, "in", partitions)],
@@ -101,12 +105,8 @@ def read_window(
                     break
             if capped:
                 break
-    else:
-        capped = total >= rows_max and delta is not None
     schema = pa.schema([plog.SCHEMA.field(name) for name in COLUMNS])
     merged = pa.concat_tables([t.cast(schema) for t in found]) if found else schema.empty_table()
-    if merged.num_rows > rows_max:
-        merged, capped = merged.slice(0, rows_max), True
     if merged.num_rows:  # a batch flushed while we read appears twice
         order = pc.sort_indices(merged, [("request_id", "ascending")])
         merged = merged.take(order)
