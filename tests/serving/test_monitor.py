@@ -59,9 +59,9 @@ def sample_rows(ws: Workspace) -> list[dict[str, Any]]:
     return [r for r in rows if all(v is not None and v == v for v in r.values())]
 
 
-def send(url: str, rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), 500):
-        chunk = rows[start : start + 500]
+def send(url: str, rows: list[dict[str, Any]], batch: int = 500) -> None:
+    for start in range(0, len(rows), batch):
+        chunk = rows[start : start + batch]
         inputs = [
             {
                 "name": name,
@@ -267,3 +267,33 @@ def test_a_monitor_that_dies_is_restarted_and_serving_goes_on(
         time.sleep(0.2)
     send(monitored.url, sample_rows(sws)[:20])
     assert sws.deployments.get(NAME).status == "running"
+
+
+def test_a_canary_is_compared_with_its_primary_on_the_same_window(sws: Workspace) -> None:
+    name = "t-monitor-canary"
+    sws.deployments.deploy("fraud@1", name)
+    try:
+        info = sws.deployments.deploy("fraud@2", name, canary=50)
+        rows = sample_rows(sws)
+        start = datetime.now(UTC) - timedelta(milliseconds=5)
+        send(info.url, rows, batch=5)  # V2 without a version: each request split by its id
+        deadline = time.monotonic() + 20
+        while True:
+            end = max(datetime.now(UTC), start + timedelta(seconds=1))
+            report = sws.monitoring.run(name, window=end - start, now=end)
+            if report.rows >= len(rows):
+                break
+            assert time.monotonic() < deadline, report.rows
+            time.sleep(0.2)
+        roles = [(v.model_version, v.role) for v in report.versions]
+        assert roles[:2] == [(1, "primary"), (2, "canary")]
+        [analysis] = [v for v in report.versions if v.figures and v.figures[0].kind == "canary"]
+        assert analysis.model_version == 2 and analysis.samples >= verdicts.MIN_SAMPLES
+        assert analysis.verdict in ("pass", "fail")
+        metrics = {f.metric: f.value for f in analysis.figures}
+        assert set(metrics) == {"error_rate_delta", "latency_p99_ratio", "score_psi"}
+        assert metrics["error_rate_delta"] == 0.0 and metrics["score_psi"] is not None
+        stored = sws.monitoring.figures(name, subject="canary", since=report.window_end)
+        assert {r["verdict"] for r in stored} == {analysis.verdict}
+    finally:
+        sws.deployments.stop(name)

@@ -189,5 +189,13 @@ def compute(
     return VersionFigures(model_version, str(role), samples, verdict, out)
 
 
+def score_of(output_text: Any) -> float | None:
+    """A log record's score: its output's ``probability``, else its ``prediction``."""
+    output = _json(output_text)
+    if not isinstance(output, dict):
+        return None
+    return _number(output.get("probability", output.get("prediction")))
+
+
 def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None

@@ -147,6 +147,10 @@ class MonitoringService:
                     version, role, 0, figures.verdict, figures.figures
                 )
             results.append(figures)
+        if info.candidate_mode == "canary" and info.candidate_version is not None:
+            results.append(
+                self._canary(read.rows, info.primary_version, info.candidate_version, min_samples)
+            )
         report = MonitorReport(
             info.name,
             start,
@@ -159,6 +163,40 @@ class MonitoringService:
         )
         self._record(info.name, report)
         return report
+
+    @staticmethod
+    def _canary(
+        rows: Any, primary: int, candidate: int, min_samples: int
+    ) -> figures_module.VersionFigures:
+        """The canary against the primary on this window (``canary.py``), as the candidate's
+        figures with subject ``canary`` and kind ``canary``."""
+        import pyarrow.compute as pc
+
+        from goldenpath.monitoring import canary
+
+        def side(version: int) -> tuple[list[float], list[int], list[float]]:
+            mine = rows.filter(pc.equal(rows["model_version"], version))
+            scores = [
+                s
+                for s in (figures_module.score_of(o) for o in mine["output"].to_pylist())
+                if s is not None
+            ]
+            codes = [int(s) for s in mine["status"].to_pylist() if s is not None]
+            latency = [float(x) for x in mine["latency_ms"].to_pylist() if x is not None]
+            return scores, codes, latency
+
+        p_scores, p_codes, p_latency = side(primary)
+        c_scores, c_codes, c_latency = side(candidate)
+        result, found = canary.compare(
+            p_scores, c_scores, p_codes, c_codes, p_latency, c_latency, min_samples=min_samples
+        )
+        figures = [
+            figures_module.Figure(canary.SUBJECT, canary.SUBJECT, metric, value, result)
+            for metric, value in found.items()
+        ]
+        return figures_module.VersionFigures(
+            candidate, "canary", min(len(p_codes), len(c_codes)), result, figures
+        )
 
     def _profile(self, model: str, version: int) -> dict[str, Any]:
         ref = f"{model}@{version}"

@@ -30,7 +30,7 @@ THRESHOLDS: dict[str, tuple[float, float]] = {
     "unseen_share": (0.01, 0.05),
 }
 """metric -> (warning above, drift above)."""
-_RANK = {NOT_ENOUGH: 0, INFO: 0, OK: 1, WARNING: 2, DRIFT: 3}
+_RANK = {NOT_ENOUGH: 0, INFO: 0, OK: 1, "pass": 1, WARNING: 2, DRIFT: 3, "fail": 3}
 
 
 def verdict(metric: str, value: float | None, samples: int, min_samples: int = MIN_SAMPLES) -> str:
