@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from goldenpath.features.online.base import OnlineStore
     from goldenpath.features.service import FeatureStore
     from goldenpath.lineage.service import LineageService
+    from goldenpath.monitoring.service import MonitoringService
     from goldenpath.project.up import UpService
     from goldenpath.registry.service import ModelRegistry
     from goldenpath.serving.service import DeploymentService, PredictionService
@@ -270,6 +271,7 @@ class Workspace:
             _Lazy(lambda: self.features),
             self.policies,
             serving=self.stack.serving,
+            monitor=(self.stack.monitor_interval, self.stack.monitor_window),
         )
 
     @cached_property
@@ -294,6 +296,20 @@ class Workspace:
 
         return LineageService(
             self.store, self.access_control, self.storage_root, self.stack.home, self.stack.limits
+        )
+
+    @cached_property
+    def monitoring(self) -> MonitoringService:
+        """The monitor: drift and data quality of a deployment's traffic (gp monitor)."""
+        from goldenpath.monitoring.service import MonitoringService
+
+        return MonitoringService(
+            self.store,
+            self.stack.home,
+            self.access_control,
+            self.deployments,
+            _Lazy(lambda: self.models),
+            self.stack.limits,
         )
 
     def _online_store(self) -> OnlineStore:

@@ -99,6 +99,7 @@ def test_only_a_few_examples_are_not_run() -> None:
         "models archive",
         "models card",
         "models history",
+        "monitor",
         "predictions",
         "predictions show",
         "predictions tail",

@@ -88,6 +88,8 @@ NOT_YET = {
     "deployments.apply_kubernetes": "Kubernetes apply over the control plane",
     "predictions.show": "predictions over the control plane",
     "predictions.tail": "predictions over the control plane",
+    "monitoring.run": "the monitor over the control plane (deployments are local today)",
+    "monitoring.figures": "the monitor's figures over the control plane",
     "policies.get": "one policy's definition",
 }
 

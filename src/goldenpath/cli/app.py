@@ -16,6 +16,7 @@ from goldenpath.cli import (
     features,
     lineage,
     models,
+    monitor,
     policy,
     quickstart,
     render,
@@ -73,6 +74,7 @@ app.command("server")(server.serve)
 app.command("train")(train.train)
 app.command("up")(up.up)
 app.command("deploy")(deploy.deploy)
+app.command("monitor")(monitor.monitor)
 app.add_typer(deploy.deployments_app, name="deployments")
 app.add_typer(deploy.predictions_app, name="predictions")
 app.add_typer(data.app, name="data")

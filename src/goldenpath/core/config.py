@@ -9,6 +9,7 @@ environment variable > the project's ``gp.yaml`` (its ``stack:`` section) > the 
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,10 +69,51 @@ class StackSettings(BaseModel):
         return value
 
 
+_DURATION = re.compile(r"([0-9]{1,6})(s|m|h)")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3_600}
+MONITOR_INTERVAL_SECONDS = 30.0
+MONITOR_WINDOW_SECONDS = 300.0
+MONITOR_SECONDS_MIN, MONITOR_SECONDS_MAX = 1.0, 86_400.0
+
+
+def parse_seconds(text: object, *, what: str) -> float:
+    """``"30s"``, ``"5m"``, ``"1h"`` as seconds within 1 s and 24 h; ``ValueError`` naming
+    ``what`` otherwise (a pydantic validator turns it into a line-numbered error)."""
+    match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(
+            f"{what} {text!r} is not a duration: write a whole number and a unit (s, m, h), "
+            "e.g. 30s, 5m, 1h"
+        )
+    seconds = float(int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    if not MONITOR_SECONDS_MIN <= seconds <= MONITOR_SECONDS_MAX:
+        raise ValueError(f"{what} {text!r} is out of range: from 1s to 24h")
+    return seconds
+
+
+class MonitorSettings(BaseModel):
+    """``monitor:`` in ``gp.yaml`` or ``config.yaml``: how often a deployment's supervisor
+    runs its monitor (``interval``, default 30s) over the last ``window`` (default 5m, at
+    least the interval) of its prediction log (docs/monitoring.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval: str | None = None
+    window: str | None = None
+
+    @field_validator("interval", "window")
+    @classmethod
+    def _duration(cls, value: str | None, info: Any) -> str | None:
+        if value is not None:
+            parse_seconds(value, what=f"monitor.{info.field_name}")
+        return value
+
+
 class WorkspaceConfig(StackSettings):
     """The workspace's ``config.yaml``: where things live, and the limits in force."""
 
     limits: Limits | None = None
+    monitor: MonitorSettings | None = None
 
 
 class ProjectConfig(BaseModel):
@@ -88,6 +130,8 @@ class ProjectConfig(BaseModel):
     data: Any = None
     features: Any = None
     deploy: Any = None
+    # The deployments' monitor (docs/monitoring.md).
+    monitor: MonitorSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +146,8 @@ class Stack:
     serving: str = "deployment"
     sources: dict[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    monitor_interval: float = MONITOR_INTERVAL_SECONDS
+    monitor_window: float = MONITOR_WINDOW_SECONDS
 
 
 def default_home() -> Path:
@@ -169,11 +215,12 @@ def resolve_stack(
         else None
     )
     project_path = (project_dir or Path.cwd()) / PROJECT_FILE
-    project = (
-        load_yaml_model(project_path, ProjectConfig, docs=CONFIG_DOCS).stack
+    project_config = (
+        load_yaml_model(project_path, ProjectConfig, docs=CONFIG_DOCS)
         if project_path.exists()
         else None
     )
+    project = project_config.stack if project_config is not None else None
     env = _environment_settings()
 
     layers: list[tuple[str, StackSettings | None]] = [
@@ -199,12 +246,55 @@ def resolve_stack(
         runtime=values["runtime"],
         serving=values["serving"],
         sources=sources,
+        **_monitor_settings(
+            project_config.monitor if project_config is not None else None,
+            workspace.monitor if workspace is not None else None,
+        ),
         limits=resolve_limits(
             workspace.limits.model_dump(exclude_unset=True)
             if workspace is not None and workspace.limits is not None
             else None
         ),
     )
+
+
+def _monitor_settings(
+    project: MonitorSettings | None, workspace: MonitorSettings | None
+) -> dict[str, float]:
+    """``monitor_interval`` and ``monitor_window`` in seconds: ``GP_MONITOR_INTERVAL`` /
+    ``GP_MONITOR_WINDOW`` > the project's ``gp.yaml`` > the workspace's ``config.yaml`` >
+    30s and 5m. A window shorter than the interval is refused (rows between two windows
+    would never be judged)."""
+    found: dict[str, float] = {}
+    for key, default in (
+        ("interval", MONITOR_INTERVAL_SECONDS),
+        ("window", MONITOR_WINDOW_SECONDS),
+    ):
+        variable = f"GP_MONITOR_{key.upper()}"
+        env = os.environ.get(variable)
+        if env:
+            try:
+                found[key] = parse_seconds(env, what=variable)
+            except ValueError as exc:
+                raise InvalidInput(str(exc), hint=f"fix or unset {variable}") from None
+            continue
+        chosen = next(
+            (
+                getattr(layer, key)
+                for layer in (project, workspace)
+                if layer is not None and getattr(layer, key)
+            ),
+            None,
+        )
+        found[key] = parse_seconds(chosen, what=f"monitor.{key}") if chosen else default
+    if found["window"] < found["interval"]:
+        raise InvalidInput(
+            f"monitor.window ({found['window']:g} s) is shorter than monitor.interval "
+            f"({found['interval']:g} s): the predictions between two windows would never be "
+            "judged",
+            hint="make the window at least the interval, e.g. interval: 30s, window: 5m",
+        )
+    return {"monitor_interval": found["interval"], "monitor_window": found["window"]}
 
 
 def write_workspace_config(home: Path, stack: StackSettings) -> Path:

@@ -105,6 +105,11 @@ class Limits(BaseModel):
     prediction_log_queue_max: int = Field(
         default=10_000, gt=0, description="predictions waiting to be logged (then dropped, counted)"
     )
+    monitor_window_rows_max: int = Field(
+        default=200_000,
+        gt=0,
+        description="prediction-log rows one monitor window reads (then the window is capped)",
+    )
     invoke_token_cache_seconds: float = Field(
         default=2.0,
         gt=0,

@@ -89,9 +89,18 @@ ROLES: dict[str, frozenset[str]] = {
     "approver": _VIEWER | {"approval.approve"},
     "admin": PERMISSIONS,
     # A deployment's own principal (created at deploy, never handed out by hand): what its
-    # inference server reads (the model, its features, the contract of its data), nothing else.
+    # inference server reads (the model, its features, the contract of its data) and what its
+    # supervisor's monitor reads (the deployment, its predictions), nothing else.
     SERVING_ROLE: frozenset(
-        {"project.read", "model.read", "dataset.read", "feature.read", "feature.read_online"}
+        {
+            "project.read",
+            "model.read",
+            "dataset.read",
+            "feature.read",
+            "feature.read_online",
+            "deployment.read",
+            "prediction.read",
+        }
     ),
 }
 # Roles a project maintainer may hand out; approver and admin need a workspace admin.

@@ -110,7 +110,9 @@ class DeploymentService:
         features: Any,
         policies: Any,
         serving: str = "deployment",
+        monitor: tuple[float, float] = (30.0, 300.0),
     ) -> None:
+        self._monitor = monitor  # (interval, window) in seconds, from the stack
         self._store = store
         self._home = home
         self._storage = storage_root
@@ -176,6 +178,8 @@ class DeploymentService:
             settings = self._settings(existing, host, insecure_bind, tls_cert, tls_key, features)
             if require_token:
                 settings["require_token"] = True
+            # The monitor's schedule as the stack says now (gp.yaml's monitor:, monitoring.md).
+            settings["monitor"] = {"interval": self._monitor[0], "window": self._monitor[1]}
             bind = settings["host"]
             if existing is not None and existing["status"] == "running":
                 self._check_swap_settings(name, existing, settings)
@@ -723,6 +727,7 @@ class DeploymentService:
 
     def _spec(self, row: Any) -> DeploymentSpec:
         settings = dict(row["settings"])
+        monitor = dict(settings.get("monitor") or {})
         return DeploymentSpec(
             name=row["name"],
             project=row["project"],
@@ -742,6 +747,8 @@ class DeploymentService:
             tls_cert=settings.get("tls_cert"),
             tls_key=settings.get("tls_key"),
             table_uri=str(self.table_path(row["name"])),
+            monitor_interval=float(monitor.get("interval", 30.0)),
+            monitor_window=float(monitor.get("window", 300.0)),
         )
 
     def table_path(self, name: str) -> Path:

@@ -53,6 +53,8 @@ class DeploymentSpec:
     tls_cert: str | None = None
     tls_key: str | None = None
     table_uri: str = ""
+    monitor_interval: float = 30.0  # seconds between the supervisor's monitor runs
+    monitor_window: float = 300.0  # seconds of the log each run judges
     settings: dict[str, Any] = field(default_factory=dict)
 
     def write(self, folder: Path) -> None:

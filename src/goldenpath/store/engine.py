@@ -25,7 +25,7 @@ from goldenpath.core.errors import BackendUnavailable, InvalidInput
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest Alembic revision; tests/store/test_migrations.py checks it matches the scripts.
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0013"
 
 
 def normalise_url(url: str) -> str:

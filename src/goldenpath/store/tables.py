@@ -537,3 +537,23 @@ deployment_events = Table(
     Column("by", String(128), nullable=False),
     Index("ix_deployment_events_deployment_at", "deployment_id", "at"),
 )
+# Each monitor window's figures (issue 25): one row per deployment, version, subject (a model
+# input, "score", or "*" for the quality rates) and metric, so trends read without the log.
+monitoring_figures = Table(
+    "monitoring_figures",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("deployment_id", String(26), ForeignKey("deployments.id"), nullable=False),
+    Column("window_start", UTCDateTime(), nullable=False),
+    Column("window_end", UTCDateTime(), nullable=False),
+    Column("computed_at", UTCDateTime(), nullable=False),
+    Column("model_version", Integer, nullable=False),
+    Column("role", String(8), nullable=False),  # primary | canary | shadow
+    Column("samples", Integer, nullable=False),  # the version's rows in the window
+    Column("subject", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),  # feature | score | quality
+    Column("metric", String(32), nullable=False),
+    Column("value", Float, nullable=True),
+    Column("verdict", String(32), nullable=False),
+    Index("ix_monitoring_figures_deployment_end", "deployment_id", "window_end"),
+)
