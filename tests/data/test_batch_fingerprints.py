@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
 
 import goldenpath
 from goldenpath.data import service as data_service
@@ -175,6 +175,23 @@ def test_two_identical_ingests_at_once_make_one_version(tmp_path: Path) -> None:
         assert [v.row_count for v in ws.datasets.history("tx")] == [3, 5]
 
 
+_TABLES_AT_0005 = frozenset(
+    {
+        "alembic_version",
+        "approval_requests",
+        "audit_checkpoints",
+        "audit_events",
+        "dataset_versions",
+        "datasets",
+        "grants",
+        "principals",
+        "projects",
+        "tokens",
+        "validations",
+    }
+)
+
+
 def test_migration_0006_leaves_older_versions_unknown_and_they_never_match(
     tmp_path: Path,
 ) -> None:
@@ -183,22 +200,13 @@ def test_migration_0006_leaves_older_versions_unknown_and_they_never_match(
         ws.datasets.ingest("tx", a)
         head = ws.store.current_revision()
         with ws.store.begin() as conn:  # back to the schema of migration 0005, data kept
-            # The tables of the migrations after 0006 (0007 features, 0008 online state,
-            # 0009 runs, 0010 the model registry, 0011 deployments), dependants first.
-            later = ("deployment_events", "deployments")
-            later += ("model_alias_history", "model_aliases", "model_versions", "models")
-            later += (
-                "run_artifacts",
-                "run_metric_history",
-                "run_metrics",
-                "run_params",
-                "run_tags",
-            )
-            later += ("runs",)
-            for table in (*later, "feature_online_state", "lineage_edges", "training_sets"):
-                conn.execute(text(f"DROP TABLE {table}"))
-            for table in ("feature_users", "feature_versions", "feature_definitions"):
-                conn.execute(text(f"DROP TABLE {table}"))
+            # Every table a migration after 0005 created, dependants first: reflected, so a
+            # new migration's table is dropped too without this test knowing its name.
+            schema = MetaData()
+            schema.reflect(conn)
+            for table in reversed(schema.sorted_tables):
+                if table.name not in _TABLES_AT_0005:
+                    conn.execute(text(f"DROP TABLE {table.name}"))
             conn.execute(text("DROP INDEX ix_dataset_versions_batch_fingerprint"))
             conn.execute(text("ALTER TABLE dataset_versions DROP COLUMN batch_fingerprint"))
             conn.execute(text("UPDATE alembic_version SET version_num = '0005'"))
