@@ -46,7 +46,7 @@ def docs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def test_docs_and_every_asset_it_loads_come_from_the_server(docs_server: str) -> None:
     # No token: the documentation is public, like /openapi.json.
-    page = httpx.get(docs_server + "/docs")
+    page = httpx.get(docs_server + "/docs", timeout=30)
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "://" not in page.text, "the page names another host"
@@ -57,7 +57,7 @@ def test_docs_and_every_asset_it_loads_come_from_the_server(docs_server: str) ->
         assert reference in page.text
         url = urljoin(docs_server + "/docs", reference)
         assert urlsplit(url).netloc == urlsplit(docs_server).netloc, reference
-        asset = httpx.get(url)
+        asset = httpx.get(url, timeout=30)
         assert asset.status_code == 200, reference
         assert asset.content, reference
         kind = asset.headers["content-type"].split(";")[0]
@@ -65,8 +65,8 @@ def test_docs_and_every_asset_it_loads_come_from_the_server(docs_server: str) ->
         assert kind in expected, (reference, kind)
     # Swagger UI itself: the real bundle, not an empty or error page.
     (script,) = [u for u in parser.urls if u.endswith("swagger-ui-bundle.js")]
-    assert b"SwaggerUIBundle" in httpx.get(urljoin(docs_server, script)).content
+    assert b"SwaggerUIBundle" in httpx.get(urljoin(docs_server, script), timeout=30).content
 
 
 def test_redoc_is_off_because_its_bundle_calls_its_cdn(docs_server: str) -> None:
-    assert httpx.get(docs_server + "/redoc").status_code == 404
+    assert httpx.get(docs_server + "/redoc", timeout=30).status_code == 404

@@ -476,6 +476,17 @@ def test_get_finds_a_prediction_in_the_spool_and_in_the_table(spool: Path, table
     assert PredictionLogReader(str(table)).get(second) is None  # no spool given
 
 
+@pytest.mark.parametrize("folder", ["gp home", "100% sure"])
+def test_get_reads_a_table_whose_path_needs_quoting_in_a_uri(tmp_path: Path, folder: str) -> None:
+    # Delta names files by percent-encoded URI: a space read as "gp%20home" was not found.
+    spool, table = tmp_path / folder / "spool", tmp_path / folder / "table"
+    wanted = new_id()
+    spool_records(spool, [record(wanted)])
+    flush_spool(spool, str(table))
+    got = PredictionLogReader(str(table)).get(wanted)
+    assert got is not None and got["request_id"] == wanted
+
+
 @pytest.mark.parametrize("stats", [True, False], ids=["file-stats", "no-file-stats"])
 def test_get_reads_only_the_partition_its_id_names(spool: Path, table: Path, stats: bool) -> None:
     """Without per-file statistics (which Arrow would prune by too) only the partition

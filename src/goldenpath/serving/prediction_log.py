@@ -411,6 +411,14 @@ _READ_TABLES_LOCK = threading.Lock()
 _READ_TABLES_MAX = 256
 
 
+def _uri_path(uri: str) -> str:
+    """The local path of a file Delta names by URI (``file://`` or not, percent-encoded: a
+    workspace path with a space reads ``gp%20home``)."""
+    from urllib.parse import unquote
+
+    return unquote(uri.removeprefix("file://"))
+
+
 @contextlib.contextmanager
 def _current_table(location: str) -> Iterator[DeltaTable | None]:
     """The table at ``location`` brought up to its newest commit, for reading, or None.
@@ -754,7 +762,7 @@ class PredictionLogReader:
         import pyarrow.dataset as pads
 
         dataset = pads.dataset(
-            [os.path.relpath(p, self._location) for p in paths],
+            [os.path.relpath(_uri_path(p), self._location) for p in paths],
             schema=_FILE_SCHEMA,
             format="parquet",
             filesystem=_native(self._location),
